@@ -1,0 +1,329 @@
+//! One `cpd analyze` run: load → align → project → split → probe → score →
+//! report. The caller gets a [`Report`] and the fold assignment; writing files
+//! and printing are left to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::ArrayView2;
+
+use crate::cv::{cross_validate, CvScores};
+use crate::dataset::{CompositionMode, Dataset};
+use crate::error::{CpdError, Result};
+use crate::folds::Folds;
+use crate::io::{self, embeddings, table::read_table, xyz};
+use crate::linalg;
+use crate::metrics::mean_std;
+use crate::probe::ridge::RidgeParams;
+use crate::probe::{Probe, ProbeKind};
+use crate::projection::{Projection, RESIDUAL_ZERO_TOL};
+use crate::report::{
+    finite_or_none, CompositionInfo, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
+    Timing, ToolInfo, SCHEMA_VERSION,
+};
+
+/// An embedding file and the model name it is reported under.
+#[derive(Debug, Clone)]
+pub struct EmbeddingSpec {
+    /// Model name.
+    pub model: String,
+    /// `.npy`, `.npz` or `.csv` file.
+    pub path: PathBuf,
+}
+
+/// Where compositions come from.
+#[derive(Debug, Clone)]
+pub enum CompositionSource {
+    /// CSV with `id` and one column per element.
+    Table(PathBuf),
+    /// Extended-XYZ structures; counts are derived.
+    Structures(PathBuf),
+}
+
+/// How folds are made.
+#[derive(Debug, Clone)]
+pub enum FoldSpec {
+    /// Shuffled k-fold from a seed.
+    Shuffled {
+        /// Number of folds.
+        k: usize,
+        /// Seed.
+        seed: u64,
+    },
+    /// `id,fold` CSV.
+    File(PathBuf),
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct AnalyzeConfig {
+    /// Embedding files, in report order.
+    pub embeddings: Vec<EmbeddingSpec>,
+    /// Compositions.
+    pub composition: CompositionSource,
+    /// Counts or fractions.
+    pub composition_mode: CompositionMode,
+    /// Targets CSV.
+    pub targets: PathBuf,
+    /// Targets to probe (empty: all columns).
+    pub target_names: Vec<String>,
+    /// Probes to run.
+    pub probes: Vec<ProbeKind>,
+    /// Fold scheme.
+    pub folds: FoldSpec,
+    /// Ridge hyper-parameters.
+    pub ridge: RidgeParams,
+    /// Residualise the target against composition too.
+    pub residualize_target: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The report.
+    pub report: Report,
+    /// Row ids in report order.
+    pub ids: Vec<String>,
+    /// Fold assignment used.
+    pub folds: Folds,
+}
+
+fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> Result<InputInfo> {
+    Ok(InputInfo {
+        role: role.into(),
+        path: path.display().to_string(),
+        sha256: io::sha256_file(path)?,
+        rows,
+        cols,
+        model: None,
+        layer: None,
+        dtype: None,
+    })
+}
+
+/// Run the analysis.
+pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
+    let start = Instant::now();
+    if config.embeddings.is_empty() {
+        return Err(CpdError::Invalid("no embeddings given".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for e in &config.embeddings {
+        if !seen.insert(e.model.as_str()) {
+            return Err(CpdError::Invalid(format!(
+                "model name '{}' is used twice",
+                e.model
+            )));
+        }
+    }
+    if config.probes.is_empty() {
+        return Err(CpdError::Invalid("no probes selected".into()));
+    }
+    let ridge = config.ridge.clone().check()?;
+
+    // load
+    let mut inputs = Vec::new();
+    let (comp_table, role) = match &config.composition {
+        CompositionSource::Table(p) => (read_table(p)?, "compositions"),
+        CompositionSource::Structures(p) => (xyz::read_compositions(p)?, "structures"),
+    };
+    inputs.push(input_info(
+        role,
+        &comp_table.path,
+        comp_table.ids.len(),
+        comp_table.columns.len(),
+    )?);
+    let targets = read_table(&config.targets)?;
+    inputs.push(input_info(
+        "targets",
+        &targets.path,
+        targets.ids.len(),
+        targets.columns.len(),
+    )?);
+
+    // align
+    let ds = Dataset::new(
+        comp_table,
+        config.composition_mode,
+        targets,
+        &config.target_names,
+    )?;
+
+    // split
+    let folds = match &config.folds {
+        FoldSpec::Shuffled { k, seed } => Folds::shuffled(ds.n(), *k, *seed)?,
+        FoldSpec::File(p) => {
+            let t = read_table(p)?;
+            inputs.push(input_info("folds", p, t.ids.len(), t.columns.len())?);
+            Folds::from_table(&t, &ds.ids, &ds.composition_path)?
+        }
+    };
+
+    // project
+    let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
+    let y = if config.residualize_target {
+        projection.residual_raw(ds.targets.view())
+    } else {
+        ds.targets.clone()
+    };
+
+    let probes: Vec<(ProbeKind, &dyn Probe)> = config
+        .probes
+        .iter()
+        .map(|&k| match k {
+            ProbeKind::Ridge => (k, &ridge as &dyn Probe),
+        })
+        .collect();
+
+    // probe + score: composition alone once, then each embedding layer.
+    let comp_scores = score_all(&probes, ds.composition.view(), y.view(), &folds)?;
+    let mut results = Vec::new();
+    for spec in &config.embeddings {
+        let file = embeddings::load(&spec.path)?;
+        let sha = io::sha256_file(&spec.path)?;
+        let layers = ds.align_embedding(file)?;
+        for layer in layers {
+            inputs.push(InputInfo {
+                role: "embeddings".into(),
+                path: spec.path.display().to_string(),
+                sha256: sha.clone(),
+                rows: layer.data.nrows(),
+                cols: layer.data.ncols(),
+                model: Some(spec.model.clone()),
+                layer: Some(layer.name.clone()),
+                dtype: Some(layer.dtype.into()),
+            });
+            let geom = projection.residual(layer.data.view());
+            let (raw_scores, geom_scores) = rayon::join(
+                || score_all(&probes, layer.data.view(), y.view(), &folds),
+                || score_all(&probes, geom.view(), y.view(), &folds),
+            );
+            let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
+            for (t, target) in ds.target_names.iter().enumerate() {
+                for (p, (kind, _)) in probes.iter().enumerate() {
+                    for (rep, scores) in [
+                        ("composition", &comp_scores),
+                        ("raw", &raw_scores),
+                        ("geom", &geom_scores),
+                    ] {
+                        results.push(record(
+                            &spec.model,
+                            &layer.name,
+                            target,
+                            rep,
+                            kind.name(),
+                            &scores[p][t],
+                            ds.n(),
+                            folds.k,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let alphas = ridge.alphas().to_vec();
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: ToolInfo {
+            name: "cpd".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        settings: Settings {
+            folds: folds.k,
+            seed: match &config.folds {
+                FoldSpec::Shuffled { seed, .. } => Some(*seed),
+                FoldSpec::File(_) => None,
+            },
+            folds_file: match &config.folds {
+                FoldSpec::File(p) => Some(p.display().to_string()),
+                _ => None,
+            },
+            fold_sizes: folds.sizes(),
+            probes: config.probes.iter().map(|p| p.name().to_string()).collect(),
+            targets: ds.target_names.clone(),
+            ridge: RidgeSettings {
+                selection: if alphas.len() > 1 { "loo" } else { "fixed" }.into(),
+                alphas,
+            },
+            residualize_target: config.residualize_target,
+            composition_mode: mode_name(config.composition_mode).into(),
+            residual_zero_tol: RESIDUAL_ZERO_TOL,
+            linalg_backend: linalg::BACKEND.into(),
+        },
+        inputs,
+        composition: CompositionInfo {
+            columns: ds.composition_columns.clone(),
+            mode: mode_name(config.composition_mode).into(),
+            rank: projection.rank,
+            dropped: projection.dropped.clone(),
+            rank_tol: projection.rank_tol,
+        },
+        results,
+        timing: Timing {
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    };
+    Ok(Analysis {
+        report,
+        ids: ds.ids,
+        folds,
+    })
+}
+
+fn mode_name(mode: CompositionMode) -> &'static str {
+    match mode {
+        CompositionMode::Counts => "counts",
+        CompositionMode::Fractions => "fractions",
+    }
+}
+
+/// Scores of every probe (outer) for every target (inner) on one representation.
+fn score_all(
+    probes: &[(ProbeKind, &dyn Probe)],
+    x: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+    folds: &Folds,
+) -> Result<Vec<Vec<CvScores>>> {
+    probes
+        .iter()
+        .map(|(_, p)| cross_validate(*p, x, y, folds))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    model: &str,
+    layer: &str,
+    target: &str,
+    representation: &str,
+    probe: &str,
+    s: &CvScores,
+    n: usize,
+    k: usize,
+) -> ResultRecord {
+    let (mean, std) = mean_std(&s.r2_folds);
+    let alpha = s.alphas.as_ref().map(|a| {
+        let mut sorted = a.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[(sorted.len() - 1) / 2]
+    });
+    ResultRecord {
+        model: model.into(),
+        layer: layer.into(),
+        channels: None,
+        target: target.into(),
+        representation: representation.into(),
+        probe: probe.into(),
+        r2_mean: finite_or_none(mean),
+        r2_std: finite_or_none(std),
+        r2_pooled: finite_or_none(s.r2_pooled),
+        mae: finite_or_none(s.mae),
+        rmse: finite_or_none(s.rmse),
+        n,
+        folds: k,
+        alpha,
+        alphas: s.alphas.clone(),
+        r2_folds: s.r2_folds.clone(),
+    }
+}

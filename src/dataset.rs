@@ -1,0 +1,350 @@
+//! Aligning inputs: compositions define the row order; targets and
+//! embeddings are matched to it by `id`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Axis};
+
+use crate::error::{CpdError, Result};
+use crate::io::elements::atomic_number;
+use crate::io::embeddings::{EmbeddingFile, Layer};
+use crate::io::table::Table;
+
+/// How composition enters the projection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompositionMode {
+    /// Atom counts per element (molecules).
+    Counts,
+    /// Atom fractions per element, each row summing to one (crystals).
+    /// `[1 | fractions]` is rank deficient; the projection reports it.
+    Fractions,
+}
+
+/// Compositions and targets on a common row order, ready for probing.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Row ids, in the compositions file's order.
+    pub ids: Vec<String>,
+    /// Element symbols of the composition columns.
+    pub composition_columns: Vec<String>,
+    /// `n × k` counts or fractions.
+    pub composition: Array2<f64>,
+    /// How `composition` was derived.
+    pub composition_mode: CompositionMode,
+    /// File the compositions came from.
+    pub composition_path: PathBuf,
+    /// Names of the targets to probe.
+    pub target_names: Vec<String>,
+    /// `n × t` target values, rows aligned with `ids`.
+    pub targets: Array2<f64>,
+    /// File the targets came from.
+    pub targets_path: PathBuf,
+}
+
+impl Dataset {
+    /// Validate the composition table, select targets and align them by id.
+    ///
+    /// `selected` empty means every target column. The target table must hold
+    /// exactly the compositions' ids (any missing or extra id is an error).
+    pub fn new(
+        composition: Table,
+        mode: CompositionMode,
+        targets: Table,
+        selected: &[String],
+    ) -> Result<Dataset> {
+        let path = composition.path.clone();
+        if composition.ids.is_empty() {
+            return Err(CpdError::format(&path, "no data rows (0 structures)"));
+        }
+        if composition.columns.is_empty() {
+            return Err(CpdError::format(
+                &path,
+                "no element columns besides 'id' (expected e.g. id,H,C,N,O,F)",
+            ));
+        }
+        for col in &composition.columns {
+            if atomic_number(col).is_none() {
+                return Err(CpdError::format(
+                    &path,
+                    format!("column '{col}' is not an element symbol (expected e.g. H, C, Cl)"),
+                ));
+            }
+        }
+        if let Some(((r, c), v)) = composition.values.indexed_iter().find(|(_, v)| **v < 0.0) {
+            return Err(CpdError::Cell {
+                path: path.clone(),
+                row: r + 1,
+                column: composition.columns[c].clone(),
+                message: format!("negative atom count {v}"),
+            });
+        }
+        let mut values = composition.values;
+        if mode == CompositionMode::Fractions {
+            for (r, mut row) in values.axis_iter_mut(Axis(0)).enumerate() {
+                let total: f64 = row.sum();
+                if total <= 0.0 {
+                    return Err(CpdError::Cell {
+                        path: path.clone(),
+                        row: r + 1,
+                        column: "*".into(),
+                        message: "no atoms: fractions are undefined".into(),
+                    });
+                }
+                row /= total;
+            }
+        }
+
+        let names: Vec<String> = if selected.is_empty() {
+            targets.columns.clone()
+        } else {
+            selected.to_vec()
+        };
+        if names.is_empty() {
+            return Err(CpdError::format(
+                &targets.path,
+                "no target columns besides 'id'",
+            ));
+        }
+        let mut cols = Vec::with_capacity(names.len());
+        for name in &names {
+            let c = targets.column_index(name).ok_or_else(|| {
+                CpdError::format(
+                    &targets.path,
+                    format!(
+                        "unknown target '{name}'; the file has: {}",
+                        targets.columns.join(", ")
+                    ),
+                )
+            })?;
+            cols.push(c);
+        }
+        let order = align_ids(&composition.ids, &path, &targets.ids, &targets.path)?;
+        let target_values = Array2::from_shape_fn((order.len(), cols.len()), |(r, t)| {
+            targets.values[(order[r], cols[t])]
+        });
+        Ok(Dataset {
+            ids: composition.ids,
+            composition_columns: composition.columns,
+            composition: values,
+            composition_mode: mode,
+            composition_path: path,
+            target_names: names,
+            targets: target_values,
+            targets_path: targets.path,
+        })
+    }
+
+    /// Number of rows (structures).
+    pub fn n(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Put an embedding file's layers in the dataset's row order.
+    ///
+    /// With ids, rows are matched by id; without, the file must have exactly
+    /// as many rows as the compositions and is taken in their order.
+    pub fn align_embedding(&self, file: EmbeddingFile) -> Result<Vec<Layer>> {
+        match &file.ids {
+            Some(ids) => {
+                let order = align_ids(&self.ids, &self.composition_path, ids, &file.path)?;
+                Ok(file
+                    .layers
+                    .into_iter()
+                    .map(|l| Layer {
+                        data: l.data.select(Axis(0), &order),
+                        ..l
+                    })
+                    .collect())
+            }
+            None => {
+                for layer in &file.layers {
+                    if layer.data.nrows() != self.n() {
+                        return Err(CpdError::Alignment {
+                            path: file.path.clone(),
+                            message: format!(
+                                "layer '{}' has {} rows but {} has {} structures (without ids, rows follow the compositions' order)",
+                                layer.name,
+                                layer.data.nrows(),
+                                self.composition_path.display(),
+                                self.n()
+                            ),
+                        });
+                    }
+                }
+                Ok(file.layers)
+            }
+        }
+    }
+}
+
+/// For each reference id, the row holding it in `other` (ids are unique in
+/// both, as the loaders guarantee). Missing and extra ids are errors that
+/// name the id and the row where it occurs.
+pub fn align_ids(
+    reference: &[String],
+    reference_path: &Path,
+    other: &[String],
+    other_path: &Path,
+) -> Result<Vec<usize>> {
+    let index: HashMap<&str, usize> = other
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut order = Vec::with_capacity(reference.len());
+    for (r, id) in reference.iter().enumerate() {
+        match index.get(id.as_str()) {
+            Some(&i) => order.push(i),
+            None => {
+                return Err(CpdError::Alignment {
+                    path: other_path.to_owned(),
+                    message: format!(
+                        "id '{id}' (row {} of {}) is missing",
+                        r + 1,
+                        reference_path.display()
+                    ),
+                })
+            }
+        }
+    }
+    if other.len() != reference.len() {
+        let known: std::collections::HashSet<&str> = reference.iter().map(String::as_str).collect();
+        let (row, id) = other
+            .iter()
+            .enumerate()
+            .find(|(_, id)| !known.contains(id.as_str()))
+            .map(|(i, id)| (i + 1, id.clone()))
+            .unwrap_or((0, String::new()));
+        return Err(CpdError::Alignment {
+            path: other_path.to_owned(),
+            message: format!(
+                "id '{id}' (row {row}) is not in {}; {} rows here vs {} there",
+                reference_path.display(),
+                other.len(),
+                reference.len()
+            ),
+        });
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn table(path: &str, ids: &[&str], columns: &[&str], values: Array2<f64>) -> Table {
+        Table {
+            path: PathBuf::from(path),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            columns: columns.iter().map(|s| s.to_string()).collect(),
+            values,
+        }
+    }
+
+    #[test]
+    fn targets_and_embeddings_follow_the_composition_order() {
+        let comp = table(
+            "c.csv",
+            &["a", "b", "c"],
+            &["H", "C"],
+            array![[1., 1.], [2., 1.], [4., 2.]],
+        );
+        let targ = table(
+            "t.csv",
+            &["c", "a", "b"],
+            &["y", "z"],
+            array![[30., 3.], [10., 1.], [20., 2.]],
+        );
+        let ds = Dataset::new(comp, CompositionMode::Counts, targ, &["z".to_string()]).unwrap();
+        assert_eq!(ds.targets.column(0).to_vec(), vec![1., 2., 3.]);
+        let emb = EmbeddingFile {
+            path: "e.npz".into(),
+            ids: Some(vec!["b".into(), "c".into(), "a".into()]),
+            layers: vec![Layer {
+                name: "l".into(),
+                dtype: "float32",
+                data: array![[2.], [3.], [1.]],
+            }],
+        };
+        let layers = ds.align_embedding(emb).unwrap();
+        assert_eq!(layers[0].data.column(0).to_vec(), vec![1., 2., 3.]);
+    }
+
+    #[test]
+    fn fractions_sum_to_one() {
+        let comp = table(
+            "c.csv",
+            &["a", "b"],
+            &["H", "O"],
+            array![[2., 1.], [1., 3.]],
+        );
+        let targ = table("t.csv", &["a", "b"], &["y"], array![[1.], [2.]]);
+        let ds = Dataset::new(comp, CompositionMode::Fractions, targ, &[]).unwrap();
+        assert!((ds.composition[(1, 1)] - 0.75).abs() < 1e-15);
+    }
+
+    #[test]
+    fn mismatches_name_file_row_and_id() {
+        let comp = || table("c.csv", &["a", "b"], &["H"], array![[1.], [2.]]);
+        let err = |t: Table| {
+            Dataset::new(comp(), CompositionMode::Counts, t, &[])
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(table("t.csv", &["a"], &["y"], array![[1.]]));
+        assert!(
+            e.contains("t.csv") && e.contains("id 'b' (row 2 of c.csv) is missing"),
+            "{e}"
+        );
+        let e = err(table(
+            "t.csv",
+            &["a", "b", "x"],
+            &["y"],
+            array![[1.], [2.], [3.]],
+        ));
+        assert!(e.contains("id 'x' (row 3) is not in c.csv"), "{e}");
+        let e = Dataset::new(
+            comp(),
+            CompositionMode::Counts,
+            table("t.csv", &["a", "b"], &["y"], array![[1.], [2.]]),
+            &["gap".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown target 'gap'") && e.contains("y"), "{e}");
+        let bad = table("c.csv", &["a"], &["Hx"], array![[1.]]);
+        let e = Dataset::new(
+            bad,
+            CompositionMode::Counts,
+            table("t.csv", &["a"], &["y"], array![[1.]]),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("'Hx' is not an element symbol"), "{e}");
+        let emb = EmbeddingFile {
+            path: "e.npy".into(),
+            ids: None,
+            layers: vec![Layer {
+                name: "e".into(),
+                dtype: "float64",
+                data: Array2::zeros((3, 2)),
+            }],
+        };
+        let ds = Dataset::new(
+            comp(),
+            CompositionMode::Counts,
+            table("t.csv", &["a", "b"], &["y"], array![[1.], [2.]]),
+            &[],
+        )
+        .unwrap();
+        let e = ds.align_embedding(emb).unwrap_err().to_string();
+        assert!(
+            e.contains("e.npy") && e.contains("has 3 rows but c.csv has 2"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! CSV tables keyed by an `id` column: compositions, targets, fold
+//! assignments and embeddings stored as CSV.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+
+use crate::error::{CpdError, Result};
+
+/// A numeric table: one row per id, one named column per quantity.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Row ids, in file order (unique).
+    pub ids: Vec<String>,
+    /// Column names, in file order, without the `id` column.
+    pub columns: Vec<String>,
+    /// `ids.len() × columns.len()` values.
+    pub values: Array2<f64>,
+}
+
+impl Table {
+    /// Index of a column by name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
+/// Read a CSV file whose header holds an `id` column and numeric columns.
+///
+/// Every cell must parse as a finite number; ids must be non-empty and unique.
+/// Errors name the file, the 1-based data row and the column.
+pub fn read_table(path: &Path) -> Result<Table> {
+    let file = std::fs::File::open(path).map_err(|e| CpdError::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(std::io::BufReader::new(file));
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(CpdError::format(
+            path,
+            "empty file: expected a CSV header with an 'id' column",
+        ));
+    }
+    let id_col = header.iter().position(|h| h == "id").ok_or_else(|| {
+        CpdError::format(
+            path,
+            format!(
+                "no 'id' column in the header (found: {})",
+                header.join(", ")
+            ),
+        )
+    })?;
+    let mut seen = HashSet::new();
+    for h in &header {
+        if h.is_empty() {
+            return Err(CpdError::format(
+                path,
+                "a header cell is empty: every column needs a name",
+            ));
+        }
+        if !seen.insert(h.as_str()) {
+            return Err(CpdError::format(
+                path,
+                format!("column '{h}' appears twice in the header"),
+            ));
+        }
+    }
+    let columns: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != id_col)
+        .map(|(_, h)| h.clone())
+        .collect();
+
+    let mut ids = Vec::new();
+    let mut values = Vec::new();
+    let mut id_rows = std::collections::HashMap::new();
+    for (r, record) in reader.records().enumerate() {
+        let row = r + 1;
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let id = record.get(id_col).unwrap_or("").to_owned();
+        if id.is_empty() {
+            return Err(CpdError::Cell {
+                path: path.to_owned(),
+                row,
+                column: "id".into(),
+                message: "empty id".into(),
+            });
+        }
+        if let Some(first) = id_rows.insert(id.clone(), row) {
+            return Err(CpdError::Cell {
+                path: path.to_owned(),
+                row,
+                column: "id".into(),
+                message: format!("duplicate id '{id}' (first seen in row {first})"),
+            });
+        }
+        for (c, cell) in record.iter().enumerate() {
+            if c == id_col {
+                continue;
+            }
+            values.push(parse_cell(path, row, &header[c], cell)?);
+        }
+        ids.push(id);
+    }
+    let values = Array2::from_shape_vec((ids.len(), columns.len()), values)
+        .expect("every record has the header's width (csv enforces it)");
+    Ok(Table {
+        path: path.to_owned(),
+        ids,
+        columns,
+        values,
+    })
+}
+
+fn parse_cell(path: &Path, row: usize, column: &str, cell: &str) -> Result<f64> {
+    let cell_error = |message: String| CpdError::Cell {
+        path: path.to_owned(),
+        row,
+        column: column.to_owned(),
+        message,
+    };
+    if cell.is_empty() {
+        return Err(cell_error("empty cell, expected a number".into()));
+    }
+    let v: f64 = cell
+        .parse()
+        .map_err(|_| cell_error(format!("'{cell}' is not a number")))?;
+    if !v.is_finite() {
+        return Err(cell_error(format!("'{cell}' is not finite (NaN or Inf)")));
+    }
+    Ok(v)
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> CpdError {
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "line {}: {len} fields, expected {expected_len} as in the header",
+            pos.as_ref().map(|p| p.line()).unwrap_or(0)
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "line {}: not valid UTF-8",
+            pos.as_ref().map(|p| p.line()).unwrap_or(0)
+        ),
+        _ => e.to_string(),
+    };
+    CpdError::format(path, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(content: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_ids_columns_and_values_with_id_anywhere() {
+        let f = write("a, id ,b\n1.5,x,2\n-3,y,4e2\n");
+        let t = read_table(f.path()).unwrap();
+        assert_eq!(t.ids, vec!["x", "y"]);
+        assert_eq!(t.columns, vec!["a", "b"]);
+        assert_eq!(t.values[(1, 1)], 400.0);
+        assert_eq!(t.values[(1, 0)], -3.0);
+    }
+
+    #[test]
+    fn errors_name_row_and_column() {
+        let cases = [
+            ("id,a\n1,2\n2,zz\n", "row 2, column 'a'"),
+            ("id,a\n1,nan\n", "not finite"),
+            ("id,a\n1,\n", "empty cell"),
+            ("id,a\n1,2\n1,3\n", "duplicate id '1'"),
+            ("a,b\n1,2\n", "no 'id' column"),
+            ("id,a\n1,2,3\n", "expected 2"),
+            ("", "empty file"),
+            ("id,a,a\n1,2,3\n", "appears twice"),
+        ];
+        for (content, expected) in cases {
+            let f = write(content);
+            let err = read_table(f.path()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{content:?}: {err}");
+            assert!(err.contains(&f.path().display().to_string()));
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The few dense linear-algebra kernels cpd needs, behind one small interface
+//! so the backend can change without touching the numerical code that calls it.
+//!
+//! * Default backend: [`faer`] (pure Rust, builds with plain cargo).
+//! * Feature `lapack`: `ndarray-linalg` on the system OpenBLAS/LAPACK.
+//!
+//! All kernels take `ndarray` views of any memory layout and return owned
+//! arrays in column-major (Fortran) order, the layout the backends prefer.
+//! They run on the calling thread: cpd parallelises across independent jobs
+//! (folds × representations), which keeps results bit-identical whatever the
+//! thread count.
+
+use ndarray::{s, Array1, Array2, ArrayView2, ShapeBuilder};
+
+use crate::error::{CpdError, Result};
+
+#[cfg(not(feature = "lapack"))]
+mod faer_backend;
+#[cfg(not(feature = "lapack"))]
+use faer_backend as backend;
+
+#[cfg(feature = "lapack")]
+mod lapack_backend;
+#[cfg(feature = "lapack")]
+use lapack_backend as backend;
+
+/// Name of the compiled backend, recorded in reports.
+pub const BACKEND: &str = backend::NAME;
+
+/// `XᵀX` for an `n × d` matrix, as a full symmetric `d × d` matrix.
+///
+/// Only the lower triangle is computed (a SYRK-shaped product) and mirrored.
+pub fn gram(x: ArrayView2<'_, f64>) -> Array2<f64> {
+    let mut g = backend::gram_lower(x);
+    let d = g.nrows();
+    for j in 0..d {
+        for i in (j + 1)..d {
+            g[(j, i)] = g[(i, j)];
+        }
+    }
+    g
+}
+
+/// `A·B`.
+pub fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
+    backend::matmul(a, b)
+}
+
+/// `Aᵀ·B`.
+pub fn matmul_tn(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
+    backend::matmul(a.t(), b)
+}
+
+/// Eigendecomposition of a symmetric matrix `A = V diag(λ) Vᵀ`.
+///
+/// Only the lower triangle of `a` is read. Eigenvalues are returned in
+/// non-decreasing order, eigenvectors as the columns of `V` (orthonormal).
+/// The sign of each eigenvector is unspecified.
+pub fn sym_eigen(a: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)> {
+    if a.nrows() != a.ncols() {
+        return Err(CpdError::Numerical(format!(
+            "eigendecomposition of a non-square {}x{} matrix",
+            a.nrows(),
+            a.ncols()
+        )));
+    }
+    if a.nrows() == 0 {
+        return Ok((Array1::zeros(0), Array2::zeros((0, 0))));
+    }
+    backend::sym_eigen(a)
+}
+
+/// Thin QR decomposition with column pivoting, truncated to numerical rank.
+#[derive(Debug, Clone)]
+pub struct PivotedQr {
+    /// `n × rank` matrix with orthonormal columns spanning the column space.
+    pub q: Array2<f64>,
+    /// Diagonal of `R` for every column (non-increasing in magnitude).
+    pub r_diag: Vec<f64>,
+    /// Column permutation: `perm[j]` is the original index of pivot column `j`.
+    pub perm: Vec<usize>,
+    /// Numerical rank: the number of `|R_jj| > tol · |R_00|`.
+    pub rank: usize,
+    /// The relative tolerance used for the rank decision.
+    pub tol: f64,
+}
+
+/// Householder QR with column pivoting (Businger & Golub 1965; Golub & Van
+/// Loan, *Matrix Computations* 4th ed., Alg. 5.4.1): `A P = Q R`.
+///
+/// At each step the remaining column of largest norm is moved to the front,
+/// so `|R_00| ≥ |R_11| ≥ …` and the numerical rank is read off the diagonal:
+/// columns with `|R_jj| ≤ tol · |R_00|` are dependent on earlier ones. With
+/// `tol = None` the tolerance is `max(n, m) · ε`, NumPy's `matrix_rank` rule.
+/// Column norms are recomputed at every step rather than downdated, which is
+/// exact and cheap for the narrow matrices (a composition has a handful of
+/// columns) this is written for. A zero matrix has rank 0.
+pub fn qr_pivoted(a: ArrayView2<'_, f64>, tol: Option<f64>) -> PivotedQr {
+    let (n, m) = a.dim();
+    let tol = tol.unwrap_or(n.max(m) as f64 * f64::EPSILON);
+    let mut w = Array2::<f64>::zeros((n, m).f());
+    w.assign(&a);
+    let mut perm: Vec<usize> = (0..m).collect();
+    let steps = n.min(m);
+    let mut r_diag = Vec::with_capacity(steps);
+    let mut reflectors: Vec<(Array1<f64>, f64)> = Vec::with_capacity(steps);
+
+    for j in 0..steps {
+        let mut best = j;
+        let mut best_norm = -1.0;
+        for c in j..m {
+            let norm = w.slice(s![j.., c]).iter().map(|v| v * v).sum::<f64>();
+            if norm > best_norm {
+                best_norm = norm;
+                best = c;
+            }
+        }
+        if best != j {
+            for i in 0..n {
+                w.swap((i, j), (i, best));
+            }
+            perm.swap(j, best);
+        }
+        let x = w.slice(s![j.., j]).to_owned();
+        let norm_x = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm_x == 0.0 {
+            // Everything left is exactly zero: R_jj = 0, identity reflector.
+            r_diag.push(0.0);
+            reflectors.push((Array1::zeros(n - j), 0.0));
+            continue;
+        }
+        let alpha = if x[0] >= 0.0 { -norm_x } else { norm_x };
+        let mut v = x;
+        v[0] -= alpha;
+        let vnorm2 = v.iter().map(|t| t * t).sum::<f64>();
+        let beta = if vnorm2 > 0.0 { 2.0 / vnorm2 } else { 0.0 };
+        for c in (j + 1)..m {
+            let mut col = w.slice_mut(s![j.., c]);
+            let dot = col.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>();
+            col.scaled_add(-beta * dot, &v);
+        }
+        w[(j, j)] = alpha;
+        for i in (j + 1)..n {
+            w[(i, j)] = 0.0;
+        }
+        r_diag.push(alpha);
+        reflectors.push((v, beta));
+    }
+
+    let r00 = r_diag.first().map(|v| v.abs()).unwrap_or(0.0);
+    let rank = r_diag
+        .iter()
+        .take_while(|v| r00 > 0.0 && v.abs() > tol * r00)
+        .count();
+
+    // Q = H_0 H_1 … H_{k-1} applied to the first `rank` unit vectors.
+    let mut q = Array2::<f64>::zeros((n, rank).f());
+    for c in 0..rank {
+        q[(c, c)] = 1.0;
+    }
+    for (j, (v, beta)) in reflectors.iter().enumerate().rev() {
+        if *beta == 0.0 {
+            continue;
+        }
+        for c in 0..rank {
+            let mut col = q.slice_mut(s![j.., c]);
+            let dot = col.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>();
+            col.scaled_add(-beta * dot, v);
+        }
+    }
+    PivotedQr {
+        q,
+        r_diag,
+        perm,
+        rank,
+        tol,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn lcg_matrix(n: usize, m: usize, seed: u64) -> Array2<f64> {
+        let mut state = seed;
+        Array2::from_shape_fn((n, m), |_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        })
+    }
+
+    fn naive_matmul(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let mut c = Array2::zeros((a.nrows(), b.ncols()));
+        for i in 0..a.nrows() {
+            for j in 0..b.ncols() {
+                let mut s = 0.0;
+                for k in 0..a.ncols() {
+                    s += a[(i, k)] * b[(k, j)];
+                }
+                c[(i, j)] = s;
+            }
+        }
+        c
+    }
+
+    fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn gram_and_matmul_match_naive_products_around_block_sizes() {
+        for &(n, d) in &[(1, 1), (7, 3), (63, 64), (65, 129), (300, 17)] {
+            let x = lcg_matrix(n, d, n as u64 * 31 + d as u64);
+            let naive = naive_matmul(&x.t().to_owned(), &x);
+            let tol = 128.0 * f64::EPSILON * n as f64;
+            assert!(max_abs_diff(&gram(x.view()), &naive) <= tol, "gram {n}x{d}");
+            let y = lcg_matrix(d, 5, 7);
+            assert!(max_abs_diff(&matmul(x.view(), y.view()), &naive_matmul(&x, &y)) <= tol);
+            let z = lcg_matrix(n, 4, 9);
+            let tn = naive_matmul(&x.t().to_owned(), &z);
+            assert!(max_abs_diff(&matmul_tn(x.view(), z.view()), &tn) <= tol);
+        }
+    }
+
+    #[test]
+    fn eigen_reconstructs_and_is_sorted() {
+        for &d in &[1usize, 2, 33, 100] {
+            let x = lcg_matrix(d + 10, d, d as u64);
+            let a = gram(x.view());
+            let (lam, v) = sym_eigen(a.view()).unwrap();
+            assert!(lam.windows(2).into_iter().all(|w| w[0] <= w[1]));
+            let vl = &v * &lam.view().insert_axis(ndarray::Axis(0));
+            let rec = naive_matmul(&vl, &v.t().to_owned());
+            let scale = lam.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(max_abs_diff(&rec, &a) <= 128.0 * f64::EPSILON * scale * d as f64);
+            let vtv = naive_matmul(&v.t().to_owned(), &v);
+            assert!(max_abs_diff(&vtv, &Array2::eye(d)) <= 1e-12);
+        }
+    }
+
+    #[test]
+    fn pivoted_qr_reconstructs_a_p_and_q_is_orthonormal() {
+        for &(n, m) in &[(5, 5), (40, 6), (200, 12), (3, 7)] {
+            let a = lcg_matrix(n, m, (n * m) as u64);
+            let qr = qr_pivoted(a.view(), None);
+            assert_eq!(qr.rank, n.min(m));
+            let qtq = naive_matmul(&qr.q.t().to_owned(), &qr.q);
+            assert!(max_abs_diff(&qtq, &Array2::eye(qr.rank)) <= 1e-13);
+            // Q Qᵀ A P = A P when A has full column rank (n ≥ m).
+            if n >= m {
+                let proj = naive_matmul(&qr.q, &naive_matmul(&qr.q.t().to_owned(), &a));
+                assert!(max_abs_diff(&proj, &a) <= 128.0 * f64::EPSILON * n as f64);
+                let rd: Vec<f64> = qr.r_diag.iter().map(|v| v.abs()).collect();
+                assert!(rd.windows(2).all(|w| w[0] >= w[1] * (1.0 - 1e-12)));
+            }
+        }
+    }
+
+    #[test]
+    fn pivoted_qr_reports_rank_deficiency_and_zero_matrix() {
+        // Third column = first + second; fourth column all zero.
+        let mut a = lcg_matrix(30, 4, 3);
+        for i in 0..30 {
+            a[(i, 2)] = a[(i, 0)] + a[(i, 1)];
+            a[(i, 3)] = 0.0;
+        }
+        let qr = qr_pivoted(a.view(), None);
+        assert_eq!(qr.rank, 2);
+        assert!(qr.perm[2..].contains(&3));
+        let zero = Array2::<f64>::zeros((4, 3));
+        let qz = qr_pivoted(zero.view(), None);
+        assert_eq!(qz.rank, 0);
+        assert_eq!(qz.q.ncols(), 0);
+    }
+}

@@ -1,0 +1,65 @@
+//! Scores, as scikit-learn computes them.
+
+/// Coefficient of determination `1 − SS_res / SS_tot` (scikit-learn's
+/// `r2_score` with `force_finite=True`: a constant `y` scores 1.0 when
+/// predicted exactly and 0.0 otherwise, instead of NaN or −∞).
+pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
+    assert_eq!(y.len(), pred.len());
+    if y.is_empty() {
+        return f64::NAN;
+    }
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let ss_tot: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
+    let ss_res: f64 = y.iter().zip(pred).map(|(a, b)| (a - b) * (a - b)).sum();
+    if ss_tot == 0.0 {
+        return if ss_res == 0.0 { 1.0 } else { 0.0 };
+    }
+    1.0 - ss_res / ss_tot
+}
+
+/// Mean absolute error.
+pub fn mae(y: &[f64], pred: &[f64]) -> f64 {
+    y.iter().zip(pred).map(|(a, b)| (a - b).abs()).sum::<f64>() / y.len() as f64
+}
+
+/// Root mean squared error.
+pub fn rmse(y: &[f64], pred: &[f64]) -> f64 {
+    (y.iter()
+        .zip(pred)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        / y.len() as f64)
+        .sqrt()
+}
+
+/// Mean and population standard deviation (ddof = 0, NumPy's default).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r2_matches_closed_forms() {
+        assert_eq!(r2(&[1., 2., 3.], &[1., 2., 3.]), 1.0);
+        // Predicting the mean scores 0.
+        assert_eq!(r2(&[1., 2., 3.], &[2., 2., 2.]), 0.0);
+        // SS_res = 1+1+1 = 3, SS_tot = 2  →  1 − 3/2 = −0.5.
+        assert!((r2(&[1., 2., 3.], &[2., 3., 2.]) + 0.5).abs() < 1e-15);
+        assert_eq!(r2(&[5., 5.], &[5., 5.]), 1.0);
+        assert_eq!(r2(&[5., 5.], &[4., 5.]), 0.0);
+    }
+
+    #[test]
+    fn errors_and_moments() {
+        assert!((mae(&[0., 0.], &[1., -3.]) - 2.0).abs() < 1e-15);
+        assert!((rmse(&[0., 0.], &[3., 4.]) - 12.5f64.sqrt()).abs() < 1e-15);
+        let (m, s) = mean_std(&[1., 3.]);
+        assert_eq!((m, s), (2.0, 1.0));
+    }
+}

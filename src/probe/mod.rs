@@ -1,0 +1,57 @@
+//! Probes: estimators fitted on a training fold and scored on the held-out
+//! fold. Each probe lives in its own module; [`ProbeKind`] is the registry.
+
+pub mod ridge;
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::error::{CpdError, Result};
+
+/// The probes cpd knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    /// Standardised ridge regression, alpha by leave-one-out/GCV or fixed.
+    Ridge,
+}
+
+impl ProbeKind {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Ridge => "ridge",
+        }
+    }
+
+    /// Parse a probe name.
+    pub fn parse(name: &str) -> Result<ProbeKind> {
+        match name.trim() {
+            "ridge" | "linear" => Ok(ProbeKind::Ridge),
+            other => Err(CpdError::Invalid(format!(
+                "unknown probe '{other}' (available: ridge)"
+            ))),
+        }
+    }
+}
+
+/// What a probe returns for one fold: predictions for the test rows (one
+/// column per target) and, where the probe selects one, the regularisation
+/// strength chosen per target.
+#[derive(Debug, Clone)]
+pub struct FoldPrediction {
+    /// `n_test × t` predictions.
+    pub pred: Array2<f64>,
+    /// Per-target selected alpha, if the probe has one.
+    pub alpha: Option<Vec<f64>>,
+}
+
+/// A validated probe, ready to be fitted on any training fold.
+pub trait Probe: Sync {
+    /// Fit on `(x_train, y_train)` (all targets at once) and predict `x_test`.
+    fn fit_predict(
+        &self,
+        x_train: ArrayView2<'_, f64>,
+        y_train: ArrayView2<'_, f64>,
+        x_test: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction>;
+}

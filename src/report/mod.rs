@@ -1,0 +1,201 @@
+//! The report: one serialisable structure (schema version 1, see
+//! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, and the short
+//! text table the CLI prints.
+
+pub mod markdown;
+pub mod write;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the `report.json` layout. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A complete run: what was asked, what was read, what was found.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`] when written by this version.
+    pub schema_version: u32,
+    /// Tool name and version.
+    pub tool: ToolInfo,
+    /// Every setting that affects the numbers.
+    pub settings: Settings,
+    /// Input files with checksums.
+    pub inputs: Vec<InputInfo>,
+    /// The composition basis used for the projection.
+    pub composition: CompositionInfo,
+    /// One record per (model, layer, channels, target, representation, probe).
+    pub results: Vec<ResultRecord>,
+    /// Wall-clock time of the analysis (the only field that varies between
+    /// identical runs).
+    pub timing: Timing,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ToolInfo {
+    /// `"cpd"`.
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    /// Number of cross-validation folds.
+    pub folds: usize,
+    /// Seed of the shuffled k-fold split (`null` when folds came from a file).
+    pub seed: Option<u64>,
+    /// File the fold assignment came from, if any.
+    pub folds_file: Option<String>,
+    /// Rows per fold.
+    pub fold_sizes: Vec<usize>,
+    /// Probes run.
+    pub probes: Vec<String>,
+    /// Targets probed.
+    pub targets: Vec<String>,
+    /// Ridge settings.
+    pub ridge: RidgeSettings,
+    /// Whether the target was residualised against composition (all representations).
+    pub residualize_target: bool,
+    /// `counts` or `fractions`.
+    pub composition_mode: String,
+    /// Residual columns with `‖h_geom‖ ≤ tol·‖h‖` are set to zero.
+    pub residual_zero_tol: f64,
+    /// Linear-algebra backend (`faer` or `lapack`).
+    pub linalg_backend: String,
+}
+
+/// Ridge probe settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RidgeSettings {
+    /// Candidate alphas (one value: fixed alpha).
+    pub alphas: Vec<f64>,
+    /// `loo` (efficient leave-one-out per training fold) or `fixed`.
+    pub selection: String,
+}
+
+/// An input file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputInfo {
+    /// `compositions`, `structures`, `targets`, `folds` or `embeddings`.
+    pub role: String,
+    /// Path as given.
+    pub path: String,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// Rows read.
+    pub rows: usize,
+    /// Columns read (for embeddings, of this layer).
+    pub cols: usize,
+    /// Model name (embeddings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Layer name (embeddings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Element type on disk (embeddings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+}
+
+/// The composition basis.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompositionInfo {
+    /// Element columns (without the intercept).
+    pub columns: Vec<String>,
+    /// `counts` or `fractions`.
+    pub mode: String,
+    /// Numerical rank of `[1 | C]`.
+    pub rank: usize,
+    /// Columns of `[1 | C]` dropped as linearly dependent.
+    pub dropped: Vec<String>,
+    /// Relative tolerance of the rank decision.
+    pub rank_tol: f64,
+}
+
+/// Scores of one probe on one representation of one target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResultRecord {
+    /// Model name (the NAME of `--embeddings NAME=PATH`).
+    pub model: String,
+    /// Layer (array name in an `.npz`, else the file stem).
+    pub layer: String,
+    /// Channel group, when the layer was split (`null`: all columns).
+    pub channels: Option<String>,
+    /// Target column.
+    pub target: String,
+    /// `composition`, `raw` or `geom`.
+    pub representation: String,
+    /// Probe name.
+    pub probe: String,
+    /// Mean of the per-fold R².
+    #[serde(with = "finite")]
+    pub r2_mean: Option<f64>,
+    /// Population standard deviation (ddof 0) of the per-fold R².
+    #[serde(with = "finite")]
+    pub r2_std: Option<f64>,
+    /// R² of all out-of-fold predictions pooled.
+    #[serde(with = "finite")]
+    pub r2_pooled: Option<f64>,
+    /// Pooled out-of-fold mean absolute error (target units).
+    #[serde(with = "finite")]
+    pub mae: Option<f64>,
+    /// Pooled out-of-fold root mean squared error (target units).
+    #[serde(with = "finite")]
+    pub rmse: Option<f64>,
+    /// Rows scored.
+    pub n: usize,
+    /// Number of folds.
+    pub folds: usize,
+    /// Median of the per-fold alphas (the lower middle one for an even
+    /// number of folds); `null` for probes without one.
+    pub alpha: Option<f64>,
+    /// Alpha chosen on each training fold.
+    pub alphas: Option<Vec<f64>>,
+    /// R² on each held-out fold.
+    pub r2_folds: Vec<f64>,
+}
+
+impl ResultRecord {
+    /// The identity of a record, used to match records across reports.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}/{}/{}",
+            self.model,
+            self.layer,
+            self.channels.as_deref().unwrap_or("-"),
+            self.target,
+            self.representation,
+            self.probe
+        )
+    }
+}
+
+/// Wall-clock timing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Timing {
+    /// Seconds spent in the analysis (loading to scoring).
+    pub seconds: f64,
+}
+
+/// Serialise non-finite floats as `null` (JSON has no NaN).
+mod finite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) if x.is_finite() => s.serialize_f64(*x),
+            _ => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
+/// `Some(x)` when finite, else `None`.
+pub fn finite_or_none(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}

@@ -1,0 +1,135 @@
+//! Writing a run's files. Every file is first written to a temporary file in
+//! the output directory and renamed into place only once all of them are
+//! complete, so an interrupted run never leaves a half-written report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::markdown::report_markdown;
+use super::Report;
+use crate::error::{CpdError, Result};
+
+/// File names written into the output directory.
+pub const REPORT_JSON: &str = "report.json";
+/// Tidy per-record CSV.
+pub const RESULTS_CSV: &str = "results.csv";
+/// Markdown report.
+pub const REPORT_MD: &str = "report.md";
+/// Fold assignment used (`id,fold`).
+pub const FOLDS_CSV: &str = "folds.csv";
+
+/// Create the output directory and check that it is writable, so that a bad
+/// path fails before the long work starts.
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| CpdError::io(dir, e))?;
+    NamedTempFile::new_in(dir).map_err(|e| CpdError::io(dir, e))?;
+    Ok(())
+}
+
+/// Write `report.json`, `results.csv`, `report.md` and `folds.csv`.
+/// Returns the paths written.
+pub fn write_outputs(
+    dir: &Path,
+    report: &Report,
+    ids: &[String],
+    assignment: &[usize],
+) -> Result<Vec<PathBuf>> {
+    prepare_out_dir(dir)?;
+    let mut json = serde_json::to_string_pretty(report)
+        .map_err(|e| CpdError::format(dir.join(REPORT_JSON), e.to_string()))?;
+    json.push('\n');
+    let files = [
+        (REPORT_JSON, json.into_bytes()),
+        (RESULTS_CSV, results_csv(report)?),
+        (REPORT_MD, report_markdown(report).into_bytes()),
+        (FOLDS_CSV, folds_csv(ids, assignment)?),
+    ];
+    let mut staged = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let mut tmp = NamedTempFile::new_in(dir).map_err(|e| CpdError::io(dir, e))?;
+        tmp.write_all(&bytes)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| CpdError::io(tmp.path(), e))?;
+        staged.push((tmp, dir.join(name)));
+    }
+    let mut written = Vec::with_capacity(staged.len());
+    for (tmp, dest) in staged {
+        tmp.persist(&dest)
+            .map_err(|e| CpdError::io(&dest, e.error))?;
+        written.push(dest);
+    }
+    Ok(written)
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn join(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// One row per record; list-valued fields are `;`-separated.
+pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| CpdError::format(RESULTS_CSV, e.to_string());
+    w.write_record([
+        "model",
+        "layer",
+        "channels",
+        "target",
+        "representation",
+        "probe",
+        "r2_mean",
+        "r2_std",
+        "r2_pooled",
+        "mae",
+        "rmse",
+        "n",
+        "folds",
+        "alpha",
+        "alphas",
+        "r2_folds",
+    ])
+    .map_err(err)?;
+    for r in &report.results {
+        w.write_record([
+            r.model.clone(),
+            r.layer.clone(),
+            r.channels.clone().unwrap_or_default(),
+            r.target.clone(),
+            r.representation.clone(),
+            r.probe.clone(),
+            fmt_opt(r.r2_mean),
+            fmt_opt(r.r2_std),
+            fmt_opt(r.r2_pooled),
+            fmt_opt(r.mae),
+            fmt_opt(r.rmse),
+            r.n.to_string(),
+            r.folds.to_string(),
+            fmt_opt(r.alpha),
+            r.alphas.as_deref().map(join).unwrap_or_default(),
+            join(&r.r2_folds),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(RESULTS_CSV, e.to_string()))
+}
+
+/// `id,fold` for every row.
+pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| CpdError::format(FOLDS_CSV, e.to_string());
+    w.write_record(["id", "fold"]).map_err(err)?;
+    for (id, f) in ids.iter().zip(assignment) {
+        w.write_record([id.as_str(), &f.to_string()]).map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(FOLDS_CSV, e.to_string()))
+}
