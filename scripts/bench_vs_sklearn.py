@@ -183,20 +183,20 @@ def write_synthetic(directory: Path, n: int, d: int) -> Inputs:
 
 
 def describe_shape(inputs: Inputs) -> str:
-    """``n x d`` summary of the embedding files (without loading them fully)."""
-    parts = []
+    """``n x d`` summary of the embedding layers, e.g. ``2500x64..1008 (8 layers)``."""
+    shapes: list[tuple[int, ...]] = []
     for _, path in inputs.embeddings:
         if path.suffix == ".npy":
-            arr = np.load(path, mmap_mode="r")
-            parts.append(f"{arr.shape[0]}x{arr.shape[1]}")
+            shapes.append(np.load(path, mmap_mode="r").shape)
         else:
             with np.load(path) as npz:
-                parts += [
-                    "x".join(map(str, npz[k].shape)) for k in npz.files if k != "ids"
-                ]
-    if len(parts) > 3:
-        return f"{len(parts)} layers"
-    return ",".join(parts)
+                shapes += [npz[k].shape for k in npz.files if k != "ids"]
+    if not shapes:
+        return "-"
+    if len(shapes) == 1:
+        return "x".join(map(str, shapes[0]))
+    ds = [s[1] for s in shapes]
+    return f"{shapes[0][0]}x{min(ds)}..{max(ds)} ({len(shapes)} layers)"
 
 
 # --------------------------------------------------------------------------- #

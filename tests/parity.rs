@@ -1,0 +1,175 @@
+//! cpd's ridge probe against scikit-learn on the bundled QM9 data.
+//!
+//! `tests/fixtures/sklearn_ridge.json` is written by `scripts/reference.py`
+//! (StandardScaler + RidgeCV(logspace(-3,3,13)) and Ridge(alpha=1) per fold,
+//! on cpd's own seed-0 fold assignment). Every model, layer, target and
+//! representation must agree: per-fold R² within 1e-6 and the same alpha
+//! chosen on every training fold.
+
+use std::collections::HashMap;
+
+use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use cpd::dataset::CompositionMode;
+use cpd::folds::Folds;
+use cpd::probe::ridge::RidgeParams;
+use cpd::probe::ProbeKind;
+use cpd::report::ResultRecord;
+use serde_json::Value;
+
+use crate::util::{data, root, tempdir, write};
+
+const TOL: f64 = 1e-6;
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/sklearn_ridge.json"))
+        .expect("fixture present");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+fn config(ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
+    let embeddings = ["ani2x", "chgnet", "sevennet0"]
+        .iter()
+        .map(|m| EmbeddingSpec {
+            model: m.to_string(),
+            path: data(&format!("embeddings/{m}.npz")),
+        })
+        .collect();
+    AnalyzeConfig {
+        embeddings,
+        composition: CompositionSource::Table(data("compositions.csv")),
+        composition_mode: CompositionMode::Counts,
+        targets: data("targets.csv"),
+        target_names: vec![],
+        probes: vec![ProbeKind::Ridge],
+        folds,
+        ridge,
+        residualize_target: false,
+    }
+}
+
+/// The fixture's folds are cpd's seed-0 shuffled 5-fold split.
+#[test]
+fn fixture_folds_are_cpds_seeded_folds() {
+    let fx = fixture();
+    let ids: Vec<String> = fx["folds"]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let fold: Vec<usize> = fx["folds"]["fold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let comp = cpd::io::table::read_table(&data("compositions.csv")).unwrap();
+    assert_eq!(ids, comp.ids, "fixture rows follow data/compositions.csv");
+    let ours = Folds::shuffled(ids.len(), 5, 0).unwrap();
+    assert_eq!(ours.assignment, fold);
+}
+
+fn check(probe: &str, ridge: RidgeParams) {
+    let fx = fixture();
+    let dir = tempdir();
+    let mut csv = String::from("id,fold\n");
+    let ids = fx["folds"]["ids"].as_array().unwrap();
+    let folds = fx["folds"]["fold"].as_array().unwrap();
+    for (id, f) in ids.iter().zip(folds) {
+        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
+    }
+    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let analysis = analyze(&config(ridge, FoldSpec::File(folds_path))).unwrap();
+    assert_eq!(
+        analysis.report.composition.rank as u64,
+        fx["composition_rank"].as_u64().unwrap()
+    );
+    let ours: HashMap<(String, String, String, String), &ResultRecord> = analysis
+        .report
+        .results
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.model.clone(),
+                    r.layer.clone(),
+                    r.target.clone(),
+                    r.representation.clone(),
+                ),
+                r,
+            )
+        })
+        .collect();
+
+    let (mut compared, mut worst_r2, mut worst_key) = (0, 0.0f64, String::new());
+    for rec in fx["records"].as_array().unwrap() {
+        if rec["probe"] != probe {
+            continue;
+        }
+        let target = rec["target"].as_str().unwrap();
+        let rep = rec["representation"].as_str().unwrap();
+        // Composition records do not depend on the embedding: check them under every layer.
+        let matches: Vec<&&ResultRecord> = ours
+            .iter()
+            .filter(|((m, l, t, r), _)| {
+                t == target
+                    && r == rep
+                    && (rec["model"].is_null()
+                        || (rec["model"] == m.as_str() && rec["layer"] == l.as_str()))
+            })
+            .map(|(_, v)| v)
+            .collect();
+        assert!(!matches.is_empty(), "no cpd record for {rec}");
+        let want_r2 = floats(&rec["r2_folds"]);
+        let want_alpha = floats(&rec["alphas"]);
+        for r in matches {
+            compared += 1;
+            for (a, b) in r.r2_folds.iter().zip(&want_r2) {
+                let d = (a - b).abs();
+                if d > worst_r2 {
+                    worst_r2 = d;
+                    worst_key = r.key();
+                }
+            }
+            let alphas = r.alphas.as_ref().expect("ridge reports alphas");
+            for (a, b) in alphas.iter().zip(&want_alpha) {
+                assert!(
+                    (a / b - 1.0).abs() < 1e-9,
+                    "{}: alphas {alphas:?} vs sklearn {want_alpha:?}",
+                    r.key()
+                );
+            }
+            let pooled = rec["r2_pooled"].as_f64().unwrap();
+            assert!(
+                (r.r2_pooled.unwrap() - pooled).abs() < TOL,
+                "{}: pooled",
+                r.key()
+            );
+        }
+    }
+    // 8 layers × 6 targets × 3 representations.
+    assert_eq!(compared, 144, "every record compared");
+    assert!(
+        worst_r2 < TOL,
+        "worst per-fold |ΔR²| = {worst_r2:e} at {worst_key}"
+    );
+    eprintln!("{probe}: {compared} records, worst per-fold |ΔR²| = {worst_r2:e} ({worst_key})");
+}
+
+#[test]
+fn ridge_cv_matches_sklearn_ridgecv_on_every_record() {
+    check("ridgecv", RidgeParams::default());
+}
+
+#[test]
+fn ridge_alpha1_matches_sklearn_ridge_on_every_record() {
+    check("ridge_alpha1", RidgeParams::fixed(1.0));
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary, topic modules.
+
+mod util;
+
+mod cli;
+mod parity;
