@@ -105,7 +105,7 @@ impl Ridge {
         }
         assert_eq!(y.nrows(), n, "x and y row counts differ");
         let (mean, scale) = standardisation(x);
-        let xs = Array2::from_shape_fn((n, d).f(), |(i, j)| (x[(i, j)] - mean[j]) / scale[j]);
+        let xs = standardised(x, &mean, &scale);
         let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
         let yc = &y - &y_mean.view().insert_axis(Axis(0));
 
@@ -157,8 +157,7 @@ impl Ridge {
         }
 
         let mut coef = Array2::<f64>::zeros((d, t));
-        for target in 0..t {
-            let alpha = best_alpha[target];
+        for (target, &alpha) in best_alpha.iter().enumerate() {
             let pc = p.column(target);
             let c = match &basis {
                 Some(v) => {
@@ -216,7 +215,7 @@ impl FittedRidge {
     /// Predict all targets for `x` (`n × d` in original units).
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
         let xs =
-            (&x - &self.mean.view().insert_axis(Axis(0))) / &self.scale.view().insert_axis(Axis(0));
+            (&x - &self.mean.view().insert_axis(Axis(0))) / self.scale.view().insert_axis(Axis(0));
         let mut out = linalg::matmul(xs.view(), self.coef.view());
         out += &self.y_mean.view().insert_axis(Axis(0));
         out
@@ -226,27 +225,58 @@ impl FittedRidge {
 /// Per-column mean and scale as scikit-learn's `StandardScaler` computes them:
 /// variance by the corrected two-pass formula, and scale 1 for columns whose
 /// variance is within rounding of zero (`_is_constant_feature`).
+///
+/// Both passes walk the rows in order, so a C-ordered matrix is read
+/// contiguously.
 pub fn standardisation(x: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
     let n = x.nrows() as f64;
-    let mut mean = Array1::zeros(x.ncols());
-    let mut scale = Array1::ones(x.ncols());
-    for (j, col) in x.axis_iter(Axis(1)).enumerate() {
-        let m = col.sum() / n;
-        let (mut corr, mut sq) = (0.0, 0.0);
-        for &v in col {
-            let t = v - m;
-            corr += t;
-            sq += t * t;
-        }
-        let var = (sq - corr * corr / n) / n;
-        let eps = f64::EPSILON;
-        let bound = n * eps * var + (n * m * eps).powi(2);
-        mean[j] = m;
-        if var > bound {
-            scale[j] = var.sqrt();
-        }
+    let mut mean = Array1::<f64>::zeros(x.ncols());
+    for row in x.rows() {
+        mean += &row;
     }
+    mean /= n;
+    let mut corr = Array1::<f64>::zeros(x.ncols());
+    let mut sq = Array1::<f64>::zeros(x.ncols());
+    for row in x.rows() {
+        Zip::from(&mut corr)
+            .and(&mut sq)
+            .and(&row)
+            .and(&mean)
+            .for_each(|c, q, &v, &m| {
+                let t = v - m;
+                *c += t;
+                *q += t * t;
+            });
+    }
+    let eps = f64::EPSILON;
+    let scale = Zip::from(&corr)
+        .and(&sq)
+        .and(&mean)
+        .map_collect(|&c, &q, &m| {
+            let var = (q - c * c / n) / n;
+            let bound = n * eps * var + (n * m * eps).powi(2);
+            if var > bound {
+                var.sqrt()
+            } else {
+                1.0
+            }
+        });
     (mean, scale)
+}
+
+/// `(x − mean) / scale` as a column-major matrix (the layout the Gram and
+/// product kernels read fastest).
+fn standardised(x: ArrayView2<'_, f64>, mean: &Array1<f64>, scale: &Array1<f64>) -> Array2<f64> {
+    let mut xs = Array2::<f64>::zeros(x.raw_dim().f());
+    for ((mut col, src), (&m, &s)) in xs
+        .columns_mut()
+        .into_iter()
+        .zip(x.columns())
+        .zip(mean.iter().zip(scale.iter()))
+    {
+        Zip::from(&mut col).and(&src).for_each(|o, &v| *o = (v - m) / s);
+    }
+    xs
 }
 
 #[cfg(test)]
@@ -272,7 +302,7 @@ mod tests {
     /// Reference: solve the normal equations of the standardised problem.
     fn naive_fit_predict(x: &Array2<f64>, y: &[f64], alpha: f64, xq: &Array2<f64>) -> Vec<f64> {
         let (mean, scale) = standardisation(x.view());
-        let xs = (x - &mean.view().insert_axis(Axis(0))) / &scale.view().insert_axis(Axis(0));
+        let xs = (x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
         let ym = y.iter().sum::<f64>() / y.len() as f64;
         let d = x.ncols();
         let mut a = xs.t().dot(&xs) + Array2::<f64>::eye(d) * alpha;
@@ -294,7 +324,7 @@ mod tests {
             let s: f64 = ((k + 1)..d).map(|j| a[(k, j)] * w[j]).sum();
             w[k] = (b[k] - s) / a[(k, k)];
         }
-        let xqs = (xq - &mean.view().insert_axis(Axis(0))) / &scale.view().insert_axis(Axis(0));
+        let xqs = (xq - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
         xqs.rows()
             .into_iter()
             .map(|r| ym + r.iter().zip(&w).map(|(u, v)| u * v).sum::<f64>())
@@ -336,7 +366,7 @@ mod tests {
                 // re-standardises with the full-fold statistics, so hold them fixed.
                 let (mean, scale) = standardisation(x.view());
                 let xs =
-                    (&x - &mean.view().insert_axis(Axis(0))) / &scale.view().insert_axis(Axis(0));
+                    (&x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
                 let mut best = (f64::INFINITY, 0.0);
                 for &alpha in &alphas {
                     let mut sse = 0.0;
