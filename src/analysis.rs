@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
 use crate::cv::{cross_validate, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
@@ -193,9 +193,13 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
                 layer: Some(layer.name.clone()),
                 dtype: Some(layer.dtype.into()),
             });
-            let geom = projection.residual(layer.data.view());
+            // Column-major: folds gather and standardise whole columns.
+            let mut raw = Array2::<f64>::zeros(layer.data.raw_dim().f());
+            raw.assign(&layer.data);
+            drop(layer.data);
+            let geom = projection.residual(raw.view());
             let (raw_scores, geom_scores) = rayon::join(
-                || score_all(&probes, layer.data.view(), y.view(), &folds),
+                || score_all(&probes, raw.view(), y.view(), &folds),
                 || score_all(&probes, geom.view(), y.view(), &folds),
             );
             let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);

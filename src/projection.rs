@@ -5,7 +5,7 @@
 //! rank, the geometric residual is `H_geom = H − Q (Qᵀ H)`: the part of every
 //! column of `H` orthogonal to the constant and to every composition column.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
 
 use crate::linalg;
 
@@ -71,12 +71,12 @@ impl Projection {
         r
     }
 
-    /// `H − Q (Qᵀ H)` without the noise clean-up (used for targets).
+    /// `H − Q (Qᵀ H)` without the noise clean-up (used for targets), as a
+    /// column-major matrix.
     pub fn residual_raw(&self, h: ArrayView2<'_, f64>) -> Array2<f64> {
         let qth = linalg::matmul_tn(self.q.view(), h);
-        let fitted = linalg::matmul(self.q.view(), qth.view());
-        let mut r = h.to_owned();
-        r -= &fitted;
+        let mut r = linalg::matmul(self.q.view(), qth.view());
+        Zip::from(&mut r).and(&h).for_each(|f, &v| *f = v - *f);
         r
     }
 }

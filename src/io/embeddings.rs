@@ -245,3 +245,147 @@ fn check_finite(path: &Path, layer: &str, data: &Array2<f64>) -> Result<()> {
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// A version-1.0 `.npy` file with the given header fields and raw data.
+    fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!(
+            "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+            if fortran { "True" } else { "False" }
+        );
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn le64(v: &[f64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn npy_dtypes_orders_and_byte_orders_read_correctly() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = array![[0., 1., 2.], [3., 4., 5.]];
+        let f32c: Vec<u8> = (0..6).flat_map(|v| (v as f32).to_le_bytes()).collect();
+        let f64f = le64(&[0., 3., 1., 4., 2., 5.]);
+        let f64be: Vec<u8> = (0..6).flat_map(|v| (v as f64).to_be_bytes()).collect();
+        for (name, bytes, dtype) in [
+            ("c32.npy", npy("<f4", false, "(2, 3)", &f32c), "float32"),
+            ("f64.npy", npy("<f8", true, "(2, 3)", &f64f), "float64"),
+            ("be.npy", npy(">f8", false, "(2, 3)", &f64be), "float64"),
+        ] {
+            let e = load(&file(&dir, name, &bytes)).unwrap();
+            assert_eq!(e.layers[0].data, want, "{name}");
+            assert_eq!(e.layers[0].dtype, dtype);
+            assert_eq!(e.layers[0].name, name.trim_end_matches(".npy"));
+            assert!(e.ids.is_none());
+        }
+    }
+
+    #[test]
+    fn malformed_npy_files_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nan = le64(&[0., 1., 2., 3., 4., 5.]);
+        nan[40..48].copy_from_slice(&f64::NAN.to_le_bytes());
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "int.npy",
+                npy("|i1", false, "(2, 3)", &[0; 6]),
+                "unsupported dtype",
+            ),
+            (
+                "short.npy",
+                npy("<f8", false, "(2, 3)", &le64(&[0.; 5])),
+                "truncated",
+            ),
+            (
+                "long.npy",
+                npy("<f8", false, "(2, 3)", &le64(&[0.; 7])),
+                "8 bytes beyond",
+            ),
+            (
+                "vec.npy",
+                npy("<f8", false, "(6,)", &le64(&[0.; 6])),
+                "expected a 2-D array",
+            ),
+            (
+                "nan.npy",
+                npy("<f8", false, "(2, 3)", &nan),
+                "first is NaN at row 1, column 2",
+            ),
+            ("empty.npy", Vec::new(), "short.npy"),
+            (
+                "magic.npy",
+                b"PK\x03\x04 this is a zip".to_vec(),
+                "magic.npy",
+            ),
+            ("cols.npy", npy("<f8", false, "(2, 0)", &[]), "0 columns"),
+            ("x.txt", b"1,2".to_vec(), "unknown embedding format"),
+        ];
+        for (name, bytes, expected) in cases {
+            let p = file(&dir, name, &bytes);
+            let e = load(&p).unwrap_err().to_string();
+            let expected = if name == "empty.npy" {
+                "empty.npy"
+            } else {
+                expected
+            };
+            assert!(e.contains(expected), "{name}: {e}");
+            assert!(e.contains(name), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn npz_layers_and_integer_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.npz");
+        let mut w = ndarray_npy::NpzWriter::new(File::create(&p).unwrap());
+        w.add_array("ids", &array![7i64, 3, 5]).unwrap();
+        w.add_array("a", &array![[1f32, 2.], [3., 4.], [5., 6.]])
+            .unwrap();
+        w.add_array("b", &array![[1f64], [2.], [3.]]).unwrap();
+        w.finish().unwrap();
+        let e = load(&p).unwrap();
+        assert_eq!(e.ids, Some(vec!["7".into(), "3".into(), "5".into()]));
+        let names: Vec<&str> = e.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(e.layers[0].dtype, "float32");
+        assert_eq!(e.layers[1].data, array![[1.], [2.], [3.]]);
+
+        let q = dir.path().join("only_ids.npz");
+        let mut w = ndarray_npy::NpzWriter::new(File::create(&q).unwrap());
+        w.add_array("ids", &array![1i64, 2]).unwrap();
+        w.finish().unwrap();
+        assert!(load(&q)
+            .unwrap_err()
+            .to_string()
+            .contains("no embedding arrays"));
+
+        let r = dir.path().join("mismatch.npz");
+        let mut w = ndarray_npy::NpzWriter::new(File::create(&r).unwrap());
+        w.add_array("ids", &array![1i64, 2]).unwrap();
+        w.add_array("a", &array![[1f64], [2.], [3.]]).unwrap();
+        w.finish().unwrap();
+        let e = load(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("layer 'a' has 3 rows but the ids array has 2"),
+            "{e}"
+        );
+    }
+}
