@@ -5,11 +5,13 @@
 //! NaN and Inf are rejected with the row and column of the first offender.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
-use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
+use ndarray::{Array1, Array2};
+use ndarray_npy::npy::header::Header;
+use ndarray_npy::{ReadNpyError, ReadNpyExt};
+use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
 use crate::io::table::read_table;
@@ -59,7 +61,8 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
     }
     let file = match ext.as_str() {
         "npy" => {
-            let (data, dtype) = read_npy_matrix(path)?;
+            let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
+            let (data, dtype) = read_npy_matrix(BufReader::new(f), path, "array")?;
             EmbeddingFile {
                 path: path.to_owned(),
                 ids: None,
@@ -70,7 +73,10 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
                 }],
             }
         }
-        "npz" => read_npz(path)?,
+        "npz" => {
+            let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
+            read_npz(BufReader::new(f), path)?
+        }
         "csv" => {
             let t = read_table(path)?;
             EmbeddingFile {
@@ -136,64 +142,128 @@ fn npy_error(path: &Path, what: &str, e: ReadNpyError) -> CpdError {
     CpdError::format(path, message)
 }
 
-/// Read a 2-D float array, trying float64 and then float32 (either byte
-/// order, C or Fortran layout).
-fn read_npy_matrix(path: &Path) -> Result<(Array2<f64>, &'static str)> {
-    let open = || -> Result<BufReader<File>> {
-        Ok(BufReader::new(
-            File::open(path).map_err(|e| CpdError::io(path, e))?,
-        ))
-    };
-    match Array2::<f64>::read_npy(open()?) {
-        Ok(a) => return Ok((a, "float64")),
-        Err(ReadNpyError::WrongDescriptor(_)) => {}
-        Err(e) => return Err(npy_error(path, "array", e)),
-    }
-    match Array2::<f32>::read_npy(open()?) {
-        Ok(a) => Ok((a.mapv(f64::from), "float32")),
-        Err(e) => Err(npy_error(path, "array", e)),
+/// Element type of a float `.npy` from its type descriptor.
+fn float_kind(descr: &PyValue) -> Option<(&'static str, u64)> {
+    match descr {
+        PyValue::String(s) => match s.as_str() {
+            "<f8" | ">f8" | "=f8" | "|f8" => Some(("float64", 8)),
+            "<f4" | ">f4" | "=f4" | "|f4" => Some(("float32", 4)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-fn npz_error(path: &Path, name: &str, e: ReadNpzError) -> CpdError {
-    match e {
-        ReadNpzError::Npy(inner) => npy_error(path, &format!("array '{name}'"), inner),
-        other => CpdError::format(path, format!("array '{name}': {other}")),
+/// Read a 2-D float32/float64 array (either byte order, C or Fortran layout).
+///
+/// The header is checked against the bytes actually present *before* any
+/// allocation, so a header claiming a huge shape is an error, not an
+/// out-of-memory abort.
+fn read_npy_matrix<R: Read + Seek>(
+    mut r: R,
+    path: &Path,
+    what: &str,
+) -> Result<(Array2<f64>, &'static str)> {
+    let io_err = |e: std::io::Error| CpdError::io(path, e);
+    let start = r.stream_position().map_err(io_err)?;
+    let header = Header::from_reader(&mut r)
+        .map_err(|e| CpdError::format(path, format!("{what}: not a valid .npy: {e}")))?;
+    let data_start = r.stream_position().map_err(io_err)?;
+    let end = r.seek(SeekFrom::End(0)).map_err(io_err)?;
+    let available = end - data_start;
+    if header.shape.len() != 2 {
+        return Err(CpdError::format(
+            path,
+            format!(
+                "{what}: expected a 2-D array (rows × features), found shape {:?}",
+                header.shape
+            ),
+        ));
     }
+    let Some((dtype, itemsize)) = float_kind(&header.type_descriptor) else {
+        return Err(CpdError::format(
+            path,
+            format!(
+                "{what}: unsupported dtype {}, expected float32 or float64",
+                header.type_descriptor
+            ),
+        ));
+    };
+    let needed = (header.shape[0] as u64)
+        .checked_mul(header.shape[1] as u64)
+        .and_then(|n| n.checked_mul(itemsize));
+    match needed {
+        Some(n) if n == available => {}
+        Some(n) if n > available => {
+            return Err(CpdError::format(
+                path,
+                format!(
+                    "{what}: header shape {:?} needs {n} bytes of data but only {available} follow (truncated?)",
+                    header.shape
+                ),
+            ))
+        }
+        Some(n) => {
+            return Err(CpdError::format(
+                path,
+                format!(
+                    "{what}: {} bytes beyond the data the header's shape {:?} describes",
+                    available - n,
+                    header.shape
+                ),
+            ))
+        }
+        None => {
+            return Err(CpdError::format(
+                path,
+                format!("{what}: header shape {:?} is too large", header.shape),
+            ))
+        }
+    }
+    r.seek(SeekFrom::Start(start)).map_err(io_err)?;
+    let data = if dtype == "float64" {
+        Array2::<f64>::read_npy(&mut r).map_err(|e| npy_error(path, what, e))?
+    } else {
+        Array2::<f32>::read_npy(&mut r)
+            .map_err(|e| npy_error(path, what, e))?
+            .mapv(f64::from)
+    };
+    Ok((data, dtype))
 }
 
-fn read_npz(path: &Path) -> Result<EmbeddingFile> {
-    let open = || -> Result<NpzReader<BufReader<File>>> {
-        let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
-        NpzReader::new(BufReader::new(f))
-            .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))
-    };
-    let mut npz = open()?;
-    let names = npz
-        .names()
-        .map_err(|e| CpdError::format(path, format!("cannot list arrays: {e}")))?;
+/// Parse the bytes of a `.npy` file (used by the fuzz targets).
+pub fn parse_npy_bytes(bytes: &[u8]) -> Result<Array2<f64>> {
+    read_npy_matrix(Cursor::new(bytes), Path::new("<bytes>"), "array").map(|(a, _)| a)
+}
+
+/// Parse the bytes of a `.npz` file (used by the fuzz targets).
+pub fn parse_npz_bytes(bytes: &[u8]) -> Result<EmbeddingFile> {
+    read_npz(Cursor::new(bytes), Path::new("<bytes>"))
+}
+
+/// Read an `.npz`: each 2-D float array is a layer, `ids` (integers) the row
+/// ids. Each entry is decompressed into memory and validated like a `.npy`.
+fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
     let mut ids = None;
     let mut layers = Vec::new();
-    for name in names {
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
+        let name = entry.name().to_owned();
+        let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| CpdError::format(path, format!("array '{name}': {e}")))?;
         if name == IDS_ARRAY {
-            ids = Some(read_npz_ids(path, &mut npz)?);
+            ids = Some(read_ids(&bytes, path)?);
             continue;
         }
-        let data = match npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::Ix2>(&name) {
-            Ok(a) => (a, "float64"),
-            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {
-                let a = open()?
-                    .by_name::<ndarray::OwnedRepr<f32>, ndarray::Ix2>(&name)
-                    .map_err(|e| npz_error(path, &name, e))?;
-                (a.mapv(f64::from), "float32")
-            }
-            Err(e) => return Err(npz_error(path, &name, e)),
-        };
-        layers.push(Layer {
-            name,
-            dtype: data.1,
-            data: data.0,
-        });
+        let (data, dtype) = read_npy_matrix(Cursor::new(&bytes), path, &format!("array '{name}'"))?;
+        layers.push(Layer { name, dtype, data });
     }
     if layers.is_empty() {
         return Err(CpdError::format(
@@ -208,25 +278,59 @@ fn read_npz(path: &Path) -> Result<EmbeddingFile> {
     })
 }
 
-/// The `ids` array of an `.npz`: any integer type, rendered in decimal.
-fn read_npz_ids(path: &Path, npz: &mut NpzReader<BufReader<File>>) -> Result<Vec<String>> {
-    macro_rules! try_int {
+/// The `ids` array of an `.npz`: 1-D, any integer type, rendered in decimal.
+fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
+    let mut cur = Cursor::new(bytes);
+    let header = Header::from_reader(&mut cur)
+        .map_err(|e| CpdError::format(path, format!("array 'ids': not a valid .npy: {e}")))?;
+    let itemsize: u64 = match &header.type_descriptor {
+        PyValue::String(s) if s.len() == 3 && matches!(&s[1..2], "i" | "u") => {
+            s[2..].parse().unwrap_or(0)
+        }
+        _ => 0,
+    };
+    let expected = header.shape.first().map(|&n| n as u64 * itemsize);
+    if header.shape.len() != 1
+        || itemsize == 0
+        || expected != Some(bytes.len() as u64 - cur.position())
+    {
+        return Err(CpdError::format(
+            path,
+            format!(
+                "array 'ids' must be a complete 1-D integer array, found dtype {} shape {:?} (string ids: use a CSV embedding, or drop 'ids' and follow the compositions' row order)",
+                header.type_descriptor, header.shape
+            ),
+        ));
+    }
+    macro_rules! as_strings {
         ($t:ty) => {
-            match npz.by_name::<ndarray::OwnedRepr<$t>, ndarray::Ix1>(IDS_ARRAY) {
-                Ok(a) => return Ok(a.iter().map(|v| v.to_string()).collect()),
-                Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {}
-                Err(e) => return Err(npz_error(path, IDS_ARRAY, e)),
-            }
+            Array1::<$t>::read_npy(Cursor::new(bytes))
+                .map(|a| a.iter().map(|v| v.to_string()).collect::<Vec<_>>())
         };
     }
-    try_int!(i64);
-    try_int!(i32);
-    try_int!(u64);
-    try_int!(u32);
-    Err(CpdError::format(
-        path,
-        "array 'ids' must be a 1-D integer array (string ids: use a CSV embedding or drop 'ids' and follow the compositions' row order)",
-    ))
+    let result = match (&header.type_descriptor, itemsize) {
+        (PyValue::String(s), _) if s.contains('u') => match itemsize {
+            1 => as_strings!(u8),
+            2 => as_strings!(u16),
+            4 => as_strings!(u32),
+            _ => as_strings!(u64),
+        },
+        (_, 1) => as_strings!(i8),
+        (_, 2) => as_strings!(i16),
+        (_, 4) => as_strings!(i32),
+        _ => as_strings!(i64),
+    };
+    let ids = result.map_err(|e| npy_error(path, "array 'ids'", e))?;
+    let mut seen = std::collections::HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(id.as_str(), i) {
+            return Err(CpdError::format(
+                path,
+                format!("array 'ids': duplicate id {id} at positions {first} and {i}"),
+            ));
+        }
+    }
+    Ok(ids)
 }
 
 fn check_finite(path: &Path, layer: &str, data: &Array2<f64>) -> Result<()> {
@@ -355,7 +459,7 @@ mod tests {
     fn npz_layers_and_integer_ids() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.npz");
-        let mut w = ndarray_npy::NpzWriter::new(File::create(&p).unwrap());
+        let mut w = ndarray_npy::NpzWriter::new_compressed(File::create(&p).unwrap());
         w.add_array("ids", &array![7i64, 3, 5]).unwrap();
         w.add_array("a", &array![[1f32, 2.], [3., 4.], [5., 6.]])
             .unwrap();

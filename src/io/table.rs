@@ -34,10 +34,15 @@ impl Table {
 /// Errors name the file, the 1-based data row and the column.
 pub fn read_table(path: &Path) -> Result<Table> {
     let file = std::fs::File::open(path).map_err(|e| CpdError::io(path, e))?;
+    parse_table(std::io::BufReader::new(file), path)
+}
+
+/// [`read_table`] on any reader; `path` only labels errors.
+pub fn parse_table<R: std::io::Read>(input: R, path: &Path) -> Result<Table> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(input);
     let header = reader
         .headers()
         .map_err(|e| csv_error(path, e))?

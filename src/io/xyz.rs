@@ -21,6 +21,11 @@ use crate::io::table::Table;
 /// occurs in the file, ordered by atomic number.
 pub fn read_compositions(path: &Path) -> Result<Table> {
     let text = std::fs::read_to_string(path).map_err(|e| CpdError::io(path, e))?;
+    parse_compositions(&text, path)
+}
+
+/// [`read_compositions`] on text already in memory; `path` only labels errors.
+pub fn parse_compositions(text: &str, path: &Path) -> Result<Table> {
     let lines: Vec<&str> = text.lines().collect();
     let err =
         |line: usize, message: String| CpdError::format(path, format!("line {line}: {message}"));
