@@ -1,71 +1,9 @@
 //! Driving the binary: the demo, outputs, and every input error path
 //! (exit code 2, a message naming the file and what is wrong, no panic).
 
-use std::path::Path;
-
-use crate::util::{cpd, data, tempdir, text, write};
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
-/// A tiny valid data set: 12 molecules, counts with geometry-driven targets.
-fn small(dir: &Path) -> (String, String, String) {
-    let mut comp = String::from("id,H,C,O\n");
-    let mut targ = String::from("id,y,m\n");
-    let mut emb = String::from("id,e0,e1,e2\n");
-    for i in 0..12 {
-        let (h, c, o) = (i % 4 + 1, i % 3 + 1, i % 2);
-        comp.push_str(&format!("m{i},{h},{c},{o}\n"));
-        let g = ((i * 7) % 5) as f64 * 0.3;
-        targ.push_str(&format!(
-            "m{i},{},{}\n",
-            g + 0.1 * h as f64,
-            h + 12 * c + 16 * o
-        ));
-        emb.push_str(&format!(
-            "m{i},{},{},{}\n",
-            h as f64 + g,
-            c as f64 - g * g,
-            (i as f64).sin()
-        ));
-    }
-    (
-        s(&write(dir, "comp.csv", &comp)),
-        s(&write(dir, "targets.csv", &targ)),
-        s(&write(dir, "emb.csv", &emb)),
-    )
-}
-
-/// The file at `path` with the line starting with `prefix` replaced.
-fn replace_line(path: &str, prefix: &str, line: &str) -> String {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with(prefix) {
-                line.to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
-fn assert_input_error(out: &std::process::Output, needles: &[&str]) {
-    let (stdout, stderr) = text(out);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "expected '{n}' in: {stderr}");
-    }
-}
+use crate::util::{
+    assert_input_error, cpd, cpd_threads, data, replace_line, s, small, tempdir, text, write,
+};
 
 #[test]
 fn demo_runs_without_arguments_and_writes_reports() {
@@ -365,30 +303,27 @@ fn input_errors_exit_2_and_name_the_problem() {
     );
 }
 
+/// `RAYON_NUM_THREADS=1` and `=2` give byte-identical reports but for timing.
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let dir = tempdir();
-    let emb = format!("s={}", s(&data("embeddings/sevennet0.npz")));
-    let args = |threads: &'static str, out: &'static str| {
-        vec![
-            "analyze".to_string(),
-            "--embeddings".into(),
-            emb.clone(),
-            "--compositions".into(),
-            s(&data("compositions.csv")),
-            "--targets".into(),
-            s(&data("targets.csv")),
-            "--threads".into(),
-            threads.into(),
-            "--out".into(),
-            out.into(),
-        ]
-    };
-    for (t, o) in [("1", "t1"), ("2", "t2")] {
-        let a = args(t, o);
+    let mut args: Vec<String> = vec!["analyze".into()];
+    for m in ["chgnet", "sevennet0"] {
+        args.push("--embeddings".into());
+        args.push(format!("{m}={}", s(&data(&format!("embeddings/{m}.npz")))));
+    }
+    args.extend([
+        "--compositions".into(),
+        s(&data("compositions.csv")),
+        "--targets".into(),
+        s(&data("targets.csv")),
+    ]);
+    for (threads, out) in [(1, "t1"), (2, "t2")] {
+        let mut a = args.clone();
+        a.extend(["--out".into(), out.into()]);
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let out = cpd(dir.path(), &refs);
-        assert!(out.status.success(), "{:?}", text(&out));
+        let o = cpd_threads(dir.path(), &refs, threads);
+        assert!(o.status.success(), "{:?}", text(&o));
     }
     let load = |o: &str| {
         let mut v: serde_json::Value = serde_json::from_str(
@@ -399,8 +334,91 @@ fn results_do_not_depend_on_the_thread_count() {
         v
     };
     assert_eq!(load("t1"), load("t2"));
+    for f in ["results.csv", "folds.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("t1").join(f)).unwrap(),
+            std::fs::read(dir.path().join("t2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let threads_flag = cpd(
+        dir.path(),
+        &[
+            args.iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            &["--threads", "1", "--out", "t3"],
+        ]
+        .concat(),
+    );
+    assert!(threads_flag.status.success());
     assert_eq!(
         std::fs::read(dir.path().join("t1/results.csv")).unwrap(),
-        std::fs::read(dir.path().join("t2/results.csv")).unwrap()
+        std::fs::read(dir.path().join("t3/results.csv")).unwrap()
     );
+}
+
+/// Killing a run (SIGKILL or SIGINT) at any point leaves the previous report
+/// files byte-identical: outputs are written to temporary files and renamed.
+#[test]
+fn interrupted_run_leaves_the_previous_report_intact() {
+    let dir = tempdir();
+    let d = dir.path();
+    let mut args: Vec<String> = vec!["analyze".into()];
+    for m in ["ani2x", "chgnet", "sevennet0"] {
+        args.push("--embeddings".into());
+        args.push(format!("{m}={}", s(&data(&format!("embeddings/{m}.npz")))));
+    }
+    for (flag, v) in [
+        ("--compositions", "compositions.csv"),
+        ("--targets", "targets.csv"),
+    ] {
+        args.push(flag.into());
+        args.push(s(&data(v)));
+    }
+    args.extend(["--out".into(), "out".into()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = cpd(d, &refs);
+    assert!(first.status.success(), "{:?}", text(&first));
+    let names = ["report.json", "results.csv", "report.md", "folds.csv"];
+    let before: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(d.join("out").join(n)).unwrap())
+        .collect();
+
+    let mut interrupted = 0;
+    for (i, delay_ms) in [30u64, 150, 400, 800, 1500].into_iter().enumerate() {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cpd"))
+            .args(&refs)
+            .args(["--seed", "7", "-q"])
+            .current_dir(d)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_some() {
+            continue; // finished before we could interrupt it
+        }
+        if i % 2 == 0 {
+            child.kill().unwrap();
+        } else {
+            std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        let status = child.wait().unwrap();
+        if status.success() {
+            continue; // completed between the check and the signal
+        }
+        interrupted += 1;
+        for (n, b) in names.iter().zip(&before) {
+            assert_eq!(
+                &std::fs::read(d.join("out").join(n)).unwrap(),
+                b,
+                "{n} changed after an interrupt at {delay_ms} ms"
+            );
+        }
+    }
+    assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
 }

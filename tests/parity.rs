@@ -20,10 +20,13 @@ use crate::util::{data, root, tempdir, write};
 
 const TOL: f64 = 1e-6;
 
-fn fixture() -> Value {
-    let text = std::fs::read_to_string(root().join("tests/fixtures/sklearn_ridge.json"))
-        .expect("fixture present");
+fn load_fixture(rel: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(rel)).expect("fixture present");
     serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+fn fixture() -> Value {
+    load_fixture("tests/fixtures/sklearn_ridge.json")
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -34,19 +37,59 @@ fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-fn config(ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
-    let embeddings = ["ani2x", "chgnet", "sevennet0"]
-        .iter()
-        .map(|m| EmbeddingSpec {
-            model: m.to_string(),
-            path: data(&format!("embeddings/{m}.npz")),
-        })
-        .collect();
-    AnalyzeConfig {
-        embeddings,
-        composition: CompositionSource::Table(data("compositions.csv")),
-        composition_mode: CompositionMode::Counts,
+/// Where a parity case's inputs are.
+struct Case {
+    fixture: &'static str,
+    embeddings: Vec<EmbeddingSpec>,
+    compositions: std::path::PathBuf,
+    targets: std::path::PathBuf,
+    records: usize,
+}
+
+fn bundled() -> Case {
+    Case {
+        fixture: "tests/fixtures/sklearn_ridge.json",
+        embeddings: ["ani2x", "chgnet", "sevennet0"]
+            .iter()
+            .map(|m| EmbeddingSpec {
+                model: m.to_string(),
+                path: data(&format!("embeddings/{m}.npz")),
+            })
+            .collect(),
+        compositions: data("compositions.csv"),
         targets: data("targets.csv"),
+        // 8 layers × 6 targets × 3 representations.
+        records: 144,
+    }
+}
+
+/// Ill-conditioned embeddings from `scripts/make_robust_fixture.py`:
+/// columns scaled by 1e8 and 1e-6, exact duplicate and composition-linear
+/// columns, and d > n.
+fn robust() -> Case {
+    let dir = root().join("tests/fixtures/robust");
+    Case {
+        fixture: "tests/fixtures/robust/sklearn_ridge.json",
+        embeddings: ["scaled", "dup", "wide"]
+            .iter()
+            .map(|m| EmbeddingSpec {
+                model: m.to_string(),
+                path: dir.join(format!("{m}.npy")),
+            })
+            .collect(),
+        compositions: dir.join("compositions.csv"),
+        targets: dir.join("targets.csv"),
+        // 3 layers × 2 targets × 3 representations.
+        records: 18,
+    }
+}
+
+fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
+    AnalyzeConfig {
+        embeddings: case.embeddings.clone(),
+        composition: CompositionSource::Table(case.compositions.clone()),
+        composition_mode: CompositionMode::Counts,
+        targets: case.targets.clone(),
         target_names: vec![],
         probes: vec![ProbeKind::Ridge],
         folds,
@@ -77,8 +120,8 @@ fn fixture_folds_are_cpds_seeded_folds() {
     assert_eq!(ours.assignment, fold);
 }
 
-fn check(probe: &str, ridge: RidgeParams) {
-    let fx = fixture();
+fn check(case: Case, probe: &str, ridge: RidgeParams) {
+    let fx = load_fixture(case.fixture);
     let dir = tempdir();
     let mut csv = String::from("id,fold\n");
     let ids = fx["folds"]["ids"].as_array().unwrap();
@@ -87,7 +130,7 @@ fn check(probe: &str, ridge: RidgeParams) {
         csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
     }
     let folds_path = write(dir.path(), "folds.csv", &csv);
-    let analysis = analyze(&config(ridge, FoldSpec::File(folds_path))).unwrap();
+    let analysis = analyze(&config(&case, ridge, FoldSpec::File(folds_path))).unwrap();
     assert_eq!(
         analysis.report.composition.rank as u64,
         fx["composition_rank"].as_u64().unwrap()
@@ -147,6 +190,7 @@ fn check(probe: &str, ridge: RidgeParams) {
                     r.key()
                 );
             }
+            assert!(r.r2_folds.iter().all(|v| v.is_finite()), "{}", r.key());
             let pooled = rec["r2_pooled"].as_f64().unwrap();
             assert!(
                 (r.r2_pooled.unwrap() - pooled).abs() < TOL,
@@ -155,8 +199,7 @@ fn check(probe: &str, ridge: RidgeParams) {
             );
         }
     }
-    // 8 layers × 6 targets × 3 representations.
-    assert_eq!(compared, 144, "every record compared");
+    assert_eq!(compared, case.records, "every record compared");
     assert!(
         worst_r2 < TOL,
         "worst per-fold |ΔR²| = {worst_r2:e} at {worst_key}"
@@ -166,10 +209,20 @@ fn check(probe: &str, ridge: RidgeParams) {
 
 #[test]
 fn ridge_cv_matches_sklearn_ridgecv_on_every_record() {
-    check("ridgecv", RidgeParams::default());
+    check(bundled(), "ridgecv", RidgeParams::default());
 }
 
 #[test]
 fn ridge_alpha1_matches_sklearn_ridge_on_every_record() {
-    check("ridge_alpha1", RidgeParams::fixed(1.0));
+    check(bundled(), "ridge_alpha1", RidgeParams::fixed(1.0));
+}
+
+#[test]
+fn ill_conditioned_embeddings_match_sklearn_ridgecv() {
+    check(robust(), "ridgecv", RidgeParams::default());
+}
+
+#[test]
+fn ill_conditioned_embeddings_match_sklearn_ridge_alpha1() {
+    check(robust(), "ridge_alpha1", RidgeParams::fixed(1.0));
 }

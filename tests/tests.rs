@@ -2,5 +2,6 @@
 
 mod util;
 
+mod catalogue;
 mod cli;
 mod parity;

@@ -25,12 +25,17 @@ pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     p
 }
 
-/// Run the `cpd` binary with `args` in `cwd`.
+/// Run the `cpd` binary with `args` in `cwd` (2 worker threads).
 pub fn cpd(cwd: &Path, args: &[&str]) -> Output {
+    cpd_threads(cwd, args, 2)
+}
+
+/// Run the `cpd` binary with `RAYON_NUM_THREADS=threads`.
+pub fn cpd_threads(cwd: &Path, args: &[&str], threads: usize) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cpd"))
         .args(args)
         .current_dir(cwd)
-        .env("RAYON_NUM_THREADS", "2")
+        .env("RAYON_NUM_THREADS", threads.to_string())
         .output()
         .expect("run cpd")
 }
@@ -41,4 +46,85 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A path as a string argument.
+pub fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// A tiny valid data set: 12 molecules, counts with geometry-driven targets.
+pub fn small(dir: &Path) -> (String, String, String) {
+    let mut comp = String::from("id,H,C,O\n");
+    let mut targ = String::from("id,y,m\n");
+    let mut emb = String::from("id,e0,e1,e2\n");
+    for i in 0..12 {
+        let (h, c, o) = (i % 4 + 1, i % 3 + 1, i % 2);
+        comp.push_str(&format!("m{i},{h},{c},{o}\n"));
+        let g = ((i * 7) % 5) as f64 * 0.3;
+        targ.push_str(&format!(
+            "m{i},{},{}\n",
+            g + 0.1 * h as f64,
+            h + 12 * c + 16 * o
+        ));
+        emb.push_str(&format!(
+            "m{i},{},{},{}\n",
+            h as f64 + g,
+            c as f64 - g * g,
+            (i as f64).sin()
+        ));
+    }
+    (
+        s(&write(dir, "comp.csv", &comp)),
+        s(&write(dir, "targets.csv", &targ)),
+        s(&write(dir, "emb.csv", &emb)),
+    )
+}
+
+/// The file at `path` with the line starting with `prefix` replaced.
+pub fn replace_line(path: &str, prefix: &str, line: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with(prefix) {
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Assert exit code 2, no panic, and every needle in stderr.
+pub fn assert_input_error(out: &std::process::Output, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "expected '{n}' in: {stderr}");
+    }
+}
+
+/// A version-1.0 `.npy` file with the given header fields and raw data.
+pub fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
+        if fortran { "True" } else { "False" }
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
 }

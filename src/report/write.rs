@@ -48,7 +48,10 @@ pub fn write_outputs(
     ];
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let mut tmp = NamedTempFile::new_in(dir).map_err(|e| CpdError::io(dir, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".cpd-partial-")
+            .tempfile_in(dir)
+            .map_err(|e| CpdError::io(dir, e))?;
         tmp.write_all(&bytes)
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| CpdError::io(tmp.path(), e))?;
