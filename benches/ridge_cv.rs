@@ -50,7 +50,7 @@ fn bench(crit: &mut Criterion) {
         group.bench_function(format!("project+ridgecv_{n}x{d}"), |b| {
             b.iter(|| {
                 let p = Projection::new(data.c.view(), &names);
-                let geom = p.residual(data.h.view());
+                let geom = p.residual(data.h.view(), 1e-9);
                 let s = cross_validate(&ridge, geom.view(), data.y.view(), &folds).unwrap();
                 assert_eq!(s.len(), data.y.len_of(Axis(1)));
                 s

@@ -15,7 +15,10 @@ Method (cpd's rules, followed literally):
    ``r`` is the number of ``i`` with
    ``|R[i,i]| > max(n, k+1) * eps64 * |R[0,0]|``; ``Q = Q[:, :r]``.
 3. ``H`` = embedding layer as float64; ``H_geom = H - Q (Q^T H)``; columns with
-   ``||H_geom[:, j]|| <= 1e-9 ||H[:, j]||`` are set to exactly 0.
+   ``||H_geom[:, j]|| <= tol ||H[:, j]||`` are set to exactly 0, with
+   ``tol`` = 1e-5 for float32 layers (their rounding level) and 1e-9 for
+   float64. ``[1 | C]`` is QR-factorised with each column scaled by its
+   largest absolute value (the span, hence ``Q``, is unchanged).
 4. Representations: ``composition`` (``C``, no ones column), ``raw`` (``H``)
    and ``geom`` (``H_geom``). Targets are not residualised.
 5. For every fold ``f`` of the folds CSV (``id,fold``): ``StandardScaler`` fit
@@ -63,7 +66,7 @@ from sklearn.preprocessing import StandardScaler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALPHAS = np.logspace(-3, 3, 13)
-ZERO_COLUMN_RTOL = 1e-9
+ZERO_COLUMN_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 GENERATOR = "scripts/reference.py"
 
 
@@ -275,6 +278,8 @@ def composition_basis(C: np.ndarray) -> tuple[np.ndarray, int]:
     """Orthonormal basis of span([1 | C]) by pivoted QR, and its numerical rank."""
     n, k = C.shape
     C1 = np.hstack([np.ones((n, 1)), C.astype(np.float64)])
+    scale = np.abs(C1).max(axis=0)
+    C1 = C1 / np.where(scale > 0, scale, 1.0)
     Q, R, _ = scipy.linalg.qr(C1, mode="economic", pivoting=True)
     diag = np.abs(np.diag(R))
     tol = max(n, k + 1) * np.finfo(np.float64).eps * diag[0]
@@ -284,9 +289,10 @@ def composition_basis(C: np.ndarray) -> tuple[np.ndarray, int]:
 
 def geometric_residual(H: np.ndarray, Q: np.ndarray) -> np.ndarray:
     """``H - Q (Q^T H)`` in float64, with composition-explained columns zeroed."""
+    rtol = ZERO_COLUMN_RTOL.get(np.asarray(H).dtype, 1e-9)
     H = np.asarray(H, dtype=np.float64)
     G = H - Q @ (Q.T @ H)
-    dead = np.linalg.norm(G, axis=0) <= ZERO_COLUMN_RTOL * np.linalg.norm(H, axis=0)
+    dead = np.linalg.norm(G, axis=0) <= rtol * np.linalg.norm(H, axis=0)
     G[:, dead] = 0.0
     return G
 

@@ -14,9 +14,10 @@ use crate::folds::Folds;
 use crate::io::{self, embeddings, table::read_table, xyz};
 use crate::linalg;
 use crate::metrics::mean_std;
+use crate::probe::gbt::GbtParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::{Probe, ProbeKind};
-use crate::projection::{Projection, RESIDUAL_ZERO_TOL};
+use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
     finite_or_none, CompositionInfo, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
     Timing, ToolInfo, SCHEMA_VERSION,
@@ -73,6 +74,8 @@ pub struct AnalyzeConfig {
     pub folds: FoldSpec,
     /// Ridge hyper-parameters.
     pub ridge: RidgeParams,
+    /// Gradient-boosted-tree hyper-parameters.
+    pub gbt: GbtParams,
     /// Residualise the target against composition too.
     pub residualize_target: bool,
 }
@@ -120,6 +123,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
         return Err(CpdError::Invalid("no probes selected".into()));
     }
     let ridge = config.ridge.clone().check()?;
+    let gbt = config.gbt.clone().check()?;
 
     // load
     let mut inputs = Vec::new();
@@ -172,6 +176,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
         .iter()
         .map(|&k| match k {
             ProbeKind::Ridge => (k, &ridge as &dyn Probe),
+            ProbeKind::Gbt => (k, &gbt as &dyn Probe),
         })
         .collect();
 
@@ -197,7 +202,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
             let mut raw = Array2::<f64>::zeros(layer.data.raw_dim().f());
             raw.assign(&layer.data);
             drop(layer.data);
-            let geom = projection.residual(raw.view());
+            let geom = projection.residual(raw.view(), residual_zero_tol(layer.dtype));
             let (raw_scores, geom_scores) = rayon::join(
                 || score_all(&probes, raw.view(), y.view(), &folds),
                 || score_all(&probes, geom.view(), y.view(), &folds),
@@ -250,9 +255,16 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
                 selection: if alphas.len() > 1 { "loo" } else { "fixed" }.into(),
                 alphas,
             },
+            gbt: config
+                .probes
+                .contains(&ProbeKind::Gbt)
+                .then(|| gbt.params().clone()),
             residualize_target: config.residualize_target,
             composition_mode: mode_name(config.composition_mode).into(),
-            residual_zero_tol: RESIDUAL_ZERO_TOL,
+            residual_zero_tol: ["float32", "float64"]
+                .iter()
+                .map(|t| (t.to_string(), residual_zero_tol(t)))
+                .collect(),
             linalg_backend: linalg::BACKEND.into(),
         },
         inputs,

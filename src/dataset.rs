@@ -108,7 +108,12 @@ impl Dataset {
             ));
         }
         let mut cols = Vec::with_capacity(names.len());
-        for name in &names {
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(CpdError::Invalid(format!(
+                    "target '{name}' is selected twice"
+                )));
+            }
             let c = targets.column_index(name).ok_or_else(|| {
                 CpdError::format(
                     &targets.path,

@@ -34,6 +34,11 @@ impl Folds {
                 "{n} rows are fewer than the {k} folds requested"
             )));
         }
+        if n < 2 * k {
+            return Err(CpdError::Invalid(format!(
+                "{n} rows are too few for {k} folds: every fold needs at least 2 rows for R² to be defined"
+            )));
+        }
         let mut perm: Vec<usize> = (0..n).collect();
         perm.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let mut assignment = vec![0; n];
@@ -61,12 +66,15 @@ impl Folds {
         let mut assignment = Vec::with_capacity(ids.len());
         for &r in &order {
             let v = table.values[(r, col)];
-            if v < 0.0 || v.fract() != 0.0 {
+            if v < 0.0 || v.fract() != 0.0 || v >= ids.len() as f64 {
                 return Err(CpdError::Cell {
                     path: table.path.clone(),
                     row: r + 1,
                     column: "fold".into(),
-                    message: format!("fold '{v}' is not a non-negative integer"),
+                    message: format!(
+                        "fold '{v}' is not an integer in 0..{} (one per row at most)",
+                        ids.len()
+                    ),
                 });
             }
             assignment.push(v as usize);
@@ -75,15 +83,24 @@ impl Folds {
         if k < 2 {
             return Err(CpdError::format(&table.path, "at least 2 folds are needed"));
         }
-        for f in 0..k {
-            if !assignment.contains(&f) {
+        let folds = Folds { k, assignment };
+        for (f, size) in folds.sizes().into_iter().enumerate() {
+            if size == 0 {
                 return Err(CpdError::format(
                     &table.path,
                     format!("fold {f} is empty (folds must be numbered 0..{})", k - 1),
                 ));
             }
+            if size < 2 {
+                return Err(CpdError::format(
+                    &table.path,
+                    format!(
+                        "fold {f} has 1 row: every fold needs at least 2 rows for R² to be defined"
+                    ),
+                ));
+            }
         }
-        Ok(Folds { k, assignment })
+        Ok(folds)
     }
 
     /// Training and test row indices of fold `f`, each in increasing order.
@@ -117,6 +134,10 @@ mod tests {
     #[test]
     fn shuffled_folds_have_kfold_sizes_and_depend_on_seed_only() {
         let f = Folds::shuffled(23, 5, 0).unwrap();
+        assert!(Folds::shuffled(9, 5, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2 rows"));
         assert_eq!(f.sizes(), vec![5, 5, 5, 4, 4]);
         assert_eq!(f, Folds::shuffled(23, 5, 0).unwrap());
         assert_ne!(f, Folds::shuffled(23, 5, 1).unwrap());
@@ -132,18 +153,22 @@ mod tests {
 
     #[test]
     fn folds_from_a_table_are_validated() {
-        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let t = |vals: [f64; 3]| Table {
+        let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let t = |vals: [f64; 4]| Table {
             path: "folds.csv".into(),
-            ids: vec!["c".into(), "b".into(), "a".into()],
+            ids: vec!["d".into(), "c".into(), "b".into(), "a".into()],
             columns: vec!["fold".into()],
-            values: ndarray::Array2::from_shape_vec((3, 1), vals.to_vec()).unwrap(),
+            values: ndarray::Array2::from_shape_vec((4, 1), vals.to_vec()).unwrap(),
         };
-        let f = Folds::from_table(&t([1., 0., 1.]), &ids, "c.csv".as_ref()).unwrap();
-        assert_eq!(f.assignment, vec![1, 0, 1]);
-        let e = Folds::from_table(&t([2., 0., 0.]), &ids, "c.csv".as_ref()).unwrap_err();
-        assert!(e.to_string().contains("fold 1 is empty"));
-        let e = Folds::from_table(&t([0.5, 0., 1.]), &ids, "c.csv".as_ref()).unwrap_err();
-        assert!(e.to_string().contains("not a non-negative integer"));
+        let f = Folds::from_table(&t([1., 0., 1., 0.]), &ids, "c.csv".as_ref()).unwrap();
+        assert_eq!(f.assignment, vec![0, 1, 0, 1]);
+        let e = Folds::from_table(&t([2., 0., 0., 2.]), &ids, "c.csv".as_ref()).unwrap_err();
+        assert!(e.to_string().contains("fold 1 is empty"), "{e}");
+        let e = Folds::from_table(&t([0.5, 0., 1., 1.]), &ids, "c.csv".as_ref()).unwrap_err();
+        assert!(e.to_string().contains("is not an integer in 0..4"), "{e}");
+        let e = Folds::from_table(&t([1., 0., 0., 0.]), &ids, "c.csv".as_ref()).unwrap_err();
+        assert!(e.to_string().contains("fold 1 has 1 row"), "{e}");
+        let e = Folds::from_table(&t([1e300, 0., 0., 0.]), &ids, "c.csv".as_ref()).unwrap_err();
+        assert!(e.to_string().contains("is not an integer"), "{e}");
     }
 }

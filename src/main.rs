@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use cpd::dataset::CompositionMode;
+use cpd::probe::gbt::GbtParams;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
 use cpd::report::markdown::text_table;
@@ -60,7 +61,7 @@ struct AnalyzeArgs {
     /// Target column to probe; repeatable or comma-separated (default: all).
     #[arg(long = "target", value_name = "T", value_delimiter = ',')]
     target: Vec<String>,
-    /// Probes to run, comma-separated.
+    /// Probes to run, comma-separated: ridge, gbt.
     #[arg(
         long,
         value_name = "LIST",
@@ -83,6 +84,27 @@ struct AnalyzeArgs {
     /// Ridge alpha grid for leave-one-out selection, comma-separated [default: logspace(-3,3,13)].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     alphas: Option<Vec<f64>>,
+    /// GBT probe: boosting rounds.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    gbt_rounds: usize,
+    /// GBT probe: learning rate (shrinkage).
+    #[arg(long, value_name = "ETA", default_value_t = 0.1)]
+    gbt_lr: f64,
+    /// GBT probe: maximum leaves per tree (grown leaf-wise).
+    #[arg(long, value_name = "N", default_value_t = 31)]
+    gbt_leaves: usize,
+    /// GBT probe: maximum tree depth [default: unlimited].
+    #[arg(long, value_name = "N")]
+    gbt_depth: Option<usize>,
+    /// GBT probe: minimum training rows per leaf.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    gbt_min_leaf: usize,
+    /// GBT probe: L2 penalty on leaf values.
+    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
+    gbt_l2: f64,
+    /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles.
+    #[arg(long, value_name = "N", default_value_t = 255)]
+    gbt_bins: usize,
     /// Also remove the composition-linear part of the target.
     #[arg(long)]
     residualize_target: bool,
@@ -149,6 +171,13 @@ fn stem(path: &Path) -> String {
 }
 
 fn parse_embedding(arg: &str) -> anyhow::Result<EmbeddingSpec> {
+    // An existing file is a path even if it contains '=' (e.g. runs/lr=1e-3/e.npy).
+    if Path::new(arg).is_file() {
+        return Ok(EmbeddingSpec {
+            model: stem(Path::new(arg)),
+            path: PathBuf::from(arg),
+        });
+    }
     match arg.split_once('=') {
         Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(EmbeddingSpec {
             model: name.to_owned(),
@@ -232,6 +261,15 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         probes,
         folds,
         ridge,
+        gbt: GbtParams {
+            rounds: args.gbt_rounds,
+            learning_rate: args.gbt_lr,
+            max_leaves: args.gbt_leaves,
+            max_depth: args.gbt_depth,
+            min_leaf: args.gbt_min_leaf,
+            l2: args.gbt_l2,
+            max_bins: args.gbt_bins,
+        },
         residualize_target: args.residualize_target,
     };
     let analysis = analyze(&config)?;

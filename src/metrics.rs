@@ -5,7 +5,8 @@
 /// predicted exactly and 0.0 otherwise, instead of NaN or −∞).
 pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
     assert_eq!(y.len(), pred.len());
-    if y.is_empty() {
+    if y.len() < 2 {
+        // scikit-learn: R² is not well-defined with fewer than two samples.
         return f64::NAN;
     }
     let mean = y.iter().sum::<f64>() / y.len() as f64;

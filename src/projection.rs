@@ -9,15 +9,24 @@ use ndarray::{Array2, ArrayView2, Axis, Zip};
 
 use crate::linalg;
 
-/// Relative size below which a residual column is rounding noise.
+/// Relative size below which a residual column is rounding noise, by the
+/// embedding's on-disk type.
 ///
-/// A column of `H` that is exactly a linear function of composition (a count,
-/// a constant) leaves a residual of size ~ε‖h‖; left in place, it would be
-/// standardised to unit variance by the probes and act as a random feature.
-/// Columns with `‖h_geom‖ ≤ RESIDUAL_ZERO_TOL · ‖h‖` are therefore set to
-/// exactly zero. Embeddings are stored in float32 (ε ≈ 6e-8), so a genuine
-/// geometric part this small could not be resolved anyway.
-pub const RESIDUAL_ZERO_TOL: f64 = 1e-9;
+/// A column of `H` that is a linear function of composition (a count, a
+/// constant) leaves a residual at the rounding level of its storage,
+/// ~ε‖h‖; left in place, the probes would standardise it to unit variance
+/// and read it as a feature — and float32 rounding of a compositional
+/// column is itself a (nonlinear) function of composition. Columns with
+/// `‖h_geom‖ ≤ tol · ‖h‖` are therefore set to exactly zero: `tol` = 1e-5
+/// for float32 (ε ≈ 6e-8, so ~170 ε) and 1e-9 for float64. A genuine
+/// geometric part below that could not be told from rounding anyway.
+pub fn residual_zero_tol(dtype: &str) -> f64 {
+    if dtype == "float32" {
+        1e-5
+    } else {
+        1e-9
+    }
+}
 
 /// The composition basis of a data set.
 #[derive(Debug, Clone)]
@@ -37,10 +46,20 @@ pub struct Projection {
 
 impl Projection {
     /// Build the basis from an `n × k` composition matrix and its column names.
+    ///
+    /// Each column of `[1 | C]` is divided by its largest absolute value
+    /// first: the span (hence `Q`) is unchanged, the rank decision becomes
+    /// independent of units, and norms cannot overflow.
     pub fn new(composition: ArrayView2<'_, f64>, names: &[String]) -> Projection {
         let (n, k) = composition.dim();
         let mut c1 = Array2::<f64>::ones((n, k + 1));
         c1.slice_mut(ndarray::s![.., 1..]).assign(&composition);
+        for mut col in c1.columns_mut() {
+            let m = col.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            if m > 0.0 {
+                col /= m;
+            }
+        }
         let qr = linalg::qr_pivoted(c1.view(), None);
         let mut columns = vec!["intercept".to_string()];
         columns.extend(names.iter().cloned());
@@ -58,13 +77,13 @@ impl Projection {
     }
 
     /// `H − Q (Qᵀ H)`, with columns that composition explains entirely
-    /// (see [`RESIDUAL_ZERO_TOL`]) set to zero.
-    pub fn residual(&self, h: ArrayView2<'_, f64>) -> Array2<f64> {
+    /// (`‖h_geom‖ ≤ zero_tol · ‖h‖`, see [`residual_zero_tol`]) set to zero.
+    pub fn residual(&self, h: ArrayView2<'_, f64>, zero_tol: f64) -> Array2<f64> {
         let mut r = self.residual_raw(h);
         for (j, mut col) in r.axis_iter_mut(Axis(1)).enumerate() {
             let norm_h = h.column(j).iter().map(|v| v * v).sum::<f64>().sqrt();
             let norm_r = col.iter().map(|v| v * v).sum::<f64>().sqrt();
-            if norm_r <= RESIDUAL_ZERO_TOL * norm_h {
+            if norm_r <= zero_tol * norm_h {
                 col.fill(0.0);
             }
         }
@@ -111,7 +130,7 @@ mod tests {
         // H = composition signal + geometry.
         let geo = pseudo_random(n, 20, 5);
         let h = c.dot(&pseudo_random(4, 20, 7)) * 3.0 + &geo;
-        let r = p.residual(h.view());
+        let r = p.residual(h.view(), 1e-9);
         let mut c1 = Array2::ones((n, 5));
         c1.slice_mut(ndarray::s![.., 1..]).assign(&c);
         for j in 0..r.ncols() {
@@ -146,7 +165,7 @@ mod tests {
             h[(i, 0)] = 2.0 * c[(i, 1)] - 0.5; // purely compositional
             h[(i, 2)] = 7.0; // constant
         }
-        let r = p.residual(h.view());
+        let r = p.residual(h.view(), 1e-9);
         assert!(r.column(0).iter().all(|&v| v == 0.0));
         assert!(r.column(2).iter().all(|&v| v == 0.0));
         assert!(r.column(1).iter().any(|&v| v != 0.0));

@@ -617,7 +617,7 @@ fn folds_file_problems() {
     let frac = f.file("folds_frac.csv", content.as_bytes());
     assert_input_error(
         &f.run_with(&f.emb.clone(), &["--folds-file", &frac]),
-        &["folds_frac.csv", "not a non-negative integer"],
+        &["folds_frac.csv", "is not an integer in 0..12"],
     );
 }
 
@@ -854,4 +854,124 @@ fn embeddings_csv_with_header_only() {
     let f = Fx::new();
     let p = f.file("hdr.csv", b"id,e0\n");
     assert_input_error(&f.run_with(&p, &[]), &["hdr.csv", "is missing"]);
+}
+
+#[test]
+fn singleton_folds_are_refused() {
+    let f = Fx::new();
+    let e = format!("m={}", f.emb);
+    let out = cpd(
+        f.dir.path(),
+        &[
+            "analyze",
+            "--embeddings",
+            &e,
+            "--compositions",
+            &f.comp,
+            "--targets",
+            &f.targ,
+            "--folds",
+            "7",
+        ],
+    );
+    assert_input_error(
+        &out,
+        &["12 rows are too few for 7 folds", "at least 2 rows"],
+    );
+}
+
+#[test]
+fn float32_rounding_of_compositional_columns_is_not_a_feature() {
+    // Every embedding column is a linear function of the counts, stored as
+    // float32; the target is a nonlinear function of the counts. The f32
+    // rounding residue must not leak composition into the residual.
+    let f = Fx::new();
+    let (n, d) = (2000, 256);
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let w: Vec<[f64; 4]> = (0..d)
+        .map(|_| [next() * 4.0, next() * 4.0, next() * 4.0, next() * 10.0])
+        .collect();
+    let mut comp = String::from("id,H,C,O\n");
+    let mut targ = String::from("id,y\n");
+    let mut data = Vec::new();
+    for i in 0..n {
+        let c = [
+            (next() * 10.0 + 5.0) as usize,
+            (next() * 10.0 + 5.0) as usize,
+            (next() * 10.0 + 5.0) as usize,
+        ];
+        comp.push_str(&format!("r{i},{},{},{}\n", c[0], c[1], c[2]));
+        targ.push_str(&format!(
+            "r{i},{}\n",
+            (c[0] as f64 - 4.5).powi(2) + (c[1] as f64 - 4.5).powi(2)
+        ));
+        for wj in &w {
+            let v = wj[3] + wj[0] * c[0] as f64 + wj[1] * c[1] as f64 + wj[2] * c[2] as f64;
+            data.extend_from_slice(&(v as f32).to_le_bytes());
+        }
+    }
+    let c = write(f.dir.path(), "c300.csv", &comp);
+    let t = write(f.dir.path(), "t300.csv", &targ);
+    let e = f.file(
+        "f32lin.npy",
+        &npy_bytes("<f4", false, &format!("({n}, {d})"), &data),
+    );
+    let out = cpd(
+        f.dir.path(),
+        &[
+            "analyze",
+            "--embeddings",
+            &format!("m={e}"),
+            "--compositions",
+            &s(&c),
+            "--targets",
+            &s(&t),
+            "--out",
+            "o",
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("o/report.json")).unwrap()).unwrap();
+    for r in v["results"].as_array().unwrap() {
+        if r["representation"] == "geom" {
+            assert!(r["r2_mean"].as_f64().unwrap() <= 0.02, "{r}");
+        }
+    }
+}
+
+#[test]
+fn overflowing_magnitudes_are_refused() {
+    let f = Fx::new();
+    let mut m = f.matrix();
+    m[(2, 1)] = 1e300;
+    let p = f.file("big.npy", &npy_bytes("<f8", false, "(12, 3)", &le64(&m)));
+    assert_input_error(
+        &f.run_with(&p, &[]),
+        &["big.npy", "row 2, column 1", "rescale"],
+    );
+    let c = write(
+        f.dir.path(),
+        "cbig.csv",
+        &replace_line(&f.comp, "m1,", "m1,1e200,2,0"),
+    );
+    let out = cpd(
+        f.dir.path(),
+        &[
+            "analyze",
+            "--embeddings",
+            &format!("m={}", f.emb),
+            "--compositions",
+            &s(&c),
+            "--targets",
+            &f.targ,
+        ],
+    );
+    assert_input_error(&out, &["cbig.csv", "row 2, column 'H'", "exceeds"]);
 }

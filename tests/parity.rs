@@ -94,6 +94,7 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         probes: vec![ProbeKind::Ridge],
         folds,
         ridge,
+        gbt: Default::default(),
         residualize_target: false,
     }
 }

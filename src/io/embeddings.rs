@@ -166,10 +166,12 @@ fn read_npy_matrix<R: Read + Seek>(
 ) -> Result<(Array2<f64>, &'static str)> {
     let io_err = |e: std::io::Error| CpdError::io(path, e);
     let start = r.stream_position().map_err(io_err)?;
+    let end = r.seek(SeekFrom::End(0)).map_err(io_err)?;
+    r.seek(SeekFrom::Start(start)).map_err(io_err)?;
+    check_header_len(&mut r, end - start, path, what)?;
     let header = Header::from_reader(&mut r)
         .map_err(|e| CpdError::format(path, format!("{what}: not a valid .npy: {e}")))?;
     let data_start = r.stream_position().map_err(io_err)?;
-    let end = r.seek(SeekFrom::End(0)).map_err(io_err)?;
     let available = end - data_start;
     if header.shape.len() != 2 {
         return Err(CpdError::format(
@@ -231,6 +233,50 @@ fn read_npy_matrix<R: Read + Seek>(
     Ok((data, dtype))
 }
 
+/// Largest `.npy` header accepted (NumPy itself refuses headers over 10 kB
+/// by default); checked before the header is read, because the header
+/// parser allocates the length the file claims.
+const MAX_HEADER_LEN: u64 = 1 << 16;
+
+/// Check the header-length field of a `.npy` stream against
+/// [`MAX_HEADER_LEN`] and the bytes present, then rewind.
+fn check_header_len<R: Read + Seek>(r: &mut R, total: u64, path: &Path, what: &str) -> Result<()> {
+    let io_err = |e: std::io::Error| CpdError::io(path, e);
+    let start = r.stream_position().map_err(io_err)?;
+    let mut prefix = [0u8; 12];
+    let got = r.read(&mut prefix).map_err(io_err)?;
+    let mut got = got;
+    while got < prefix.len() {
+        let k = r.read(&mut prefix[got..]).map_err(io_err)?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    r.seek(SeekFrom::Start(start)).map_err(io_err)?;
+    if got < 10 || &prefix[..6] != b"\x93NUMPY" {
+        return Err(CpdError::format(
+            path,
+            format!("{what}: not a valid .npy: missing the \\x93NUMPY magic string"),
+        ));
+    }
+    let (len, fixed) = match prefix[6] {
+        1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as u64, 10),
+        _ if got == 12 => (
+            u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as u64,
+            12,
+        ),
+        _ => (u64::MAX, 12),
+    };
+    if len > MAX_HEADER_LEN || fixed + len > total {
+        return Err(CpdError::format(
+            path,
+            format!("{what}: not a valid .npy: header length {len} exceeds the file or {MAX_HEADER_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parse the bytes of a `.npy` file (used by the fuzz targets).
 pub fn parse_npy_bytes(bytes: &[u8]) -> Result<Array2<f64>> {
     read_npy_matrix(Cursor::new(bytes), Path::new("<bytes>"), "array").map(|(a, _)| a)
@@ -254,8 +300,12 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
             .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
         let name = entry.name().to_owned();
         let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
+        // Never decompress more than the entry declares (a zip bomb stops
+        // there and then fails validation as a size mismatch).
+        let declared = entry.size();
         let mut bytes = Vec::new();
-        entry
+        (&mut entry)
+            .take(declared.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|e| CpdError::format(path, format!("array '{name}': {e}")))?;
         if name == IDS_ARRAY {
@@ -281,11 +331,12 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
 /// The `ids` array of an `.npz`: 1-D, any integer type, rendered in decimal.
 fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
     let mut cur = Cursor::new(bytes);
+    check_header_len(&mut cur, bytes.len() as u64, path, "array 'ids'")?;
     let header = Header::from_reader(&mut cur)
         .map_err(|e| CpdError::format(path, format!("array 'ids': not a valid .npy: {e}")))?;
     let itemsize: u64 = match &header.type_descriptor {
-        PyValue::String(s) if s.len() == 3 && matches!(&s[1..2], "i" | "u") => {
-            s[2..].parse().unwrap_or(0)
+        PyValue::String(s) if s.len() == 3 && matches!(s.as_bytes()[1], b'i' | b'u') => {
+            (s.as_bytes()[2] as char).to_digit(10).unwrap_or(0) as u64
         }
         _ => 0,
     };
@@ -309,7 +360,7 @@ fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
         };
     }
     let result = match (&header.type_descriptor, itemsize) {
-        (PyValue::String(s), _) if s.contains('u') => match itemsize {
+        (PyValue::String(s), _) if s.as_bytes()[1] == b'u' => match itemsize {
             1 => as_strings!(u8),
             2 => as_strings!(u16),
             4 => as_strings!(u32),
@@ -333,21 +384,32 @@ fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Magnitudes beyond this overflow sums of squares in f64.
+pub const MAX_ABS_VALUE: f64 = 1e100;
+
 fn check_finite(path: &Path, layer: &str, data: &Array2<f64>) -> Result<()> {
     let bad = data.iter().filter(|v| !v.is_finite()).count();
-    if bad == 0 {
-        return Ok(());
+    if bad > 0 {
+        let ((row, col), v) = data
+            .indexed_iter()
+            .find(|(_, v)| !v.is_finite())
+            .expect("counted at least one");
+        return Err(CpdError::format(
+            path,
+            format!(
+                "layer '{layer}': {bad} non-finite value(s); first is {v} at row {row}, column {col} (0-based)"
+            ),
+        ));
     }
-    let ((row, col), v) = data
-        .indexed_iter()
-        .find(|(_, v)| !v.is_finite())
-        .expect("counted at least one");
-    Err(CpdError::format(
-        path,
-        format!(
-            "layer '{layer}': {bad} non-finite value(s); first is {v} at row {row}, column {col} (0-based)"
-        ),
-    ))
+    if let Some(((row, col), v)) = data.indexed_iter().find(|(_, v)| v.abs() > MAX_ABS_VALUE) {
+        return Err(CpdError::format(
+            path,
+            format!(
+                "layer '{layer}': value {v} at row {row}, column {col} (0-based) exceeds {MAX_ABS_VALUE:e} in magnitude; rescale the embedding"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

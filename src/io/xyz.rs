@@ -62,6 +62,9 @@ pub fn parse_compositions(text: &str, path: &Path) -> Result<Table> {
             .get("id")
             .cloned()
             .unwrap_or_else(|| frames.len().to_string());
+        if id.is_empty() {
+            return Err(err(count_line + 1, "empty id= value".into()));
+        }
         if let Some(first) = seen_ids.insert(id.clone(), frames.len()) {
             return Err(err(
                 count_line + 1,
@@ -178,7 +181,9 @@ fn species_column(properties: Option<&str>) -> std::result::Result<usize, String
         if triple[0] == "species" {
             return Ok(col);
         }
-        col += count;
+        col = col
+            .checked_add(count)
+            .ok_or_else(|| format!("Properties='{spec}': column counts overflow"))?;
     }
     Err(format!("Properties='{spec}' has no 'species' column"))
 }

@@ -1,6 +1,7 @@
 //! Probes: estimators fitted on a training fold and scored on the held-out
 //! fold. Each probe lives in its own module; [`ProbeKind`] is the registry.
 
+pub mod gbt;
 pub mod ridge;
 
 use ndarray::{Array2, ArrayView2};
@@ -13,6 +14,8 @@ use crate::error::{CpdError, Result};
 pub enum ProbeKind {
     /// Standardised ridge regression, alpha by leave-one-out/GCV or fixed.
     Ridge,
+    /// Histogram gradient-boosted trees (squared loss).
+    Gbt,
 }
 
 impl ProbeKind {
@@ -20,6 +23,7 @@ impl ProbeKind {
     pub fn name(self) -> &'static str {
         match self {
             ProbeKind::Ridge => "ridge",
+            ProbeKind::Gbt => "gbt",
         }
     }
 
@@ -27,8 +31,9 @@ impl ProbeKind {
     pub fn parse(name: &str) -> Result<ProbeKind> {
         match name.trim() {
             "ridge" | "linear" => Ok(ProbeKind::Ridge),
+            "gbt" => Ok(ProbeKind::Gbt),
             other => Err(CpdError::Invalid(format!(
-                "unknown probe '{other}' (available: ridge)"
+                "unknown probe '{other}' (available: ridge, gbt)"
             ))),
         }
     }

@@ -56,12 +56,16 @@ pub struct Settings {
     pub targets: Vec<String>,
     /// Ridge settings.
     pub ridge: RidgeSettings,
+    /// GBT settings (`null` when the probe did not run).
+    #[serde(default)]
+    pub gbt: Option<crate::probe::gbt::GbtParams>,
     /// Whether the target was residualised against composition (all representations).
     pub residualize_target: bool,
     /// `counts` or `fractions`.
     pub composition_mode: String,
-    /// Residual columns with `‖h_geom‖ ≤ tol·‖h‖` are set to zero.
-    pub residual_zero_tol: f64,
+    /// Residual columns with `‖h_geom‖ ≤ tol·‖h‖` are set to zero; `tol`
+    /// by the embedding's on-disk type.
+    pub residual_zero_tol: std::collections::BTreeMap<String, f64>,
     /// Linear-algebra backend (`faer` or `lapack`).
     pub linalg_backend: String,
 }

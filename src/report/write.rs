@@ -1,6 +1,8 @@
-//! Writing a run's files. Every file is first written to a temporary file in
-//! the output directory and renamed into place only once all of them are
-//! complete, so an interrupted run never leaves a half-written report.
+//! Writing a run's files. Every file is first written in full to a temporary
+//! file in the output directory; only when all are complete are they renamed
+//! into place, `report.json` last. Each file is therefore either the old or
+//! the new one, never half-written, and a new `report.json` means the other
+//! files are new too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,11 +42,12 @@ pub fn write_outputs(
     let mut json = serde_json::to_string_pretty(report)
         .map_err(|e| CpdError::format(dir.join(REPORT_JSON), e.to_string()))?;
     json.push('\n');
+    // report.json is renamed last: when it is new, so are the others.
     let files = [
-        (REPORT_JSON, json.into_bytes()),
+        (FOLDS_CSV, folds_csv(ids, assignment)?),
         (RESULTS_CSV, results_csv(report)?),
         (REPORT_MD, report_markdown(report).into_bytes()),
-        (FOLDS_CSV, folds_csv(ids, assignment)?),
+        (REPORT_JSON, json.into_bytes()),
     ];
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
