@@ -31,6 +31,7 @@ pub mod predictor;
 pub mod splitting;
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 
 use super::{FoldPrediction, Probe};
 use crate::error::{CpdError, Result};
@@ -203,12 +204,21 @@ impl Probe for Gbt {
         }
         let mapper = BinMapper::fit(x_train, self.params.max_bins);
         let binned = mapper.transform(x_train);
+        // Targets are independent boosters: fit them in parallel.
+        let columns: Vec<Vec<f64>> = (0..y_train.ncols())
+            .into_par_iter()
+            .map(|t| {
+                let model = self.fit_binned(&binned, &mapper, y_train.column(t));
+                x_test
+                    .rows()
+                    .into_iter()
+                    .map(|row| model.predict_row(row))
+                    .collect()
+            })
+            .collect();
         let mut pred = Array2::<f64>::zeros((x_test.nrows(), y_train.ncols()));
-        for (t, y) in y_train.columns().into_iter().enumerate() {
-            let model = self.fit_binned(&binned, &mapper, y);
-            for (i, row) in x_test.rows().into_iter().enumerate() {
-                pred[(i, t)] = model.predict_row(row);
-            }
+        for (t, col) in columns.into_iter().enumerate() {
+            pred.column_mut(t).assign(&ndarray::Array1::from(col));
         }
         Ok(FoldPrediction { pred, alpha: None })
     }
