@@ -975,3 +975,38 @@ fn overflowing_magnitudes_are_refused() {
     );
     assert_input_error(&out, &["cbig.csv", "row 2, column 'H'", "exceeds"]);
 }
+
+/// Every fuzz seed and every reproducer of a past fuzz crash goes through its
+/// parser without panicking (the fuzz targets themselves need `cargo fuzz`).
+#[test]
+fn fuzz_seeds_and_regressions_do_not_panic() {
+    let root = crate::util::root().join("tests/fuzz");
+    let mut seen = 0;
+    for kind in ["seeds", "regressions"] {
+        for target in ["npy", "npz", "table", "xyz"] {
+            let Ok(dir) = std::fs::read_dir(root.join(kind).join(target)) else {
+                continue;
+            };
+            for entry in dir {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let label = Path::new("input");
+                match target {
+                    "npy" => drop(cpd::io::embeddings::parse_npy_bytes(&bytes)),
+                    "npz" => drop(cpd::io::embeddings::parse_npz_bytes(&bytes)),
+                    "table" => drop(cpd::io::table::parse_table(
+                        std::io::Cursor::new(&bytes),
+                        label,
+                    )),
+                    _ => {
+                        if let Ok(text) = std::str::from_utf8(&bytes) {
+                            drop(cpd::io::xyz::parse_compositions(text, label));
+                        }
+                    }
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 60, "only {seen} fuzz inputs found");
+}

@@ -294,10 +294,21 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
         .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
     let mut ids = None;
     let mut layers = Vec::new();
+    let mut starts = std::collections::HashSet::new();
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
             .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
+        // Entries sharing their data are a zip-bomb construction, never numpy's.
+        if !starts.insert(entry.header_start()) {
+            return Err(CpdError::format(
+                path,
+                format!(
+                    "entry {i} ('{}') overlaps an earlier entry: not a valid .npz",
+                    entry.name()
+                ),
+            ));
+        }
         let name = entry.name().to_owned();
         let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
         // Never decompress more than the entry declares (a zip bomb stops
@@ -340,7 +351,10 @@ fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
         }
         _ => 0,
     };
-    let expected = header.shape.first().map(|&n| n as u64 * itemsize);
+    let expected = header
+        .shape
+        .first()
+        .and_then(|&n| (n as u64).checked_mul(itemsize));
     if header.shape.len() != 1
         || itemsize == 0
         || expected != Some(bytes.len() as u64 - cur.position())
