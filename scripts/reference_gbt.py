@@ -17,7 +17,8 @@ Method
 Representations are exactly cpd's, built with the functions of
 ``scripts/reference.py`` (imported, not copied): ``composition`` (the counts
 ``C``, no ones column), ``raw`` (``H``) and ``geom`` (``H - Q Q^T H`` with ``Q``
-the pivoted-QR basis of ``[1 | C]`` and near-zero columns zeroed at 1e-9).
+the pivoted-QR basis of ``[1 | C]``; columns composition explains entirely are
+zeroed with ``reference.py``'s tolerance for the embedding's stored dtype).
 Features are used as they are (float64, NO standardisation: trees are
 invariant to monotone feature scaling). Targets are not residualised. For every
 model/layer/target/representation (``composition`` once per target, with
@@ -46,14 +47,16 @@ Usage (from the repository root)
     python scripts/reference_gbt.py --folds /tmp/demo/folds.csv \
         [--compositions data/compositions.csv] [--targets data/targets.csv] \
         [--embeddings NAME=PATH ...] [--target T ...] [--rounds 300] \
-        [--probes lightgbm,hgb] [--out tests/fixtures/gbt_reference.json]
+        [--probes lightgbm,hgb] [--out tests/fixtures/gbt_reference.json] \
+        [--checkpoint /tmp/gbt_reference.partial.json]
 
 Defaults are those of ``scripts/reference.py`` (the bundled ``data/``).
 ``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` (set before the libraries load):
 it does not change the numbers, but with spinning OpenMP threads a busy
 2-core machine ran a fit 10-70x slower.
 On 2 busy cores the bundled run takes tens of minutes (ani2x's 1008-column
-layer dominates).
+layer dominates): pass ``--checkpoint`` so an interrupted run can resume
+(the ``seconds`` of resumed records come from the run that computed them).
 
 Requirements: ``pip install -r scripts/requirements-ref.txt`` (includes
 ``lightgbm``).
@@ -191,10 +194,10 @@ def representations(ds: ref.Dataset, Q: np.ndarray, composition_per_layer: bool 
     for lay in ds.layers:
         if composition_per_layer:
             yield lay.model, lay.layer, "composition", ds.compositions
-        H = np.asarray(lay.matrix, dtype=np.float64)
-        yield lay.model, lay.layer, "raw", H
-        G = ref.geometric_residual(H, Q)
-        del H
+        yield lay.model, lay.layer, "raw", np.asarray(lay.matrix, dtype=np.float64)
+        # The stored matrix (not an f64 copy): the zeroing tolerance follows
+        # the on-disk dtype, as in cpd (ref.ZERO_COLUMN_RTOL).
+        G = ref.geometric_residual(lay.matrix, Q)
         yield lay.model, lay.layer, "geom", G
         del G
 
@@ -206,13 +209,41 @@ def run_reference(
     rounds: int = DEFAULT_ROUNDS,
     composition_per_layer: bool = False,
     progress: bool = True,
+    checkpoint: Path | None = None,
 ) -> tuple[list[dict], int]:
-    """All records: for each representation, each probe, each target."""
+    """All records: for each representation, each probe, each target.
+
+    With ``checkpoint``, finished (representation, probe) blocks are saved
+    there as they complete, and blocks already in it (from a run with the same
+    data, folds and settings) are reused instead of recomputed.
+    """
     Q, rank = ref.composition_basis(ds.compositions)
+    signature = {
+        "rounds": rounds,
+        "ids": list(ds.ids),
+        "fold": [int(f) for f in folds],
+        "targets": list(ds.target_names),
+        "layers": [[l.model, l.layer, list(l.matrix.shape)] for l in ds.layers],
+        "versions": library_versions(),
+    }
+    done: dict[str, list[dict]] = {}
+    if checkpoint is not None and checkpoint.is_file():
+        with open(checkpoint) as fh:
+            saved = json.load(fh)
+        if saved.get("signature") == signature:
+            done = saved["blocks"]
+            print(f"resuming from {checkpoint}: {len(done)} blocks already done", flush=True)
+        else:
+            print(f"ignoring {checkpoint}: it was made with other data or settings", flush=True)
     records: list[dict] = []
     for model, layer, rep, X in representations(ds, Q, composition_per_layer):
         for p in probes:
+            block = f"{model}/{layer}/{rep}/{p}"
+            if block in done:
+                records.extend(done[block])
+                continue
             scores = cross_validate(X, ds.targets, folds, p, rounds)
+            recs = []
             for target, s in zip(ds.target_names, scores):
                 rec = {
                     "model": model,
@@ -222,7 +253,14 @@ def run_reference(
                     "probe": p,
                 }
                 rec.update(s)
-                records.append(rec)
+                recs.append(rec)
+            records.extend(recs)
+            if checkpoint is not None:
+                done[block] = recs
+                tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+                with open(tmp, "w") as fh:
+                    json.dump({"signature": signature, "blocks": done}, fh)
+                tmp.replace(checkpoint)
             if progress:
                 secs = sum(s["seconds"] for s in scores)
                 r2 = [s["r2_mean"] for s in scores]
@@ -246,6 +284,14 @@ def library_versions() -> dict[str, str]:
     v = ref.library_versions()
     v["lightgbm"] = lightgbm.__version__
     return v
+
+
+def _zero_rtol():
+    """``ref.ZERO_COLUMN_RTOL`` in JSON form (a dtype -> tolerance dict or a number)."""
+    tol = ref.ZERO_COLUMN_RTOL
+    if isinstance(tol, dict):
+        return {str(k): float(v) for k, v in tol.items()}
+    return float(tol)
 
 
 def parse_probes(text: str) -> tuple[str, ...]:
@@ -277,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated subset of lightgbm,hgb; default: both")
     ap.add_argument("--out", type=Path, default=ref.default_path("tests/fixtures/gbt_reference.json"),
                     help="fixture to write; default: tests/fixtures/gbt_reference.json")
+    ap.add_argument("--checkpoint", type=Path, metavar="PATH",
+                    help="save progress here after every representation/probe and resume from it "
+                         "if it matches (e.g. /tmp/gbt_reference.partial.json); deleted on success")
     return ap
 
 
@@ -298,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{k} folds, {args.rounds} rounds, probes {','.join(args.probes)}",
         flush=True,
     )
-    records, rank = run_reference(ds, folds, args.probes, args.rounds)
+    records, rank = run_reference(ds, folds, args.probes, args.rounds, checkpoint=args.checkpoint)
     wall = time.perf_counter() - t0
     settings = {
         "rounds": args.rounds,
@@ -306,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         "n": len(ds.ids),
         "standardize": False,
         "residualize_target": False,
-        "residual_zero_rtol": ref.ZERO_COLUMN_RTOL,
+        "residual_zero_rtol": _zero_rtol(),
         "composition_rank": rank,
         "composition_columns": list(ds.comp_columns),
         "targets": list(ds.target_names),
@@ -329,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w") as fh:
         json.dump(fixture, fh, indent=1, allow_nan=False)
         fh.write("\n")
+    if args.checkpoint is not None and args.checkpoint.is_file():
+        args.checkpoint.unlink()
     size_kb = args.out.stat().st_size / 1024
     print(f"\nwrote {args.out} ({size_kb:.0f} KB): {len(records)} records, composition rank {rank}, "
           f"total wall {wall:.1f} s")

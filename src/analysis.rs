@@ -122,6 +122,14 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
     if config.probes.is_empty() {
         return Err(CpdError::Invalid("no probes selected".into()));
     }
+    for (i, p) in config.probes.iter().enumerate() {
+        if config.probes[..i].contains(p) {
+            return Err(CpdError::Invalid(format!(
+                "probe '{}' is selected twice",
+                p.name()
+            )));
+        }
+    }
     let ridge = config.ridge.clone().check()?;
     let gbt = config.gbt.clone().check()?;
 
