@@ -49,11 +49,13 @@ Usage (from the repository root)
 
 On 2 cores the full run (both datasets, 300 rounds) takes a long time, most
 of it in the two Python libraries; ``--rounds 50`` gives a quicker picture.
-Run it on an otherwise idle machine. Both libraries use OpenMP, whose
-spinning idle threads made fits 10-70x slower on a busy 2-core machine; the
-script therefore defaults ``OMP_WAIT_POLICY=PASSIVE`` (set before the
-libraries load; it does not change results; export
-``OMP_WAIT_POLICY=ACTIVE`` to time the libraries' spinning default).
+Run it on an otherwise idle machine, with the libraries' default OpenMP
+settings. Both libraries use OpenMP, whose spinning idle threads made fits
+10-70x slower when other processes competed for the 2 cores; if the machine
+cannot be idle, ``OMP_WAIT_POLICY=PASSIVE`` avoids that collapse but costs a
+futex wake-up per parallel region (small problems ran 2-4x slower on an idle
+machine), so say so when quoting the numbers. The policy in effect is
+printed.
 Exit status: 0 on success (even when cpd failed), 2 on bad arguments or
 missing data.
 
@@ -74,11 +76,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Before any OpenMP runtime loads: idle OpenMP threads sleep instead of
-# spinning (see the docstring). Override by setting it yourself.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_vs_sklearn as bvs  # noqa: E402  (bundled inputs, synthetic data)
@@ -305,7 +303,9 @@ def print_environment() -> None:
     except OSError:
         load = None
     if load is not None and os.cpu_count() and load > 0.5 * os.cpu_count():
-        print(f"WARNING: load average {load:.1f} on {os.cpu_count()} CPUs: timings will be noisy")
+        print(f"WARNING: load average {load:.1f} on {os.cpu_count()} CPUs: timings will be noisy"
+              + ("" if os.environ.get("OMP_WAIT_POLICY") else
+                 " (spinning OpenMP threads degrade badly; consider OMP_WAIT_POLICY=PASSIVE)"))
 
 
 def print_table(rows: list[Outcome]) -> None:

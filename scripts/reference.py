@@ -381,7 +381,8 @@ def run_reference(
     for lay in ds.layers:
         H = np.asarray(lay.matrix, dtype=np.float64)
         add(lay.model, lay.layer, "raw", cross_validate(H, ds.targets, folds, probes))
-        G = geometric_residual(H, Q)
+        # The stored dtype (not the float64 copy) picks the zeroing tolerance.
+        G = geometric_residual(lay.matrix, Q)
         del H
         add(lay.model, lay.layer, "geom", cross_validate(G, ds.targets, folds, probes))
     return records, rank

@@ -51,9 +51,12 @@ Usage (from the repository root)
         [--checkpoint /tmp/gbt_reference.partial.json]
 
 Defaults are those of ``scripts/reference.py`` (the bundled ``data/``).
-``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` (set before the libraries load):
-it does not change the numbers, but with spinning OpenMP threads a busy
-2-core machine ran a fit 10-70x slower.
+On a machine where other processes compete for the cores, run with
+``OMP_WAIT_POLICY=PASSIVE``: LightGBM's and scikit-learn's spinning OpenMP
+threads then made fits 10-70x slower (measured on 2 cores). On an idle
+machine leave it unset: PASSIVE costs a futex wake-up per parallel region
+(small layers ran 2-4x slower). It never changes the numbers; the fixture
+records the value in ``settings.omp_wait_policy``.
 On 2 busy cores the bundled run takes tens of minutes (ani2x's 1008-column
 layer dominates): pass ``--checkpoint`` so an interrupted run can resume
 (the ``seconds`` of resumed records come from the run that computed them).
@@ -71,14 +74,9 @@ import sys
 import time
 from pathlib import Path
 
-# Before any OpenMP runtime loads (LightGBM, scikit-learn): idle OpenMP threads
-# sleep instead of spinning. Results are unchanged; on a busy 2-core machine
-# spinning threads made a 300-round fit 10-70x slower. Override by setting it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score  # noqa: E402
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402  (loading, alignment, projection, folds)
