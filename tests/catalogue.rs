@@ -49,22 +49,27 @@ impl Fx {
         t.values
     }
 
-    /// `cpd analyze` with the small data and `emb` as the embedding.
-    fn run_with(&self, emb: &str, extra: &[&str]) -> Output {
+    /// `cpd analyze --embeddings m=EMB --compositions COMP --targets TARG EXTRA…`.
+    fn run_files(&self, emb: &str, comp: &str, targ: &str, extra: &[&str]) -> Output {
         let e = format!("m={emb}");
         let mut args = vec![
             "analyze",
             "--embeddings",
             &e,
             "--compositions",
-            &self.comp,
+            comp,
             "--targets",
-            &self.targ,
-            "--folds",
-            "3",
+            targ,
         ];
         args.extend_from_slice(extra);
         cpd(self.dir.path(), &args)
+    }
+
+    /// `cpd analyze` with the small data, 3 folds and `emb` as the embedding.
+    fn run_with(&self, emb: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["--folds", "3"];
+        args.extend_from_slice(extra);
+        self.run_files(emb, &self.comp, &self.targ, &args)
     }
 
     /// Run and return (target, representation, r2_mean) of every record.
@@ -117,6 +122,23 @@ fn npz(path: &Path, ids: Option<Array1<i64>>, arrays: &[(&str, Array2<f64>)]) {
 // ---- .npy --------------------------------------------------------------
 
 #[test]
+fn missing_embedding_file() {
+    let f = Fx::new();
+    assert_input_error(&f.run_with("nope.npy", &[]), &["nope.npy", "no such file"]);
+}
+
+#[test]
+fn rows_without_ids_must_match_the_compositions() {
+    let f = Fx::new();
+    let data: Vec<u8> = (0..6).flat_map(|v| (v as f64).to_le_bytes()).collect();
+    let p = f.file("three.npy", &npy_bytes("<f8", false, "(3, 2)", &data));
+    assert_input_error(
+        &f.run_with(&p, &[]),
+        &["three.npy", "has 3 rows but", "has 12 structures"],
+    );
+}
+
+#[test]
 fn empty_npy_file() {
     let f = Fx::new();
     let p = f.file("empty.npy", b"");
@@ -162,7 +184,7 @@ fn big_endian_floats_are_read_correctly() {
     let f = Fx::new();
     let be: Vec<u8> = f.matrix().iter().flat_map(|v| v.to_be_bytes()).collect();
     let p = f.file("be.npy", &npy_bytes(">f8", false, "(12, 3)", &be));
-    assert_same(&f.r2(&p, "be"), &f.r2(&f.emb.clone(), "csv"), 0.0);
+    assert_same(&f.r2(&p, "be"), &f.r2(&f.emb, "csv"), 0.0);
 }
 
 #[test]
@@ -171,7 +193,7 @@ fn fortran_order_is_read_correctly() {
     let m = f.matrix();
     let col_major: Vec<u8> = m.t().iter().flat_map(|v| v.to_le_bytes()).collect();
     let p = f.file("fort.npy", &npy_bytes("<f8", true, "(12, 3)", &col_major));
-    assert_same(&f.r2(&p, "fort"), &f.r2(&f.emb.clone(), "csv"), 0.0);
+    assert_same(&f.r2(&p, "fort"), &f.r2(&f.emb, "csv"), 0.0);
 }
 
 #[test]
@@ -288,7 +310,7 @@ fn npz_with_ids_in_another_order_is_aligned() {
             "npz",
         ],
     );
-    let b = f.r2(&f.emb.clone(), "csv");
+    let b = f.r2(&f.emb, "csv");
     assert!(a.status.success(), "{:?}", text(&a));
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(f.path("npz/report.json")).unwrap()).unwrap();
@@ -306,7 +328,7 @@ fn npz_with_ids_in_another_order_is_aligned() {
 fn npz_without_ids_follows_the_compositions() {
     let f = Fx::new();
     npz(&f.path("noids.npz"), None, &[("layer", f.matrix())]);
-    assert_same(&f.r2("noids.npz", "a"), &f.r2(&f.emb.clone(), "b"), 0.0);
+    assert_same(&f.r2("noids.npz", "a"), &f.r2(&f.emb, "b"), 0.0);
 }
 
 #[test]
@@ -368,39 +390,14 @@ fn npz_that_is_not_a_zip() {
 fn zero_rows() {
     let f = Fx::new();
     let c = f.file("c0.csv", b"id,H,C,O\n");
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &c,
-            "--targets",
-            &f.targ,
-        ],
-    );
+    let out = f.run_files(&f.emb, &c, &f.targ, &[]);
     assert_input_error(&out, &["c0.csv", "no data rows"]);
 }
 
 #[test]
 fn fewer_rows_than_folds() {
     let f = Fx::new();
-    let e = format!("m={}", f.emb);
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &e,
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &f.targ,
-            "--folds",
-            "13",
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &f.targ, &["--folds", "13"]);
     assert_input_error(&out, &["12 rows are fewer than the 13 folds"]);
 }
 
@@ -412,18 +409,7 @@ fn duplicate_ids() {
         "cdup.csv",
         &replace_line(&f.comp, "m4,", "m3,1,1,1"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &s(&c),
-            "--targets",
-            &f.targ,
-        ],
-    );
+    let out = f.run_files(&f.emb, &s(&c), &f.targ, &[]);
     assert_input_error(
         &out,
         &[
@@ -442,18 +428,7 @@ fn id_in_one_file_and_not_the_other() {
         "tmiss.csv",
         &replace_line(&f.targ, "m9,", "x9,1,2"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &s(&t),
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &s(&t), &[]);
     assert_input_error(&out, &["tmiss.csv", "id 'm9' (row 10 of", "is missing"]);
     let e = write(
         f.dir.path(),
@@ -483,18 +458,7 @@ fn non_numeric_and_empty_cells() {
         "blank.csv",
         &replace_line(&f.targ, "m0,", "m0,,5"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &s(&t),
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &s(&t), &[]);
     assert_input_error(&out, &["blank.csv", "row 1, column 'y'", "empty cell"]);
 }
 
@@ -506,18 +470,7 @@ fn nan_target() {
         "tnan.csv",
         &replace_line(&f.targ, "m6,", "m6,1.0,nan"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &s(&t),
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &s(&t), &[]);
     assert_input_error(&out, &["tnan.csv", "row 7, column 'm'", "not finite"]);
 }
 
@@ -534,18 +487,7 @@ fn ragged_row_and_missing_id_column() {
         &["ragged.csv", "line 4: 3 fields, expected 4"],
     );
     let t = f.file("noid.csv", b"name,y\na,1\n");
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &t,
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &t, &[]);
     assert_input_error(&out, &["noid.csv", "no 'id' column"]);
 }
 
@@ -559,36 +501,14 @@ fn unknown_element_symbol_and_negative_count() {
             .unwrap()
             .replacen("id,H,C,O", "id,H,C,Q", 1),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &s(&c),
-            "--targets",
-            &f.targ,
-        ],
-    );
+    let out = f.run_files(&f.emb, &s(&c), &f.targ, &[]);
     assert_input_error(&out, &["cx.csv", "column 'Q' is not an element symbol"]);
     let c = write(
         f.dir.path(),
         "cneg.csv",
         &replace_line(&f.comp, "m1,", "m1,-1,2,0"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &s(&c),
-            "--targets",
-            &f.targ,
-        ],
-    );
+    let out = f.run_files(&f.emb, &s(&c), &f.targ, &[]);
     assert_input_error(
         &out,
         &["cneg.csv", "row 2, column 'H'", "negative atom count"],
@@ -600,7 +520,7 @@ fn folds_file_problems() {
     let f = Fx::new();
     let bad = f.file("folds_missing.csv", b"id,fold\nm0,0\nm1,1\n");
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--folds-file", &bad]),
+        &f.run_with(&f.emb, &["--folds-file", &bad]),
         &["folds_missing.csv", "id 'm2'", "is missing"],
     );
     let mut content = String::from("id,fold\n");
@@ -616,7 +536,7 @@ fn folds_file_problems() {
     }
     let frac = f.file("folds_frac.csv", content.as_bytes());
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--folds-file", &frac]),
+        &f.run_with(&f.emb, &["--folds-file", &frac]),
         &["folds_frac.csv", "is not an integer in 0..12"],
     );
 }
@@ -682,22 +602,7 @@ fn constant_target_scores_like_sklearn() {
         t.push_str(&format!("m{i},4.25\n"));
     }
     let t = f.file("tconst.csv", t.as_bytes());
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &t,
-            "--folds",
-            "3",
-            "--out",
-            "c",
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &t, &["--folds", "3", "--out", "c"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(f.path("c/report.json")).unwrap()).unwrap();
@@ -749,22 +654,7 @@ fn composition_of_rank_one() {
         c.push_str(&format!("m{i},2,1,0\n"));
     }
     let c = f.file("crank1.csv", c.as_bytes());
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &c,
-            "--targets",
-            &f.targ,
-            "--folds",
-            "3",
-            "--out",
-            "r1",
-        ],
-    );
+    let out = f.run_files(&f.emb, &c, &f.targ, &["--folds", "3", "--out", "r1"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(f.path("r1/report.json")).unwrap()).unwrap();
@@ -783,7 +673,7 @@ fn composition_of_rank_one() {
 fn unknown_target_name() {
     let f = Fx::new();
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--target", "gap_ev"]),
+        &f.run_with(&f.emb, &["--target", "gap_ev"]),
         &[
             "targets.csv",
             "unknown target 'gap_ev'",
@@ -797,7 +687,7 @@ fn unwritable_output_directory() {
     let f = Fx::new();
     f.file("afile", b"x");
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--out", "afile/sub"]),
+        &f.run_with(&f.emb, &["--out", "afile/sub"]),
         &["output directory is not writable", "afile/sub"],
     );
 }
@@ -806,15 +696,15 @@ fn unwritable_output_directory() {
 fn invalid_settings() {
     let f = Fx::new();
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--alpha", "0"]),
+        &f.run_with(&f.emb, &["--alpha", "0"]),
         &["alpha must be finite and > 0"],
     );
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--alphas", "1,-2"]),
+        &f.run_with(&f.emb, &["--alphas", "1,-2"]),
         &["alpha must be finite and > 0, got -2"],
     );
     assert_input_error(
-        &f.run_with(&f.emb.clone(), &["--probes", "forest"]),
+        &f.run_with(&f.emb, &["--probes", "forest"]),
         &["unknown probe 'forest'"],
     );
     let e = format!("m={}", f.emb);
@@ -834,6 +724,12 @@ fn invalid_settings() {
     );
     assert_input_error(&out, &["model name 'm' is used twice"]);
     assert_input_error(&f.run_with("x.txt", &[]), &["x.txt"]);
+    let e = format!("m={}", f.emb);
+    let out = cpd(
+        f.dir.path(),
+        &["analyze", "--embeddings", &e, "--compositions", &f.comp],
+    );
+    assert_input_error(&out, &["--targets FILE is required"]);
     let out = cpd(
         f.dir.path(),
         &[
@@ -859,21 +755,7 @@ fn embeddings_csv_with_header_only() {
 #[test]
 fn singleton_folds_are_refused() {
     let f = Fx::new();
-    let e = format!("m={}", f.emb);
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &e,
-            "--compositions",
-            &f.comp,
-            "--targets",
-            &f.targ,
-            "--folds",
-            "7",
-        ],
-    );
+    let out = f.run_files(&f.emb, &f.comp, &f.targ, &["--folds", "7"]);
     assert_input_error(
         &out,
         &["12 rows are too few for 7 folds", "at least 2 rows"],
@@ -961,18 +843,7 @@ fn overflowing_magnitudes_are_refused() {
         "cbig.csv",
         &replace_line(&f.comp, "m1,", "m1,1e200,2,0"),
     );
-    let out = cpd(
-        f.dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &format!("m={}", f.emb),
-            "--compositions",
-            &s(&c),
-            "--targets",
-            &f.targ,
-        ],
-    );
+    let out = f.run_files(&f.emb, &s(&c), &f.targ, &[]);
     assert_input_error(&out, &["cbig.csv", "row 2, column 'H'", "exceeds"]);
 }
 

@@ -244,8 +244,7 @@ fn check_header_len<R: Read + Seek>(r: &mut R, total: u64, path: &Path, what: &s
     let io_err = |e: std::io::Error| CpdError::io(path, e);
     let start = r.stream_position().map_err(io_err)?;
     let mut prefix = [0u8; 12];
-    let got = r.read(&mut prefix).map_err(io_err)?;
-    let mut got = got;
+    let mut got = 0;
     while got < prefix.len() {
         let k = r.read(&mut prefix[got..]).map_err(io_err)?;
         if k == 0 {

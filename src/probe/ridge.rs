@@ -229,8 +229,7 @@ pub struct FittedRidge {
 impl FittedRidge {
     /// Predict all targets for `x` (`n × d` in original units).
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        let xs =
-            (&x - &self.mean.view().insert_axis(Axis(0))) / self.scale.view().insert_axis(Axis(0));
+        let xs = standardised(x, &self.mean, &self.scale);
         let mut out = linalg::matmul(xs.view(), self.coef.view());
         out += &self.y_mean.view().insert_axis(Axis(0));
         out
@@ -303,17 +302,14 @@ mod tests {
         (x, y)
     }
 
-    /// Reference: solve the normal equations of the standardised problem.
-    fn naive_fit_predict(x: &Array2<f64>, y: &[f64], alpha: f64, xq: &Array2<f64>) -> Vec<f64> {
-        let (mean, scale) = standardisation(x.view());
-        let xs = (x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
-        let ym = y.iter().sum::<f64>() / y.len() as f64;
-        let d = x.ncols();
-        let mut a = xs.t().dot(&xs) + Array2::<f64>::eye(d) * alpha;
+    /// Ridge weights for centred features `xc` and centred target `y − ym`:
+    /// `(XcᵀXc + αI) w = Xcᵀ(y − ym)` by Gaussian elimination (SPD system).
+    fn normal_equations(xc: &Array2<f64>, y: &[f64], ym: f64, alpha: f64) -> Vec<f64> {
+        let d = xc.ncols();
+        let mut a = xc.t().dot(xc) + Array2::<f64>::eye(d) * alpha;
         let mut b: Vec<f64> = (0..d)
-            .map(|j| xs.column(j).iter().zip(y).map(|(u, v)| u * (v - ym)).sum())
+            .map(|j| xc.column(j).iter().zip(y).map(|(u, v)| u * (v - ym)).sum())
             .collect();
-        // Gaussian elimination (a is SPD).
         for k in 0..d {
             for i in (k + 1)..d {
                 let f = a[(i, k)] / a[(k, k)];
@@ -328,6 +324,15 @@ mod tests {
             let s: f64 = ((k + 1)..d).map(|j| a[(k, j)] * w[j]).sum();
             w[k] = (b[k] - s) / a[(k, k)];
         }
+        w
+    }
+
+    /// Reference: solve the normal equations of the standardised problem.
+    fn naive_fit_predict(x: &Array2<f64>, y: &[f64], alpha: f64, xq: &Array2<f64>) -> Vec<f64> {
+        let (mean, scale) = standardisation(x.view());
+        let xs = (x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
+        let ym = y.iter().sum::<f64>() / y.len() as f64;
+        let w = normal_equations(&xs, y, ym, alpha);
         let xqs = (xq - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
         xqs.rows()
             .into_iter()
@@ -402,24 +407,7 @@ mod tests {
         let xm = x.mean_axis(Axis(0)).unwrap();
         let ym = y.iter().sum::<f64>() / n as f64;
         let xc = x - &xm.view().insert_axis(Axis(0));
-        let mut a = xc.t().dot(&xc) + Array2::<f64>::eye(d) * alpha;
-        let mut b: Vec<f64> = (0..d)
-            .map(|j| xc.column(j).iter().zip(y).map(|(u, v)| u * (v - ym)).sum())
-            .collect();
-        for k in 0..d {
-            for i in (k + 1)..d {
-                let f = a[(i, k)] / a[(k, k)];
-                for j in k..d {
-                    a[(i, j)] -= f * a[(k, j)];
-                }
-                b[i] -= f * b[k];
-            }
-        }
-        let mut w = vec![0.0; d];
-        for k in (0..d).rev() {
-            let s: f64 = ((k + 1)..d).map(|j| a[(k, j)] * w[j]).sum();
-            w[k] = (b[k] - s) / a[(k, k)];
-        }
+        let w = normal_equations(&xc, y, ym, alpha);
         ym + (0..d).map(|j| (xq[(0, j)] - xm[j]) * w[j]).sum::<f64>()
     }
 
