@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
-use crate::cv::{cross_validate, CvScores};
+use crate::cv::{cross_validate_with, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
 use crate::error::{CpdError, Result};
 use crate::folds::Folds;
-use crate::io::{self, embeddings, table::read_table, xyz};
+use crate::io::embeddings::{self, EmbeddingFile};
+use crate::io::{self, table::read_table, xyz};
 use crate::linalg;
 use crate::metrics::mean_std;
 use crate::probe::gbt::GbtParams;
@@ -30,6 +31,8 @@ pub struct EmbeddingSpec {
     pub model: String,
     /// `.npy`, `.npz` or `.csv` file.
     pub path: PathBuf,
+    /// Layers to probe, in this order (`None`: every layer in file order).
+    pub layers: Option<Vec<String>>,
 }
 
 /// Where compositions come from.
@@ -104,8 +107,36 @@ fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> Result<Input
     })
 }
 
+/// Where a run reports how far it has got. The library never prints; a
+/// front end turns these calls into a progress bar (or ignores them).
+///
+/// The unit of work is one probe fitted on one fold of one representation
+/// of one layer (all targets at once).
+pub trait Progress: Sync {
+    /// `n` more units of work became known (one layer was loaded).
+    fn add_work(&self, n: u64);
+    /// The run moved on to `what` (`model/layer`).
+    fn stage(&self, what: &str);
+    /// One unit of work finished.
+    fn done(&self);
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn add_work(&self, _: u64) {}
+    fn stage(&self, _: &str) {}
+    fn done(&self) {}
+}
+
 /// Run the analysis.
 pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
+    analyze_with_progress(config, &NoProgress)
+}
+
+/// Run the analysis, reporting progress to `progress`.
+pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
     let start = Instant::now();
     if config.embeddings.is_empty() {
         return Err(CpdError::Invalid("no embeddings given".into()));
@@ -189,13 +220,20 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
         .collect();
 
     // probe + score: composition alone once, then each embedding layer.
-    let comp_scores = score_all(&probes, ds.composition.view(), y.view(), &folds)?;
+    // One embedding file is in memory at a time.
+    let per_rep = (probes.len() * folds.k) as u64;
+    progress.add_work(per_rep);
+    progress.stage("composition");
+    let comp_scores = score_all(&probes, ds.composition.view(), y.view(), &folds, progress)?;
     let mut results = Vec::new();
     for spec in &config.embeddings {
-        let file = embeddings::load(&spec.path)?;
+        progress.stage(&format!("{}: loading", spec.model));
+        let file = select_layers(embeddings::load(&spec.path)?, spec.layers.as_deref())?;
         let sha = io::sha256_file(&spec.path)?;
         let layers = ds.align_embedding(file)?;
+        progress.add_work(2 * per_rep * layers.len() as u64);
         for layer in layers {
+            progress.stage(&format!("{}/{}", spec.model, layer.name));
             inputs.push(InputInfo {
                 role: "embeddings".into(),
                 path: spec.path.display().to_string(),
@@ -212,8 +250,8 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
             drop(layer.data);
             let geom = projection.residual(raw.view(), residual_zero_tol(layer.dtype));
             let (raw_scores, geom_scores) = rayon::join(
-                || score_all(&probes, raw.view(), y.view(), &folds),
-                || score_all(&probes, geom.view(), y.view(), &folds),
+                || score_all(&probes, raw.view(), y.view(), &folds, progress),
+                || score_all(&probes, geom.view(), y.view(), &folds, progress),
             );
             let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
             for (t, target) in ds.target_names.iter().enumerate() {
@@ -308,11 +346,39 @@ fn score_all(
     x: ArrayView2<'_, f64>,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
+    progress: &dyn Progress,
 ) -> Result<Vec<Vec<CvScores>>> {
     probes
         .iter()
-        .map(|(_, p)| cross_validate(*p, x, y, folds))
+        .map(|(_, p)| cross_validate_with(*p, x, y, folds, &|| progress.done()))
         .collect()
+}
+
+/// Keep the requested layers, in the requested order; a name the file does
+/// not have is an error listing the ones it has.
+fn select_layers(mut file: EmbeddingFile, wanted: Option<&[String]>) -> Result<EmbeddingFile> {
+    let Some(wanted) = wanted else {
+        return Ok(file);
+    };
+    let mut layers = Vec::with_capacity(wanted.len());
+    for (i, name) in wanted.iter().enumerate() {
+        if wanted[..i].contains(name) {
+            return Err(CpdError::Invalid(format!(
+                "layer '{name}' of {} is selected twice",
+                file.path.display()
+            )));
+        }
+        let Some(pos) = file.layers.iter().position(|l| &l.name == name) else {
+            let have: Vec<&str> = file.layers.iter().map(|l| l.name.as_str()).collect();
+            return Err(CpdError::format(
+                &file.path,
+                format!("no layer '{name}' (the file has: {})", have.join(", ")),
+            ));
+        };
+        layers.push(file.layers.swap_remove(pos));
+    }
+    file.layers = layers;
+    Ok(file)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -34,6 +34,18 @@ pub fn cross_validate(
     y: ArrayView2<'_, f64>,
     folds: &Folds,
 ) -> Result<Vec<CvScores>> {
+    cross_validate_with(probe, x, y, folds, &|| {})
+}
+
+/// [`cross_validate`], calling `fold_done` as each fold finishes (from
+/// whichever thread fitted it).
+pub fn cross_validate_with(
+    probe: &dyn Probe,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView2<'_, f64>,
+    folds: &Folds,
+    fold_done: &(dyn Fn() + Sync),
+) -> Result<Vec<CvScores>> {
     let per_fold = (0..folds.k)
         .into_par_iter()
         .map(|f| {
@@ -43,7 +55,10 @@ pub fn cross_validate(
             let x_test = gather_rows(x, &test);
             probe
                 .fit_predict(x_train.view(), y_train.view(), x_test.view())
-                .map(|p| (test, p))
+                .map(|p| {
+                    fold_done();
+                    (test, p)
+                })
         })
         .collect::<Result<Vec<_>>>()?;
 

@@ -271,6 +271,7 @@ mod tests {
             layers: vec![Layer {
                 name: "l".into(),
                 dtype: "float32",
+                order: "C",
                 data: array![[2.], [3.], [1.]],
             }],
         };
@@ -336,6 +337,7 @@ mod tests {
             layers: vec![Layer {
                 name: "e".into(),
                 dtype: "float64",
+                order: "C",
                 data: Array2::zeros((3, 2)),
             }],
         };

@@ -12,12 +12,15 @@
 //! and never exits.
 
 pub mod analysis;
+pub mod check;
 pub mod cv;
 pub mod dataset;
 pub mod error;
 pub mod folds;
+pub mod inspect;
 pub mod io;
 pub mod linalg;
+pub mod manifest;
 pub mod metrics;
 pub mod probe;
 pub mod projection;

@@ -1,7 +1,8 @@
 //! `cpd` command line: parses arguments, calls the library, prints.
 //!
-//! Exit codes: 0 success; 1 a check failed (reserved for `cpd check`);
-//! 2 usage or input error (bad arguments, unreadable or inconsistent files).
+//! Exit codes, for every command: 0 success; 1 `cpd check` found a record
+//! that moved beyond tolerance or is missing; 2 usage or input error (bad
+//! arguments, unreadable or inconsistent files).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,8 +10,19 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use cpd::analysis::{
+    analyze_with_progress, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, NoProgress,
+    Progress,
+};
+use cpd::check::{check, LoadedReport, Metric, Row, Status};
 use cpd::dataset::CompositionMode;
+use cpd::inspect::inspect;
+use cpd::manifest::Manifest;
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
@@ -32,8 +44,12 @@ struct Cli {
 enum Command {
     /// Probe embeddings on composition alone, raw, and the composition-free residual.
     ///
-    /// Without arguments, runs the bundled QM9 demo (data/) and writes to reports/.
-    Analyze(AnalyzeArgs),
+    /// Without arguments, runs the bundled QM9 demo (data/demo.toml) and writes to reports/.
+    Analyze(Box<AnalyzeArgs>),
+    /// Compare a report with a baseline report: exit 0 when every baseline record is present and within tolerance, 1 otherwise.
+    Check(CheckArgs),
+    /// Describe an embedding file: shape, dtype, layout, NaN/Inf counts, column statistics.
+    Inspect(InspectArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -44,8 +60,21 @@ enum CompositionArg {
     Fractions,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProgressArg {
+    /// A progress bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    /// Always report progress: a bar on a terminal, one line per layer otherwise.
+    Always,
+    /// Never.
+    Never,
+}
+
 #[derive(clap::Args)]
 struct AnalyzeArgs {
+    /// Run manifest (TOML): dataset, models and settings; paths relative to it. Flags given beside it override its settings.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["embeddings", "compositions", "structures", "targets", "folds_file"])]
+    manifest: Option<PathBuf>,
     /// Embedding file as NAME=PATH (.npy, .npz with one array per layer, or .csv with an id column); repeatable. NAME defaults to the file stem.
     #[arg(long = "embeddings", value_name = "NAME=PATH")]
     embeddings: Vec<String>,
@@ -58,25 +87,20 @@ struct AnalyzeArgs {
     /// Targets CSV: an id column and one column per target.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
-    /// Target column to probe; repeatable or comma-separated (default: all).
+    /// Target column to probe; repeatable or comma-separated [default: all].
     #[arg(long = "target", value_name = "T", value_delimiter = ',')]
     target: Vec<String>,
-    /// Probes to run, comma-separated: ridge, gbt.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "ridge"
-    )]
-    probes: Vec<String>,
-    /// Number of shuffled cross-validation folds.
-    #[arg(long, default_value_t = 5)]
-    folds: usize,
-    /// Seed of the fold shuffle.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Probes to run, comma-separated: ridge, gbt [default: ridge].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    probes: Option<Vec<String>>,
+    /// Number of shuffled cross-validation folds [default: 5].
+    #[arg(long, value_name = "K")]
+    folds: Option<usize>,
+    /// Seed of the fold shuffle [default: 0].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Use this fold assignment (CSV with columns id,fold) instead of shuffled folds.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["folds", "seed"])]
     folds_file: Option<PathBuf>,
     /// Fixed ridge alpha (no selection).
     #[arg(long, value_name = "A", conflicts_with = "alphas")]
@@ -84,48 +108,84 @@ struct AnalyzeArgs {
     /// Ridge alpha grid for leave-one-out selection, comma-separated [default: logspace(-3,3,13)].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     alphas: Option<Vec<f64>>,
-    /// GBT probe: boosting rounds.
-    #[arg(long, value_name = "N", default_value_t = 300)]
-    gbt_rounds: usize,
-    /// GBT probe: learning rate (shrinkage).
-    #[arg(long, value_name = "ETA", default_value_t = 0.1)]
-    gbt_lr: f64,
-    /// GBT probe: maximum leaves per tree (grown leaf-wise).
-    #[arg(long, value_name = "N", default_value_t = 31)]
-    gbt_leaves: usize,
+    /// GBT probe: boosting rounds [default: 300].
+    #[arg(long, value_name = "N")]
+    gbt_rounds: Option<usize>,
+    /// GBT probe: learning rate (shrinkage) [default: 0.1].
+    #[arg(long, value_name = "ETA")]
+    gbt_lr: Option<f64>,
+    /// GBT probe: maximum leaves per tree, grown leaf-wise [default: 31].
+    #[arg(long, value_name = "N")]
+    gbt_leaves: Option<usize>,
     /// GBT probe: maximum tree depth [default: unlimited].
     #[arg(long, value_name = "N")]
     gbt_depth: Option<usize>,
-    /// GBT probe: minimum training rows per leaf.
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    gbt_min_leaf: usize,
-    /// GBT probe: L2 penalty on leaf values.
-    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
-    gbt_l2: f64,
-    /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles.
-    #[arg(long, value_name = "N", default_value_t = 255)]
-    gbt_bins: usize,
+    /// GBT probe: minimum training rows per leaf [default: 20].
+    #[arg(long, value_name = "N")]
+    gbt_min_leaf: Option<usize>,
+    /// GBT probe: L2 penalty on leaf values [default: 0].
+    #[arg(long, value_name = "LAMBDA")]
+    gbt_l2: Option<f64>,
+    /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles [default: 255].
+    #[arg(long, value_name = "N")]
+    gbt_bins: Option<usize>,
     /// Also remove the composition-linear part of the target.
     #[arg(long)]
     residualize_target: bool,
-    /// Composition as atom counts or fractions.
-    #[arg(long, value_enum, default_value = "counts")]
-    composition: CompositionArg,
+    /// Composition as atom counts or fractions [default: counts].
+    #[arg(long, value_enum)]
+    composition: Option<CompositionArg>,
     /// Write report.json, results.csv, report.md and folds.csv here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Worker threads (default: RAYON_NUM_THREADS or all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Print nothing but errors.
+    /// Progress on stderr.
+    #[arg(long, value_enum, default_value = "auto")]
+    progress: ProgressArg,
+    /// Print nothing but errors (implies --progress never).
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The reference report.json (records may carry their own "tol").
+    #[arg(long, value_name = "FILE")]
+    baseline: PathBuf,
+    /// The new report.json.
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+    /// Largest accepted |new − baseline| for records without their own tol.
+    #[arg(long, value_name = "T", default_value_t = 0.02)]
+    tol: f64,
+    /// Record field compared: r2_mean, r2_pooled, r2_std, mae, rmse.
+    #[arg(long, value_name = "NAME", default_value = "r2_mean")]
+    metric: String,
+    /// List every record, not only those that moved, are missing or are new.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// Embedding file (.npy, .npz or .csv).
+    file: PathBuf,
+    /// Also print every column's statistics.
+    #[arg(long)]
+    columns: bool,
+    /// Print the summary as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(args) => run_analyze(args),
+        Command::Analyze(args) => run_analyze(*args),
+        Command::Check(args) => run_check(args),
+        Command::Inspect(args) => run_inspect(args),
     };
     match result {
         Ok(code) => code,
@@ -136,32 +196,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The bundled data directory: `./data` if present, else the crate's own.
-fn demo_dir() -> PathBuf {
-    let local = PathBuf::from("data");
-    if local.join("compositions.csv").is_file() {
+/// The bundled demo manifest: `./data/demo.toml` if present, else the crate's own.
+fn demo_manifest() -> PathBuf {
+    let local = Path::new("data").join(DEMO_MANIFEST);
+    if local.is_file() {
         local
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(DEMO_MANIFEST)
     }
 }
 
-fn demo_embeddings(dir: &Path) -> anyhow::Result<Vec<EmbeddingSpec>> {
-    let emb_dir = dir.join("embeddings");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&emb_dir)
-        .with_context(|| format!("reading the demo embeddings in {}", emb_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("npy" | "npz")))
-        .collect();
-    files.sort();
-    Ok(files
-        .into_iter()
-        .map(|path| EmbeddingSpec {
-            model: stem(&path),
-            path,
-        })
-        .collect())
-}
+const DEMO_MANIFEST: &str = "demo.toml";
 
 fn stem(path: &Path) -> String {
     path.file_stem()
@@ -172,21 +219,162 @@ fn stem(path: &Path) -> String {
 
 fn parse_embedding(arg: &str) -> anyhow::Result<EmbeddingSpec> {
     // An existing file is a path even if it contains '=' (e.g. runs/lr=1e-3/e.npy).
-    if Path::new(arg).is_file() {
-        return Ok(EmbeddingSpec {
-            model: stem(Path::new(arg)),
-            path: PathBuf::from(arg),
-        });
+    let (model, path) = if Path::new(arg).is_file() {
+        (stem(Path::new(arg)), PathBuf::from(arg))
+    } else {
+        match arg.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+                (name.to_owned(), PathBuf::from(path))
+            }
+            Some(_) => bail!("--embeddings '{arg}': expected NAME=PATH"),
+            None => (stem(Path::new(arg)), PathBuf::from(arg)),
+        }
+    };
+    Ok(EmbeddingSpec {
+        model,
+        path,
+        layers: None,
+    })
+}
+
+/// The run described by the flags alone (no manifest).
+fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
+    if args.embeddings.is_empty() {
+        bail!("--embeddings NAME=PATH or --manifest FILE is required (run `cpd analyze` without arguments for the bundled demo)");
     }
-    match arg.split_once('=') {
-        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(EmbeddingSpec {
-            model: name.to_owned(),
-            path: PathBuf::from(path),
-        }),
-        Some(_) => bail!("--embeddings '{arg}': expected NAME=PATH"),
-        None => Ok(EmbeddingSpec {
-            model: stem(Path::new(arg)),
-            path: PathBuf::from(arg),
+    let composition = match (&args.compositions, &args.structures) {
+        (Some(c), None) => CompositionSource::Table(c.clone()),
+        (None, Some(s)) => CompositionSource::Structures(s.clone()),
+        _ => bail!("one of --compositions FILE or --structures FILE is required"),
+    };
+    let Some(targets) = args.targets.clone() else {
+        bail!("--targets FILE is required");
+    };
+    Ok(AnalyzeConfig {
+        embeddings: args
+            .embeddings
+            .iter()
+            .map(|e| parse_embedding(e))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        composition,
+        composition_mode: CompositionMode::Counts,
+        targets,
+        target_names: Vec::new(),
+        probes: vec![ProbeKind::Ridge],
+        folds: match &args.folds_file {
+            Some(p) => FoldSpec::File(p.clone()),
+            None => FoldSpec::Shuffled { k: 5, seed: 0 },
+        },
+        ridge: RidgeParams::default(),
+        gbt: GbtParams::default(),
+        residualize_target: false,
+    })
+}
+
+/// Settings given on the command line win over the manifest's.
+fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> {
+    if !args.target.is_empty() {
+        c.target_names = args.target.clone();
+    }
+    if let Some(p) = &args.probes {
+        c.probes = p
+            .iter()
+            .map(|p| ProbeKind::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+    }
+    if args.folds.is_some() || args.seed.is_some() {
+        match &mut c.folds {
+            FoldSpec::Shuffled { k, seed } => {
+                *k = args.folds.unwrap_or(*k);
+                *seed = args.seed.unwrap_or(*seed);
+            }
+            FoldSpec::File(p) => bail!(
+                "--folds/--seed conflict with the manifest's folds_file {}",
+                p.display()
+            ),
+        }
+    }
+    match (&args.alpha, &args.alphas) {
+        (Some(a), _) => c.ridge = RidgeParams::fixed(*a),
+        (None, Some(grid)) => c.ridge = RidgeParams::grid(grid.clone()),
+        (None, None) => {}
+    }
+    let g = &mut c.gbt;
+    g.rounds = args.gbt_rounds.unwrap_or(g.rounds);
+    g.learning_rate = args.gbt_lr.unwrap_or(g.learning_rate);
+    g.max_leaves = args.gbt_leaves.unwrap_or(g.max_leaves);
+    g.max_depth = args.gbt_depth.or(g.max_depth);
+    g.min_leaf = args.gbt_min_leaf.unwrap_or(g.min_leaf);
+    g.l2 = args.gbt_l2.unwrap_or(g.l2);
+    g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
+    c.residualize_target |= args.residualize_target;
+    if let Some(mode) = args.composition {
+        c.composition_mode = match mode {
+            CompositionArg::Counts => CompositionMode::Counts,
+            CompositionArg::Fractions => CompositionMode::Fractions,
+        };
+    }
+    Ok(())
+}
+
+/// A terminal progress bar.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn add_work(&self, n: u64) {
+        self.0.inc_length(n);
+    }
+    fn stage(&self, what: &str) {
+        self.0.set_message(what.to_owned());
+    }
+    fn done(&self) {
+        self.0.inc(1);
+    }
+}
+
+/// Plain progress lines for a stderr that is not a terminal
+/// (`--progress always` in a batch log).
+struct Lines {
+    total: AtomicU64,
+    done: AtomicU64,
+}
+
+impl Progress for Lines {
+    fn add_work(&self, n: u64) {
+        self.total.fetch_add(n, Ordering::Relaxed);
+    }
+    fn stage(&self, what: &str) {
+        eprintln!(
+            "cpd: {}/{} fits done; {what}",
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed)
+        );
+    }
+    fn done(&self) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn progress_sink(mode: ProgressArg, quiet: bool) -> Box<dyn Progress> {
+    let tty = std::io::stderr().is_terminal();
+    match (mode, quiet, tty) {
+        (ProgressArg::Never, _, _) | (_, true, _) | (ProgressArg::Auto, false, false) => {
+            Box::new(NoProgress)
+        }
+        (_, false, true) => {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {pos}/{len} fits, eta {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            Box::new(Bar(bar))
+        }
+        (ProgressArg::Always, false, false) => Box::new(Lines {
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
         }),
     }
 }
@@ -198,81 +386,33 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .build_global()
             .context("setting up the thread pool")?;
     }
-    let demo = args.embeddings.is_empty()
+    let demo = args.manifest.is_none()
+        && args.embeddings.is_empty()
         && args.compositions.is_none()
         && args.structures.is_none()
         && args.targets.is_none();
-    let (embeddings, composition, targets, out) = if demo {
-        let dir = demo_dir();
-        (
-            demo_embeddings(&dir)?,
-            CompositionSource::Table(dir.join("compositions.csv")),
-            dir.join("targets.csv"),
-            Some(args.out.clone().unwrap_or_else(|| PathBuf::from("reports"))),
-        )
+    let manifest = if demo {
+        Some(demo_manifest())
     } else {
-        if args.embeddings.is_empty() {
-            bail!("--embeddings NAME=PATH is required (run `cpd analyze` without arguments for the bundled demo)");
-        }
-        let composition = match (&args.compositions, &args.structures) {
-            (Some(c), None) => CompositionSource::Table(c.clone()),
-            (None, Some(s)) => CompositionSource::Structures(s.clone()),
-            _ => bail!("one of --compositions FILE or --structures FILE is required"),
-        };
-        let Some(targets) = args.targets.clone() else {
-            bail!("--targets FILE is required");
-        };
-        let embeddings = args
-            .embeddings
-            .iter()
-            .map(|e| parse_embedding(e))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        (embeddings, composition, targets, args.out.clone())
+        args.manifest.clone()
+    };
+    let mut config = match &manifest {
+        Some(path) => Manifest::load(path)?.to_config()?,
+        None => config_from_flags(&args)?,
+    };
+    apply_flags(&args, &mut config)?;
+    let out = match (&args.out, demo) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => Some(PathBuf::from("reports")),
+        (None, false) => None,
     };
     if let Some(dir) = &out {
         prepare_out_dir(dir).context("output directory is not writable")?;
     }
-    let probes = args
-        .probes
-        .iter()
-        .map(|p| ProbeKind::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ridge = match (&args.alpha, &args.alphas) {
-        (Some(a), _) => RidgeParams::fixed(*a),
-        (None, Some(grid)) => RidgeParams::grid(grid.clone()),
-        (None, None) => RidgeParams::default(),
-    };
-    let folds = match &args.folds_file {
-        Some(p) => FoldSpec::File(p.clone()),
-        None => FoldSpec::Shuffled {
-            k: args.folds,
-            seed: args.seed,
-        },
-    };
-    let config = AnalyzeConfig {
-        embeddings,
-        composition,
-        composition_mode: match args.composition {
-            CompositionArg::Counts => CompositionMode::Counts,
-            CompositionArg::Fractions => CompositionMode::Fractions,
-        },
-        targets,
-        target_names: args.target.clone(),
-        probes,
-        folds,
-        ridge,
-        gbt: GbtParams {
-            rounds: args.gbt_rounds,
-            learning_rate: args.gbt_lr,
-            max_leaves: args.gbt_leaves,
-            max_depth: args.gbt_depth,
-            min_leaf: args.gbt_min_leaf,
-            l2: args.gbt_l2,
-            max_bins: args.gbt_bins,
-        },
-        residualize_target: args.residualize_target,
-    };
-    let analysis = analyze(&config)?;
+    let progress = progress_sink(args.progress, args.quiet);
+    let analysis = analyze_with_progress(&config, progress.as_ref());
+    drop(progress); // a finished bar is cleared before anything else prints
+    let analysis = analysis?;
     if let Some(dir) = &out {
         let written = write_outputs(
             dir,
@@ -307,4 +447,145 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         print!("{}", text_table(r));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_value(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
+}
+
+fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let metric = Metric::parse(&args.metric)?;
+    let baseline = LoadedReport::load(&args.baseline)?;
+    let new = LoadedReport::load(&args.report)?;
+    let outcome = check(&baseline, &new, metric, args.tol)?;
+    let shown: Vec<&Row> = outcome
+        .rows
+        .iter()
+        .filter(|r| args.all || r.status != Status::Ok)
+        .collect();
+    if !shown.is_empty() {
+        let width = shown.iter().map(|r| r.key.len()).max().unwrap_or(6).max(6);
+        println!(
+            "{:<8} {:<width$} {:>10} {:>10} {:>10} {:>8}",
+            "status", "record", "baseline", "new", "delta", "tol"
+        );
+        for r in &shown {
+            println!(
+                "{:<8} {:<width$} {:>10} {:>10} {:>10} {:>8}",
+                r.status.label(),
+                r.key,
+                fmt_value(r.baseline),
+                fmt_value(r.new),
+                r.delta().map_or_else(|| "-".into(), |d| format!("{d:+.4}")),
+                format!("{}", r.tol)
+            );
+        }
+    }
+    for d in &outcome.settings_differ {
+        println!("note: settings differ: {d}");
+    }
+    println!(
+        "check {}: {} within tolerance, {} moved, {} missing, {} new ({} against {}, {}, tol {})",
+        if outcome.passed() { "passed" } else { "FAILED" },
+        outcome.count(Status::Ok),
+        outcome.count(Status::Moved),
+        outcome.count(Status::Missing),
+        outcome.count(Status::New),
+        new.path(),
+        baseline.path(),
+        metric.name(),
+        args.tol
+    );
+    Ok(if outcome.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let info = inspect(&args.file)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{}: {} layer(s), {}",
+        info.path,
+        info.layers.len(),
+        match info.ids {
+            Some(n) => format!("{n} row ids"),
+            None => "no row ids (rows follow the compositions' order)".into(),
+        }
+    );
+    let g = |v: f64| format!("{v:.4e}");
+    let mut rows = vec![[
+        "layer", "rows", "cols", "dtype", "order", "NaN", "Inf", "constant", "zero", "min", "max",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for l in &info.layers {
+        rows.push(vec![
+            l.name.clone(),
+            l.rows.to_string(),
+            l.cols.to_string(),
+            l.dtype.clone(),
+            l.order.clone(),
+            l.nan.to_string(),
+            l.inf.to_string(),
+            l.constant_columns.to_string(),
+            l.zero_columns.to_string(),
+            g(l.min),
+            g(l.max),
+        ]);
+    }
+    print_aligned(&rows);
+    for l in &info.layers {
+        if l.nan + l.inf > 0 {
+            println!(
+                "layer '{}': {} NaN and {} Inf values; cpd analyze refuses non-finite embeddings",
+                l.name, l.nan, l.inf
+            );
+        }
+        if args.columns {
+            println!("\nlayer '{}':", l.name);
+            let mut rows = vec![["column", "mean", "std", "min", "max", "NaN", "Inf"]
+                .map(String::from)
+                .to_vec()];
+            for c in &l.columns {
+                rows.push(vec![
+                    c.column.to_string(),
+                    g(c.mean),
+                    g(c.std),
+                    g(c.min),
+                    g(c.max),
+                    c.nan.to_string(),
+                    c.inf.to_string(),
+                ]);
+            }
+            print_aligned(&rows);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print rows as left-aligned columns.
+fn print_aligned(rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|j| {
+            rows.iter()
+                .map(|r| r.get(j).map_or(0, |c| c.len()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
 }

@@ -54,6 +54,7 @@ fn bundled() -> Case {
             .map(|m| EmbeddingSpec {
                 model: m.to_string(),
                 path: data(&format!("embeddings/{m}.npz")),
+                layers: None,
             })
             .collect(),
         compositions: data("compositions.csv"),
@@ -75,6 +76,7 @@ fn robust() -> Case {
             .map(|m| EmbeddingSpec {
                 model: m.to_string(),
                 path: dir.join(format!("{m}.npy")),
+                layers: None,
             })
             .collect(),
         compositions: dir.join("compositions.csv"),

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod batch;
 mod catalogue;
 mod cli;
 mod parity;

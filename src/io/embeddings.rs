@@ -23,6 +23,8 @@ pub struct Layer {
     pub name: String,
     /// On-disk element type (`float32`, `float64`).
     pub dtype: &'static str,
+    /// On-disk layout: `C` or `Fortran` for `.npy` arrays, `csv` for a table.
+    pub order: &'static str,
     /// `n × d` values in f64.
     pub data: Array2<f64>,
 }
@@ -41,8 +43,25 @@ pub struct EmbeddingFile {
 /// Name of the optional id array in an `.npz` file.
 pub const IDS_ARRAY: &str = "ids";
 
-/// Load an embedding file, choosing the reader by extension.
+/// Load an embedding file, choosing the reader by extension, and check that
+/// every value is finite and every layer has columns.
 pub fn load(path: &Path) -> Result<EmbeddingFile> {
+    let file = read(path)?;
+    for layer in &file.layers {
+        check_finite(path, &layer.name, &layer.data)?;
+        if layer.data.ncols() == 0 {
+            return Err(CpdError::format(
+                path,
+                format!("layer '{}' has 0 columns", layer.name),
+            ));
+        }
+    }
+    Ok(file)
+}
+
+/// Read an embedding file with its structure checked (shapes, dtypes, ids)
+/// but not its values: NaN and Inf are kept, for `cpd inspect` to count.
+pub fn read(path: &Path) -> Result<EmbeddingFile> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -62,13 +81,14 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
     let file = match ext.as_str() {
         "npy" => {
             let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
-            let (data, dtype) = read_npy_matrix(BufReader::new(f), path, "array")?;
+            let (data, dtype, order) = read_npy_matrix(BufReader::new(f), path, "array")?;
             EmbeddingFile {
                 path: path.to_owned(),
                 ids: None,
                 layers: vec![Layer {
                     name: stem,
                     dtype,
+                    order,
                     data,
                 }],
             }
@@ -85,6 +105,7 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
                 layers: vec![Layer {
                     name: stem,
                     dtype: "float64",
+                    order: "csv",
                     data: t.values,
                 }],
             }
@@ -96,15 +117,6 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
             ))
         }
     };
-    for layer in &file.layers {
-        check_finite(path, &layer.name, &layer.data)?;
-        if layer.data.ncols() == 0 {
-            return Err(CpdError::format(
-                path,
-                format!("layer '{}' has 0 columns", layer.name),
-            ));
-        }
-    }
     if let Some(ids) = &file.ids {
         for layer in &file.layers {
             if layer.data.nrows() != ids.len() {
@@ -163,7 +175,7 @@ fn read_npy_matrix<R: Read + Seek>(
     mut r: R,
     path: &Path,
     what: &str,
-) -> Result<(Array2<f64>, &'static str)> {
+) -> Result<(Array2<f64>, &'static str, &'static str)> {
     let io_err = |e: std::io::Error| CpdError::io(path, e);
     let start = r.stream_position().map_err(io_err)?;
     let end = r.seek(SeekFrom::End(0)).map_err(io_err)?;
@@ -230,7 +242,12 @@ fn read_npy_matrix<R: Read + Seek>(
             .map_err(|e| npy_error(path, what, e))?
             .mapv(f64::from)
     };
-    Ok((data, dtype))
+    let order = if header.layout.is_fortran() {
+        "Fortran"
+    } else {
+        "C"
+    };
+    Ok((data, dtype, order))
 }
 
 /// Largest `.npy` header accepted (NumPy itself refuses headers over 10 kB
@@ -278,7 +295,7 @@ fn check_header_len<R: Read + Seek>(r: &mut R, total: u64, path: &Path, what: &s
 
 /// Parse the bytes of a `.npy` file (used by the fuzz targets).
 pub fn parse_npy_bytes(bytes: &[u8]) -> Result<Array2<f64>> {
-    read_npy_matrix(Cursor::new(bytes), Path::new("<bytes>"), "array").map(|(a, _)| a)
+    read_npy_matrix(Cursor::new(bytes), Path::new("<bytes>"), "array").map(|(a, _, _)| a)
 }
 
 /// Parse the bytes of a `.npz` file (used by the fuzz targets).
@@ -322,8 +339,14 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
             ids = Some(read_ids(&bytes, path)?);
             continue;
         }
-        let (data, dtype) = read_npy_matrix(Cursor::new(&bytes), path, &format!("array '{name}'"))?;
-        layers.push(Layer { name, dtype, data });
+        let (data, dtype, order) =
+            read_npy_matrix(Cursor::new(&bytes), path, &format!("array '{name}'"))?;
+        layers.push(Layer {
+            name,
+            dtype,
+            order,
+            data,
+        });
     }
     if layers.is_empty() {
         return Err(CpdError::format(

@@ -1,0 +1,359 @@
+//! Run manifests: one TOML file describing the dataset, any number of models
+//! and the shared settings of a `cpd analyze` run, so that a batch over many
+//! models is one command and one report.
+//!
+//! ```toml
+//! [dataset]                      # paths are relative to this file
+//! compositions = "compositions.csv"   # or: structures = "structures.xyz"
+//! targets = "targets.csv"
+//! # folds_file = "folds.csv"          # id,fold; else shuffled folds
+//! # composition = "counts"            # or "fractions"
+//!
+//! [settings]                     # every key optional; defaults as the CLI's
+//! probes = ["ridge"]
+//! folds = 5
+//! seed = 0
+//! # targets = ["gap_ev"]  alpha = 1.0  alphas = [0.1, 1, 10]
+//! # residualize_target = false
+//! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
+//! #                min_leaf = 20  l2 = 0.0  bins = 255
+//!
+//! [[models]]
+//! name = "sevennet0"
+//! file = "embeddings/sevennet0.npz"
+//! layers = ["l_last"]            # optional: default every layer in the file
+//! ```
+//!
+//! Unknown keys are errors (a misspelt setting must not be silently ignored).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::analysis::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use crate::dataset::CompositionMode;
+use crate::error::{CpdError, Result};
+use crate::probe::gbt::GbtParams;
+use crate::probe::ridge::RidgeParams;
+use crate::probe::ProbeKind;
+
+/// A parsed manifest, paths already resolved against its directory.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Compositions, targets and folds.
+    pub dataset: DatasetSection,
+    /// Shared settings.
+    #[serde(default)]
+    pub settings: SettingsSection,
+    /// The models, in report order.
+    #[serde(default)]
+    pub models: Vec<ModelSection>,
+}
+
+/// `[dataset]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSection {
+    /// Composition CSV (`id` + one column per element).
+    pub compositions: Option<PathBuf>,
+    /// Extended-XYZ structures (instead of `compositions`).
+    pub structures: Option<PathBuf>,
+    /// Targets CSV.
+    pub targets: PathBuf,
+    /// `id,fold` CSV.
+    pub folds_file: Option<PathBuf>,
+    /// `counts` (default) or `fractions`.
+    pub composition: Option<String>,
+}
+
+/// `[settings]`: every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSection {
+    /// Probes to run.
+    pub probes: Option<Vec<String>>,
+    /// Number of shuffled folds.
+    pub folds: Option<usize>,
+    /// Fold shuffle seed.
+    pub seed: Option<u64>,
+    /// Targets to probe (default: all columns).
+    pub targets: Option<Vec<String>>,
+    /// Fixed ridge alpha.
+    pub alpha: Option<f64>,
+    /// Ridge alpha grid.
+    pub alphas: Option<Vec<f64>>,
+    /// Residualise the target against composition.
+    pub residualize_target: Option<bool>,
+    /// GBT hyper-parameters.
+    pub gbt: Option<GbtSection>,
+}
+
+/// `[settings.gbt]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GbtSection {
+    /// Boosting rounds.
+    pub rounds: Option<usize>,
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// Maximum leaves per tree.
+    pub leaves: Option<usize>,
+    /// Maximum depth.
+    pub depth: Option<usize>,
+    /// Minimum rows per leaf.
+    pub min_leaf: Option<usize>,
+    /// L2 penalty on leaf values.
+    pub l2: Option<f64>,
+    /// Maximum bins per feature.
+    pub bins: Option<usize>,
+}
+
+/// One `[[models]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Model name in the report.
+    pub name: String,
+    /// Embedding file (`.npy`, `.npz`, `.csv`).
+    pub file: PathBuf,
+    /// Layers to probe (default: all).
+    pub layers: Option<Vec<String>>,
+}
+
+impl Manifest {
+    /// Read and parse `path`; relative paths inside are resolved against
+    /// the manifest's directory.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(|e| CpdError::io(path, e))?;
+        let mut m = Manifest::parse(&text).map_err(|e| CpdError::format(path, e))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        m.resolve(base);
+        m.validate().map_err(|e| CpdError::format(path, e))?;
+        Ok(m)
+    }
+
+    /// Parse manifest text (paths left as written).
+    pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
+        toml::from_str(text).map_err(|e| format!("not a valid manifest: {e}"))
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let join = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        let d = &mut self.dataset;
+        for p in [&mut d.compositions, &mut d.structures, &mut d.folds_file]
+            .into_iter()
+            .flatten()
+        {
+            join(p);
+        }
+        join(&mut d.targets);
+        for m in &mut self.models {
+            join(&mut m.file);
+        }
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let d = &self.dataset;
+        if d.compositions.is_some() == d.structures.is_some() {
+            return Err("[dataset] needs exactly one of `compositions` or `structures`".into());
+        }
+        if self.models.is_empty() {
+            return Err("no [[models]] entries: add at least one model".into());
+        }
+        if let Some(mode) = &d.composition {
+            composition_mode(mode)?;
+        }
+        if self.settings.alpha.is_some() && self.settings.alphas.is_some() {
+            return Err("[settings] has both `alpha` and `alphas`; choose one".into());
+        }
+        if self.dataset.folds_file.is_some()
+            && (self.settings.folds.is_some() || self.settings.seed.is_some())
+        {
+            return Err(
+                "[settings] `folds`/`seed` and [dataset] `folds_file` exclude each other".into(),
+            );
+        }
+        for m in &self.models {
+            if m.name.trim().is_empty() {
+                return Err(format!(
+                    "model with file {} has an empty name",
+                    m.file.display()
+                ));
+            }
+            if let Some(layers) = &m.layers {
+                if layers.is_empty() {
+                    return Err(format!("model '{}': `layers` is empty", m.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The run this manifest describes, with cpd's defaults where it is
+    /// silent.
+    pub fn to_config(&self) -> Result<AnalyzeConfig> {
+        let d = &self.dataset;
+        let s = &self.settings;
+        let composition = match (&d.compositions, &d.structures) {
+            (Some(c), _) => CompositionSource::Table(c.clone()),
+            (None, Some(x)) => CompositionSource::Structures(x.clone()),
+            (None, None) => unreachable!("validated"),
+        };
+        let probes = s
+            .probes
+            .clone()
+            .unwrap_or_else(|| vec!["ridge".into()])
+            .iter()
+            .map(|p| ProbeKind::parse(p))
+            .collect::<Result<Vec<_>>>()?;
+        let ridge = match (&s.alpha, &s.alphas) {
+            (Some(a), _) => RidgeParams::fixed(*a),
+            (None, Some(g)) => RidgeParams::grid(g.clone()),
+            (None, None) => RidgeParams::default(),
+        };
+        let g = s.gbt.clone().unwrap_or_default();
+        let dg = GbtParams::default();
+        Ok(AnalyzeConfig {
+            embeddings: self
+                .models
+                .iter()
+                .map(|m| EmbeddingSpec {
+                    model: m.name.clone(),
+                    path: m.file.clone(),
+                    layers: m.layers.clone(),
+                })
+                .collect(),
+            composition,
+            composition_mode: composition_mode(d.composition.as_deref().unwrap_or("counts"))
+                .map_err(CpdError::Invalid)?,
+            targets: d.targets.clone(),
+            target_names: s.targets.clone().unwrap_or_default(),
+            probes,
+            folds: match &d.folds_file {
+                Some(p) => FoldSpec::File(p.clone()),
+                None => FoldSpec::Shuffled {
+                    k: s.folds.unwrap_or(5),
+                    seed: s.seed.unwrap_or(0),
+                },
+            },
+            ridge,
+            gbt: GbtParams {
+                rounds: g.rounds.unwrap_or(dg.rounds),
+                learning_rate: g.lr.unwrap_or(dg.learning_rate),
+                max_leaves: g.leaves.unwrap_or(dg.max_leaves),
+                max_depth: g.depth.or(dg.max_depth),
+                min_leaf: g.min_leaf.unwrap_or(dg.min_leaf),
+                l2: g.l2.unwrap_or(dg.l2),
+                max_bins: g.bins.unwrap_or(dg.max_bins),
+            },
+            residualize_target: s.residualize_target.unwrap_or(false),
+        })
+    }
+}
+
+/// `counts` or `fractions`.
+pub fn composition_mode(name: &str) -> std::result::Result<CompositionMode, String> {
+    match name {
+        "counts" => Ok(CompositionMode::Counts),
+        "fractions" => Ok(CompositionMode::Fractions),
+        other => Err(format!(
+            "composition mode '{other}': expected \"counts\" or \"fractions\""
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[dataset]
+structures = "s.xyz"
+targets = "/abs/t.csv"
+composition = "fractions"
+
+[settings]
+probes = ["ridge", "gbt"]
+folds = 3
+seed = 7
+targets = ["gap"]
+alphas = [0.1, 10.0]
+residualize_target = true
+[settings.gbt]
+rounds = 12
+depth = 4
+
+[[models]]
+name = "a"
+file = "emb/a.npz"
+layers = ["l1"]
+
+[[models]]
+name = "b"
+file = "b.npy"
+"#;
+
+    #[test]
+    fn full_manifest_resolves_paths_and_settings() {
+        let mut m = Manifest::parse(FULL).unwrap();
+        m.resolve(Path::new("/runs/x"));
+        m.validate().unwrap();
+        let c = m.to_config().unwrap();
+        assert!(
+            matches!(&c.composition, CompositionSource::Structures(p) if p == Path::new("/runs/x/s.xyz"))
+        );
+        assert_eq!(c.targets, PathBuf::from("/abs/t.csv"));
+        assert_eq!(c.composition_mode, CompositionMode::Fractions);
+        assert_eq!(c.probes, vec![ProbeKind::Ridge, ProbeKind::Gbt]);
+        assert!(matches!(c.folds, FoldSpec::Shuffled { k: 3, seed: 7 }));
+        assert_eq!(c.target_names, vec!["gap".to_string()]);
+        assert_eq!(c.ridge, RidgeParams::grid(vec![0.1, 10.0]));
+        assert_eq!(c.gbt.rounds, 12);
+        assert_eq!(c.gbt.max_depth, Some(4));
+        assert_eq!(c.gbt.max_leaves, GbtParams::default().max_leaves);
+        assert!(c.residualize_target);
+        assert_eq!(c.embeddings.len(), 2);
+        assert_eq!(c.embeddings[0].path, PathBuf::from("/runs/x/emb/a.npz"));
+        assert_eq!(c.embeddings[0].layers, Some(vec!["l1".to_string()]));
+        assert_eq!(c.embeddings[1].model, "b");
+        assert_eq!(c.embeddings[1].layers, None);
+    }
+
+    fn invalid(text: &str) -> String {
+        match Manifest::parse(text) {
+            Err(e) => e,
+            Ok(m) => m.validate().unwrap_err(),
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let base = "[dataset]\ncompositions = \"c.csv\"\ntargets = \"t.csv\"\n";
+        let model = "[[models]]\nname = \"a\"\nfile = \"a.npy\"\n";
+        let e = invalid(&format!("{base}[settings]\nprobs = [\"ridge\"]\n{model}"));
+        assert!(e.contains("unknown field `probs`"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
+        let e = invalid(base);
+        assert!(e.contains("no [[models]]"), "{e}");
+        let e = invalid(&format!("[dataset]\ntargets = \"t.csv\"\n{model}"));
+        assert!(
+            e.contains("exactly one of `compositions` or `structures`"),
+            "{e}"
+        );
+        let e = invalid(&format!(
+            "{base}[settings]\nalpha = 1.0\nalphas = [1.0]\n{model}"
+        ));
+        assert!(e.contains("both `alpha` and `alphas`"), "{e}");
+        let e = invalid(&format!("{base}composition = \"moles\"\n{model}"));
+        assert!(e.contains("'moles'"), "{e}");
+        let e = invalid(&format!("{base}[[models]]\nname = \"a\"\n"));
+        assert!(e.contains("missing field `file`"), "{e}");
+        let e = invalid(&format!("{base}[settings]\nfolds = \"five\"\n{model}"));
+        assert!(e.contains("invalid type"), "{e}");
+    }
+}
