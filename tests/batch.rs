@@ -386,15 +386,7 @@ fn check_input_errors_exit_2() {
     assert_input_error(&out, &["unknown metric 'r2'"]);
     let out = cpd(
         dir.path(),
-        &[
-            "check",
-            "--baseline",
-            &base,
-            "--report",
-            &new,
-            "--tol",
-            "-1",
-        ],
+        &["check", "--baseline", &base, "--report", &new, "--tol=-1"],
     );
     assert_input_error(&out, &["--tol must be"]);
 }
