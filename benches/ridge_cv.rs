@@ -13,6 +13,7 @@ use cpd::cv::cross_validate;
 use cpd::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
 use cpd::projection::Projection;
+use cpd::rows::Dense;
 
 struct Synthetic {
     h: Array2<f64>,
@@ -50,8 +51,9 @@ fn bench(crit: &mut Criterion) {
         group.bench_function(format!("project+ridgecv_{n}x{d}"), |b| {
             b.iter(|| {
                 let p = Projection::new(data.c.view(), &names);
-                let geom = p.residual(data.h.view(), 1e-9);
-                let s = cross_validate(&ridge, geom.view(), data.y.view(), &folds).unwrap();
+                let h = Dense(data.h.view());
+                let geom = p.residual_rows(&h, 1e-9);
+                let s = cross_validate(&ridge, &geom, data.y.view(), &folds).unwrap();
                 assert_eq!(s.len(), data.y.len_of(Axis(1)));
                 s
             })

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use ndarray::ArrayView2;
 
 use crate::cv::{cross_validate_with, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
@@ -23,6 +23,7 @@ use crate::report::{
     finite_or_none, CompositionInfo, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
     Timing, ToolInfo, SCHEMA_VERSION,
 };
+use crate::rows::{Dense, Rows, Stored};
 
 /// An embedding file and the model name it is reported under.
 #[derive(Debug, Clone)]
@@ -224,7 +225,13 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     let per_rep = (probes.len() * folds.k) as u64;
     progress.add_work(per_rep);
     progress.stage("composition");
-    let comp_scores = score_all(&probes, ds.composition.view(), y.view(), &folds, progress)?;
+    let comp_scores = score_all(
+        &probes,
+        &Dense(ds.composition.view()),
+        y.view(),
+        &folds,
+        progress,
+    )?;
     let mut results = Vec::new();
     for spec in &config.embeddings {
         progress.stage(&format!("{}: loading", spec.model));
@@ -242,16 +249,16 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 cols: layer.data.ncols(),
                 model: Some(spec.model.clone()),
                 layer: Some(layer.name.clone()),
-                dtype: Some(layer.dtype.into()),
+                dtype: Some(layer.dtype().into()),
             });
             // Column-major: folds gather and standardise whole columns.
-            let mut raw = Array2::<f64>::zeros(layer.data.raw_dim().f());
-            raw.assign(&layer.data);
-            drop(layer.data);
-            let geom = projection.residual(raw.view(), residual_zero_tol(layer.dtype));
+            // The layer stays in memory once, in its on-disk type; probes
+            // read rows of it, and of its residual, as they need them.
+            let raw = Stored(&layer.data);
+            let geom = projection.residual_rows(&raw, residual_zero_tol(layer.dtype()));
             let (raw_scores, geom_scores) = rayon::join(
-                || score_all(&probes, raw.view(), y.view(), &folds, progress),
-                || score_all(&probes, geom.view(), y.view(), &folds, progress),
+                || score_all(&probes, &raw, y.view(), &folds, progress),
+                || score_all(&probes, &geom, y.view(), &folds, progress),
             );
             let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
             for (t, target) in ds.target_names.iter().enumerate() {
@@ -343,7 +350,7 @@ fn mode_name(mode: CompositionMode) -> &'static str {
 /// Scores of every probe (outer) for every target (inner) on one representation.
 fn score_all(
     probes: &[(ProbeKind, &dyn Probe)],
-    x: ArrayView2<'_, f64>,
+    x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
     progress: &dyn Progress,

@@ -1,13 +1,14 @@
 //! Cross-validated scoring: fit a probe on each training fold, predict the
 //! held-out fold, and score per fold and pooled over all out-of-fold rows.
 
-use ndarray::{Array2, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::folds::Folds;
 use crate::metrics;
 use crate::probe::Probe;
+use crate::rows::Rows;
 
 /// Cross-validated scores of one probe on one representation for one target.
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ pub struct CvScores {
 /// numbers do not depend on the thread count.
 pub fn cross_validate(
     probe: &dyn Probe,
-    x: ArrayView2<'_, f64>,
+    x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
 ) -> Result<Vec<CvScores>> {
@@ -41,7 +42,7 @@ pub fn cross_validate(
 /// whichever thread fitted it).
 pub fn cross_validate_with(
     probe: &dyn Probe,
-    x: ArrayView2<'_, f64>,
+    x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
     fold_done: &(dyn Fn() + Sync),
@@ -50,11 +51,9 @@ pub fn cross_validate_with(
         .into_par_iter()
         .map(|f| {
             let (train, test) = folds.split(f);
-            let x_train = gather_rows(x, &train);
             let y_train = y.select(Axis(0), &train);
-            let x_test = gather_rows(x, &test);
             probe
-                .fit_predict(x_train.view(), y_train.view(), x_test.view())
+                .fit_predict_rows(x, &train, &test, y_train.view())
                 .map(|p| {
                     fold_done();
                     (test, p)
@@ -89,16 +88,4 @@ pub fn cross_validate_with(
         });
     }
     Ok(out)
-}
-
-/// Rows `rows` of `x` as a column-major matrix. Reading `x` column by column
-/// is cache-friendly when `x` is column-major, as cpd stores representations.
-fn gather_rows(x: ArrayView2<'_, f64>, rows: &[usize]) -> Array2<f64> {
-    let mut out = Array2::<f64>::zeros((rows.len(), x.ncols()).f());
-    for (mut dst, src) in out.columns_mut().into_iter().zip(x.columns()) {
-        for (d, &r) in dst.iter_mut().zip(rows) {
-            *d = src[r];
-        }
-    }
-    out
 }

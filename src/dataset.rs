@@ -8,6 +8,8 @@ use ndarray::{Array2, Axis};
 
 use crate::error::{CpdError, Result};
 use crate::io::elements::atomic_number;
+#[cfg(test)]
+use crate::io::embeddings::Values;
 use crate::io::embeddings::{EmbeddingFile, Layer};
 use crate::io::table::Table;
 
@@ -154,14 +156,12 @@ impl Dataset {
         match &file.ids {
             Some(ids) => {
                 let order = align_ids(&self.ids, &self.composition_path, ids, &file.path)?;
-                Ok(file
-                    .layers
-                    .into_iter()
-                    .map(|l| Layer {
-                        data: l.data.select(Axis(0), &order),
-                        ..l
-                    })
-                    .collect())
+                let mut layers = file.layers;
+                // In place: no second copy of the embedding.
+                for l in &mut layers {
+                    l.data.permute_rows(&order);
+                }
+                Ok(layers)
             }
             None => {
                 for layer in &file.layers {
@@ -270,13 +270,12 @@ mod tests {
             ids: Some(vec!["b".into(), "c".into(), "a".into()]),
             layers: vec![Layer {
                 name: "l".into(),
-                dtype: "float32",
                 order: "C",
-                data: array![[2.], [3.], [1.]],
+                data: Values::F32(array![[2.], [3.], [1.]]),
             }],
         };
         let layers = ds.align_embedding(emb).unwrap();
-        assert_eq!(layers[0].data.column(0).to_vec(), vec![1., 2., 3.]);
+        assert_eq!(layers[0].data.column_f64(0).to_vec(), vec![1., 2., 3.]);
     }
 
     #[test]
@@ -336,9 +335,8 @@ mod tests {
             ids: None,
             layers: vec![Layer {
                 name: "e".into(),
-                dtype: "float64",
                 order: "C",
-                data: Array2::zeros((3, 2)),
+                data: Values::F64(Array2::zeros((3, 2))),
             }],
         };
         let ds = Dataset::new(

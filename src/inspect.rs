@@ -76,12 +76,8 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         .layers
         .iter()
         .map(|l| {
-            let columns: Vec<ColumnStats> = l
-                .data
-                .columns()
-                .into_iter()
-                .enumerate()
-                .map(|(j, c)| column_stats(j, c))
+            let columns: Vec<ColumnStats> = (0..l.data.ncols())
+                .map(|j| column_stats(j, l.data.column_f64(j).view()))
                 .collect();
             let finite_min = columns.iter().map(|c| c.min).fold(f64::INFINITY, f64::min);
             let finite_max = columns
@@ -92,7 +88,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 name: l.name.clone(),
                 rows: l.data.nrows(),
                 cols: l.data.ncols(),
-                dtype: l.dtype.into(),
+                dtype: l.dtype().into(),
                 order: l.order.into(),
                 nan: columns.iter().map(|c| c.nan).sum(),
                 inf: columns.iter().map(|c| c.inf).sum(),

@@ -25,5 +25,6 @@ pub mod metrics;
 pub mod probe;
 pub mod projection;
 pub mod report;
+pub mod rows;
 
 pub use error::{CpdError, Result};

@@ -5,9 +5,10 @@
 //! rank, the geometric residual is `H_geom = H − Q (Qᵀ H)`: the part of every
 //! column of `H` orthogonal to the constant and to every composition column.
 
-use ndarray::{Array2, ArrayView2, Axis, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
 
 use crate::linalg;
+use crate::rows::{Dense, Rows, BLOCK};
 
 /// Relative size below which a residual column is rounding noise, by the
 /// embedding's on-disk type.
@@ -79,15 +80,56 @@ impl Projection {
     /// `H − Q (Qᵀ H)`, with columns that composition explains entirely
     /// (`‖h_geom‖ ≤ zero_tol · ‖h‖`, see [`residual_zero_tol`]) set to zero.
     pub fn residual(&self, h: ArrayView2<'_, f64>, zero_tol: f64) -> Array2<f64> {
-        let mut r = self.residual_raw(h);
-        for (j, mut col) in r.axis_iter_mut(Axis(1)).enumerate() {
-            let norm_h = h.column(j).iter().map(|v| v * v).sum::<f64>().sqrt();
-            let norm_r = col.iter().map(|v| v * v).sum::<f64>().sqrt();
-            if norm_r <= zero_tol * norm_h {
-                col.fill(0.0);
+        self.residual_rows(&Dense(h), zero_tol).materialize()
+    }
+
+    /// The residual of `h` as a row source: `QᵀH` and the column norms take
+    /// two streaming passes over `h`; rows are then computed on demand, so
+    /// the residual is never held whole.
+    pub fn residual_rows<'a>(&'a self, h: &'a dyn Rows, zero_tol: f64) -> Residual<'a> {
+        let (n, d) = (h.nrows(), h.ncols());
+        assert_eq!(
+            n,
+            self.q.nrows(),
+            "embedding and composition row counts differ"
+        );
+        let r = self.q.ncols();
+        let mut buf = Array2::<f64>::zeros((BLOCK, d));
+        let mut qth = Array2::<f64>::zeros((r, d));
+        let mut norm_h = Array1::<f64>::zeros(d);
+        let blocks = || (0..n).step_by(BLOCK).map(move |i| i..(i + BLOCK).min(n));
+        for range in blocks() {
+            let rows: Vec<usize> = range.clone().collect();
+            let mut b = buf.slice_mut(s![..rows.len(), ..]);
+            h.fill(&rows, b.view_mut());
+            qth += &linalg::matmul_tn(self.q.slice(s![range, ..]), b.view());
+            for row in b.rows() {
+                Zip::from(&mut norm_h)
+                    .and(&row)
+                    .for_each(|a, &v| *a += v * v);
             }
         }
-        r
+        let mut res = Residual {
+            h,
+            q: self.q.view(),
+            qth,
+            keep: vec![true; d],
+        };
+        let mut norm_r = Array1::<f64>::zeros(d);
+        for range in blocks() {
+            let rows: Vec<usize> = range.collect();
+            let mut b = buf.slice_mut(s![..rows.len(), ..]);
+            res.fill(&rows, b.view_mut());
+            for row in b.rows() {
+                Zip::from(&mut norm_r)
+                    .and(&row)
+                    .for_each(|a, &v| *a += v * v);
+            }
+        }
+        for (j, keep) in res.keep.iter_mut().enumerate() {
+            *keep = norm_r[j].sqrt() > zero_tol * norm_h[j].sqrt();
+        }
+        res
     }
 
     /// `H − Q (Qᵀ H)` without the noise clean-up (used for targets), as a
@@ -97,6 +139,46 @@ impl Projection {
         let mut r = linalg::matmul(self.q.view(), qth.view());
         Zip::from(&mut r).and(&h).for_each(|f, &v| *f = v - *f);
         r
+    }
+}
+
+/// `H − Q (Qᵀ H)` computed row by row from `H` (see
+/// [`Projection::residual_rows`]).
+pub struct Residual<'a> {
+    h: &'a dyn Rows,
+    q: ArrayView2<'a, f64>,
+    /// `Qᵀ H` (`rank × d`).
+    qth: Array2<f64>,
+    /// False for columns set to zero (explained by composition).
+    keep: Vec<bool>,
+}
+
+impl Residual<'_> {
+    /// Columns set to zero because composition explains them entirely.
+    pub fn zeroed_columns(&self) -> usize {
+        self.keep.iter().filter(|k| !**k).count()
+    }
+}
+
+impl Rows for Residual<'_> {
+    fn nrows(&self) -> usize {
+        self.h.nrows()
+    }
+
+    fn ncols(&self) -> usize {
+        self.h.ncols()
+    }
+
+    fn fill(&self, rows: &[usize], mut out: ArrayViewMut2<'_, f64>) {
+        self.h.fill(rows, out.view_mut());
+        let q_rows = self.q.select(ndarray::Axis(0), rows);
+        let fitted = linalg::matmul(q_rows.view(), self.qth.view());
+        Zip::from(&mut out).and(&fitted).for_each(|o, &f| *o -= f);
+        for (mut col, &keep) in out.columns_mut().into_iter().zip(&self.keep) {
+            if !keep {
+                col.fill(0.0);
+            }
+        }
     }
 }
 
@@ -145,10 +227,32 @@ mod tests {
     }
 
     #[test]
+    fn streamed_residual_equals_the_direct_product() {
+        // Direct H − Q(QᵀH) over the whole matrix vs the blocked row source,
+        // across several blocks and in a shuffled row order.
+        let n = 2 * BLOCK + 37;
+        let c = counts(n);
+        let names: Vec<String> = ["H", "C", "N", "O"].iter().map(|s| s.to_string()).collect();
+        let p = Projection::new(c.view(), &names);
+        let h = c.dot(&pseudo_random(4, 9, 3)) * 5.0 + pseudo_random(n, 9, 4);
+        let direct = p.residual_raw(h.view());
+        let src = Dense(h.view());
+        let res = p.residual_rows(&src, 1e-9);
+        assert_eq!(res.zeroed_columns(), 0);
+        let rows: Vec<usize> = (0..n).map(|i| (i * 7919) % n).collect();
+        let streamed = res.gather(&rows);
+        for (k, &i) in rows.iter().enumerate() {
+            for j in 0..9 {
+                assert!((streamed[(k, j)] - direct[(i, j)]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
     fn fractions_are_rank_deficient_and_reported() {
         let c = counts(100).mapv(|v| v + 1.0);
-        let sums = c.sum_axis(Axis(1));
-        let f = &c / &sums.insert_axis(Axis(1));
+        let sums = c.sum_axis(ndarray::Axis(1));
+        let f = &c / &sums.insert_axis(ndarray::Axis(1));
         let names: Vec<String> = ["H", "C", "N", "O"].iter().map(|s| s.to_string()).collect();
         let p = Projection::new(f.view(), &names);
         assert_eq!(p.rank, 4);

@@ -520,7 +520,7 @@ fn folds_file_problems() {
     let f = Fx::new();
     let bad = f.file("folds_missing.csv", b"id,fold\nm0,0\nm1,1\n");
     assert_input_error(
-        &f.run_with(&f.emb, &["--folds-file", &bad]),
+        &f.run_files(&f.emb, &f.comp, &f.targ, &["--folds-file", &bad]),
         &["folds_missing.csv", "id 'm2'", "is missing"],
     );
     let mut content = String::from("id,fold\n");
@@ -536,7 +536,7 @@ fn folds_file_problems() {
     }
     let frac = f.file("folds_frac.csv", content.as_bytes());
     assert_input_error(
-        &f.run_with(&f.emb, &["--folds-file", &frac]),
+        &f.run_files(&f.emb, &f.comp, &f.targ, &["--folds-file", &frac]),
         &["folds_frac.csv", "is not an integer in 0..12"],
     );
 }

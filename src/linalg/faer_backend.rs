@@ -40,6 +40,21 @@ pub(super) fn gram_lower(x: ArrayView2<'_, f64>) -> Array2<f64> {
     g
 }
 
+pub(super) fn gram_lower_add(x: ArrayView2<'_, f64>, g: &mut Array2<f64>) {
+    let xf = view(&x);
+    faer::linalg::matmul::triangular::matmul(
+        view_mut(g),
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        xf.transpose(),
+        BlockStructure::Rectangular,
+        xf,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+}
+
 pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()).f());
     faer::linalg::matmul::matmul(

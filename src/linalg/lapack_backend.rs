@@ -15,6 +15,10 @@ pub(super) fn gram_lower(x: ArrayView2<'_, f64>) -> Array2<f64> {
     g
 }
 
+pub(super) fn gram_lower_add(x: ArrayView2<'_, f64>, g: &mut Array2<f64>) {
+    ndarray::linalg::general_mat_mul(1.0, &x.t(), &x, 1.0, g);
+}
+
 pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     let mut c = Array2::<f64>::zeros((a.nrows(), b.ncols()).f());
     ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);

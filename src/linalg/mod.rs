@@ -41,6 +41,24 @@ pub fn gram(x: ArrayView2<'_, f64>) -> Array2<f64> {
     g
 }
 
+/// `G += XᵀX` on the lower triangle of `g` only (its upper triangle is left
+/// as it is); finish with [`mirror_lower`]. For Gram matrices accumulated
+/// over blocks of rows.
+pub fn gram_lower_add(x: ArrayView2<'_, f64>, g: &mut Array2<f64>) {
+    assert_eq!(g.dim(), (x.ncols(), x.ncols()), "gram_lower_add: shape");
+    backend::gram_lower_add(x, g)
+}
+
+/// Copy the lower triangle of a square matrix onto its upper triangle.
+pub fn mirror_lower(g: &mut Array2<f64>) {
+    let d = g.nrows();
+    for j in 0..d {
+        for i in (j + 1)..d {
+            g[(j, i)] = g[(i, j)];
+        }
+    }
+}
+
 /// `A·B`.
 pub fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");

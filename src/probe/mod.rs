@@ -7,6 +7,7 @@ pub mod ridge;
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{CpdError, Result};
+use crate::rows::Rows;
 
 /// The probes cpd knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -59,4 +60,20 @@ pub trait Probe: Sync {
         y_train: ArrayView2<'_, f64>,
         x_test: ArrayView2<'_, f64>,
     ) -> Result<FoldPrediction>;
+
+    /// Fit on the rows `train` of `x` (`y_train` their targets, in that
+    /// order) and predict the rows `test`. The default gathers both sets of
+    /// rows and calls [`Probe::fit_predict`]; a probe that can stream rows
+    /// overrides it.
+    fn fit_predict_rows(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        test: &[usize],
+        y_train: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction> {
+        let x_train = x.gather(train);
+        let x_test = x.gather(test);
+        self.fit_predict(x_train.view(), y_train, x_test.view())
+    }
 }

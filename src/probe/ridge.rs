@@ -28,11 +28,12 @@
 //! Constant training columns (scikit-learn's `_is_constant_feature` rule)
 //! standardise to zeros. Eigenvalues below zero from rounding are clamped to 0.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
 
 use super::{FoldPrediction, Probe};
 use crate::error::{CpdError, Result};
 use crate::linalg;
+use crate::rows::{Dense, Rows, BLOCK};
 
 /// `logspace(-3, 3, 13)`: scikit-learn's usual `RidgeCV` grid, cpd's default.
 pub fn default_alphas() -> Vec<f64> {
@@ -96,14 +97,173 @@ impl Ridge {
 
     /// Fit every target column of `y` on `x`.
     pub fn fit(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<FittedRidge> {
-        let (n, d) = x.dim();
-        let t = y.ncols();
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        self.fit_rows(&Dense(x), &all, y)
+    }
+
+    /// Fit every target column of `y` on the rows `train` of `x` (`y` holds
+    /// those rows' targets, in that order).
+    ///
+    /// With more rows than columns the rows are streamed in blocks (three
+    /// passes: means; centred Gram and cross-products; leave-one-out
+    /// residuals), so memory is a few `d × d` matrices whatever `n` is.
+    /// Otherwise the (at most `d × d`) training rows are gathered and the
+    /// `n × n` kernel form is used.
+    pub fn fit_rows(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        y: ArrayView2<'_, f64>,
+    ) -> Result<FittedRidge> {
+        let n = train.len();
         if n < 2 {
             return Err(CpdError::Invalid(format!(
                 "ridge needs at least 2 training rows, got {n}"
             )));
         }
         assert_eq!(y.nrows(), n, "x and y row counts differ");
+        if n > x.ncols() {
+            self.fit_streaming(x, train, y)
+        } else {
+            self.fit_in_memory(x.gather(train).view(), y)
+        }
+    }
+
+    /// The primal (`n > d`) fit, streaming the training rows.
+    fn fit_streaming(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        y: ArrayView2<'_, f64>,
+    ) -> Result<FittedRidge> {
+        let (n, d, t) = (train.len(), x.ncols(), y.ncols());
+        let nf = n as f64;
+        let mut buf = Array2::<f64>::zeros((BLOCK.min(n), d));
+        let blocks = || train.chunks(BLOCK).enumerate().map(|(k, c)| (k * BLOCK, c));
+
+        // Pass 1: means.
+        let mut mean = Array1::<f64>::zeros(d);
+        for (_, chunk) in blocks() {
+            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+            x.fill(chunk, b.view_mut());
+            for row in b.rows() {
+                mean += &row;
+            }
+        }
+        mean /= nf;
+        let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
+        let yc = &y - &y_mean.view().insert_axis(Axis(0));
+
+        // Pass 2: centred Gram (lower triangle), Xcᵀ y_c, and the column
+        // sums of the centred values for the corrected two-pass variance.
+        let mut g = Array2::<f64>::zeros((d, d).f());
+        let mut xty = Array2::<f64>::zeros((d, t));
+        let mut corr = Array1::<f64>::zeros(d);
+        for (start, chunk) in blocks() {
+            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+            x.fill(chunk, b.view_mut());
+            b -= &mean.view().insert_axis(Axis(0));
+            for row in b.rows() {
+                corr += &row;
+            }
+            linalg::gram_lower_add(b.view(), &mut g);
+            xty += &linalg::matmul_tn(b.view(), yc.slice(s![start..start + chunk.len(), ..]));
+        }
+        let eps = f64::EPSILON;
+        let scale = Array1::from_shape_fn(d, |j| {
+            let var = (g[(j, j)] - corr[j] * corr[j] / nf) / nf;
+            let bound = nf * eps * var + (nf * mean[j] * eps).powi(2);
+            if var > bound {
+                var.sqrt()
+            } else {
+                1.0
+            }
+        });
+        // Standardise: S⁻¹ G S⁻¹ and S⁻¹ Xcᵀ y_c.
+        for j in 0..d {
+            for i in j..d {
+                g[(i, j)] /= scale[i] * scale[j];
+            }
+        }
+        linalg::mirror_lower(&mut g);
+        xty /= &scale.view().insert_axis(Axis(1));
+        let (lam, v) = linalg::sym_eigen(g.view())?;
+        drop(g);
+        let spectrum = lam.mapv(|l| l.max(0.0));
+        let p = linalg::matmul_tn(v.view(), xty.view()); // d × t
+
+        // Pass 3: leave-one-out residuals of every alpha and target.
+        let mut best_alpha = vec![self.alphas[0]; t];
+        if self.alphas.len() > 1 {
+            let na = self.alphas.len();
+            let mut w_all = Array2::<f64>::zeros((d, na).f());
+            let mut wp_all = Array2::<f64>::zeros((d, na * t).f());
+            for (k, &alpha) in self.alphas.iter().enumerate() {
+                let w = spectrum.mapv(|l| 1.0 / (l + alpha));
+                for target in 0..t {
+                    Zip::from(wp_all.column_mut(k * t + target))
+                        .and(&w)
+                        .and(p.column(target))
+                        .for_each(|o, &wv, &pv| *o = wv * pv);
+                }
+                w_all.column_mut(k).assign(&w);
+            }
+            let mut sse = Array2::<f64>::zeros((na, t));
+            for (start, chunk) in blocks() {
+                let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+                x.fill(chunk, b.view_mut());
+                standardise_in_place(b.view_mut(), &mean, &scale);
+                let a = linalg::matmul(b.view(), v.view());
+                let a2 = a.mapv(|v| v * v);
+                let lev = linalg::matmul(a2.view(), w_all.view()); // rows × na
+                let fitted = linalg::matmul(a.view(), wp_all.view()); // rows × (na·t)
+                for k in 0..na {
+                    for target in 0..t {
+                        let mut acc = sse[(k, target)];
+                        Zip::from(yc.slice(s![start..start + chunk.len(), target]))
+                            .and(fitted.column(k * t + target))
+                            .and(lev.column(k))
+                            .for_each(|&yv, &f, &hv| {
+                                let e = (yv - f) / (1.0 - (hv + 1.0 / nf));
+                                acc += e * e;
+                            });
+                        sse[(k, target)] = acc;
+                    }
+                }
+            }
+            for target in 0..t {
+                let mut best = f64::INFINITY;
+                for (k, &alpha) in self.alphas.iter().enumerate() {
+                    let mse = sse[(k, target)] / nf;
+                    // Strictly smaller only: ties keep the earlier alpha.
+                    if mse < best {
+                        best = mse;
+                        best_alpha[target] = alpha;
+                    }
+                }
+            }
+        }
+
+        let mut coef = Array2::<f64>::zeros((d, t));
+        for (target, &alpha) in best_alpha.iter().enumerate() {
+            let inv = spectrum.mapv(|l| 1.0 / (l + alpha));
+            coef.column_mut(target)
+                .assign(&v.dot(&(&p.column(target) * &inv)));
+        }
+        Ok(FittedRidge {
+            mean,
+            scale,
+            coef,
+            y_mean,
+            alpha: best_alpha,
+        })
+    }
+
+    /// The fit on training rows held in memory (used when `n ≤ d`, where the
+    /// `n × n` kernel form is cheaper; also handles `n > d`).
+    fn fit_in_memory(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<FittedRidge> {
+        let (n, d) = x.dim();
+        let t = y.ncols();
         let (mean, scale) = standardisation(x);
         let xs = standardised(x, &mean, &scale);
         let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
@@ -209,6 +369,20 @@ impl Probe for Ridge {
             alpha: Some(fitted.alpha.clone()),
         })
     }
+
+    fn fit_predict_rows(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        test: &[usize],
+        y_train: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction> {
+        let fitted = self.fit_rows(x, train, y_train)?;
+        Ok(FoldPrediction {
+            pred: fitted.predict_rows(x, test),
+            alpha: Some(fitted.alpha.clone()),
+        })
+    }
 }
 
 /// A fitted ridge model (all targets).
@@ -229,10 +403,38 @@ pub struct FittedRidge {
 impl FittedRidge {
     /// Predict all targets for `x` (`n × d` in original units).
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Array2<f64> {
-        let xs = standardised(x, &self.mean, &self.scale);
-        let mut out = linalg::matmul(xs.view(), self.coef.view());
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        self.predict_rows(&Dense(x), &all)
+    }
+
+    /// Predict all targets for the rows `rows` of `x`, streaming them.
+    pub fn predict_rows(&self, x: &dyn Rows, rows: &[usize]) -> Array2<f64> {
+        let mut out = Array2::<f64>::zeros((rows.len(), self.coef.ncols()));
+        let mut buf = Array2::<f64>::zeros((BLOCK.min(rows.len()), x.ncols()));
+        for (k, chunk) in rows.chunks(BLOCK).enumerate() {
+            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+            x.fill(chunk, b.view_mut());
+            standardise_in_place(b.view_mut(), &self.mean, &self.scale);
+            let p = linalg::matmul(b.view(), self.coef.view());
+            out.slice_mut(s![k * BLOCK..k * BLOCK + chunk.len(), ..])
+                .assign(&p);
+        }
         out += &self.y_mean.view().insert_axis(Axis(0));
         out
+    }
+}
+
+/// `(x − mean) / scale`, row block in place.
+fn standardise_in_place(
+    mut b: ndarray::ArrayViewMut2<'_, f64>,
+    mean: &Array1<f64>,
+    scale: &Array1<f64>,
+) {
+    for mut row in b.rows_mut() {
+        Zip::from(&mut row)
+            .and(mean)
+            .and(scale)
+            .for_each(|v, &m, &s| *v = (*v - m) / s);
     }
 }
 
