@@ -8,17 +8,18 @@ use super::{Report, ResultRecord};
 
 /// One line of the pivoted view: a (model, layer, channels, target, probe)
 /// with its composition / raw / geom records.
-struct Row<'a> {
-    model: &'a str,
-    layer: &'a str,
-    target: &'a str,
-    probe: &'a str,
-    comp: Option<&'a ResultRecord>,
-    raw: Option<&'a ResultRecord>,
-    geom: Option<&'a ResultRecord>,
+pub(super) struct Row<'a> {
+    pub model: &'a str,
+    pub layer: &'a str,
+    pub channels: Option<&'a str>,
+    pub target: &'a str,
+    pub probe: &'a str,
+    pub comp: Option<&'a ResultRecord>,
+    pub raw: Option<&'a ResultRecord>,
+    pub geom: Option<&'a ResultRecord>,
 }
 
-fn pivot(report: &Report) -> Vec<Row<'_>> {
+pub(super) fn pivot(report: &Report) -> Vec<Row<'_>> {
     let mut order: Vec<(String, String, String, String, String)> = Vec::new();
     let mut rows: BTreeMap<(String, String, String, String, String), Row<'_>> = BTreeMap::new();
     for r in &report.results {
@@ -34,6 +35,7 @@ fn pivot(report: &Report) -> Vec<Row<'_>> {
             Row {
                 model: &r.model,
                 layer: &r.layer,
+                channels: r.channels.as_deref(),
                 target: &r.target,
                 probe: &r.probe,
                 comp: None,
@@ -53,7 +55,7 @@ fn pivot(report: &Report) -> Vec<Row<'_>> {
         .collect()
 }
 
-fn cell(r: Option<&ResultRecord>) -> String {
+pub(super) fn cell(r: Option<&ResultRecord>) -> String {
     match r.and_then(|r| r.r2_mean.zip(r.r2_std)) {
         Some((m, s)) => format!("{m:.3} ± {s:.3}"),
         None => "—".into(),
@@ -112,6 +114,134 @@ pub fn text_table(report: &Report) -> String {
     out
 }
 
+/// A column of a results or inputs table.
+pub(super) struct Column {
+    /// Header text.
+    pub name: &'static str,
+    /// Right-aligned (a number).
+    pub numeric: bool,
+    /// Rendered as code (paths, checksums).
+    pub code: bool,
+}
+
+/// A table shared by `report.md` and `report.html`: plain-text cells,
+/// escaped by each renderer.
+pub(super) struct Table {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn col(name: &'static str, numeric: bool, code: bool) -> Column {
+    Column {
+        name,
+        numeric,
+        code,
+    }
+}
+
+/// The results, one row per (model, layer, channels, target, probe).
+pub(super) fn results_table(report: &Report) -> Table {
+    let columns = vec![
+        col("model", false, false),
+        col("layer", false, false),
+        col("target", false, false),
+        col("probe", false, false),
+        col("R² comp", true, false),
+        col("R² raw", true, false),
+        col("R² geom", true, false),
+        col("R² geom pooled", true, false),
+        col("alpha geom", true, false),
+    ];
+    let rows = pivot(report)
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.model.to_string(),
+                r.layer.to_string(),
+                r.target.to_string(),
+                r.probe.to_string(),
+                cell(r.comp),
+                cell(r.raw),
+                cell(r.geom),
+                r.geom
+                    .and_then(|g| g.r2_pooled)
+                    .map_or("—".into(), |v| format!("{v:.3}")),
+                r.geom
+                    .and_then(|g| g.alpha)
+                    .map_or("—".into(), |v| format!("{v}")),
+            ]
+        })
+        .collect();
+    Table { columns, rows }
+}
+
+/// The input files, checksums shortened to 12 hex digits.
+pub(super) fn inputs_table(report: &Report) -> Table {
+    let columns = vec![
+        col("role", false, false),
+        col("path", false, true),
+        col("model", false, false),
+        col("layer", false, false),
+        col("rows", true, false),
+        col("cols", true, false),
+        col("sha256", false, true),
+    ];
+    let rows = report
+        .inputs
+        .iter()
+        .map(|i| {
+            vec![
+                i.role.clone(),
+                i.path.clone(),
+                i.model.clone().unwrap_or_default(),
+                i.layer.clone().unwrap_or_default(),
+                i.rows.to_string(),
+                i.cols.to_string(),
+                i.sha256[..12.min(i.sha256.len())].to_string(),
+            ]
+        })
+        .collect();
+    Table { columns, rows }
+}
+
+/// How the folds were made: `shuffled, seed 0`, `from FILE` or `given`.
+pub(super) fn folds_description(report: &Report) -> String {
+    match (&report.settings.folds_file, report.settings.seed) {
+        (Some(f), _) => format!("from {f}"),
+        (None, Some(seed)) => format!("shuffled, seed {seed}"),
+        _ => "given".into(),
+    }
+}
+
+/// `rank 6` or `rank 5, dropped F`.
+pub(super) fn rank_description(report: &Report) -> String {
+    let c = &report.composition;
+    if c.dropped.is_empty() {
+        format!("rank {}", c.rank)
+    } else {
+        format!("rank {}, dropped {}", c.rank, c.dropped.join(", "))
+    }
+}
+
+fn markdown_table(md: &mut String, t: &Table) {
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+    let _ = writeln!(md, "| {} |", names.join(" | "));
+    let rule: Vec<&str> = t
+        .columns
+        .iter()
+        .map(|c| if c.numeric { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(md, "|{}|", rule.join("|"));
+    for row in &t.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&t.columns)
+            .map(|(v, c)| if c.code { format!("`{v}`") } else { v.clone() })
+            .collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+}
+
 /// `report.md`: settings, inputs, composition basis and the results.
 pub fn report_markdown(report: &Report) -> String {
     let s = &report.settings;
@@ -119,23 +249,14 @@ pub fn report_markdown(report: &Report) -> String {
     let _ = writeln!(md, "# cpd report\n");
     let _ = writeln!(
         md,
-        "{} {} · {} folds ({}) · probes: {} · composition: {} (rank {}{}) · target residualised: {}\n",
+        "{} {} · {} folds ({}) · probes: {} · composition: {} ({}) · target residualised: {}\n",
         report.tool.name,
         report.tool.version,
         s.folds,
-        match (&s.folds_file, s.seed) {
-            (Some(f), _) => format!("from {f}"),
-            (None, Some(seed)) => format!("shuffled, seed {seed}"),
-            _ => "given".into(),
-        },
+        folds_description(report),
         s.probes.join(", "),
         s.composition_mode,
-        report.composition.rank,
-        if report.composition.dropped.is_empty() {
-            String::new()
-        } else {
-            format!(", dropped {}", report.composition.dropped.join(", "))
-        },
+        rank_description(report),
         if s.residualize_target { "yes" } else { "no" },
     );
     let _ = writeln!(
@@ -145,43 +266,9 @@ pub fn report_markdown(report: &Report) -> String {
          after removing everything linear in composition (`H − Q Qᵀ H`).\n"
     );
     let _ = writeln!(md, "## Results\n");
-    let _ = writeln!(md, "| model | layer | target | probe | R² comp | R² raw | R² geom | R² geom pooled | alpha geom |");
-    let _ = writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|");
-    for r in pivot(report) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.model,
-            r.layer,
-            r.target,
-            r.probe,
-            cell(r.comp),
-            cell(r.raw),
-            cell(r.geom),
-            r.geom
-                .and_then(|g| g.r2_pooled)
-                .map_or("—".into(), |v| format!("{v:.3}")),
-            r.geom
-                .and_then(|g| g.alpha)
-                .map_or("—".into(), |v| format!("{v}")),
-        );
-    }
+    markdown_table(&mut md, &results_table(report));
     let _ = writeln!(md, "\n## Inputs\n");
-    let _ = writeln!(md, "| role | path | model | layer | rows | cols | sha256 |");
-    let _ = writeln!(md, "|---|---|---|---|---:|---:|---|");
-    for i in &report.inputs {
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {} | {} | {} | {} | `{}` |",
-            i.role,
-            i.path,
-            i.model.as_deref().unwrap_or(""),
-            i.layer.as_deref().unwrap_or(""),
-            i.rows,
-            i.cols,
-            &i.sha256[..12.min(i.sha256.len())]
-        );
-    }
+    markdown_table(&mut md, &inputs_table(report));
     let _ = writeln!(
         md,
         "\nComposition columns: {} (mode {}, rank {} of {} with the intercept).",

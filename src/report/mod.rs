@@ -1,8 +1,9 @@
 //! The report: one serialisable structure (schema version 1, see
-//! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, and the short
-//! text table the CLI prints.
+//! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, SVG figures,
+//! and the short text table the CLI prints.
 
 pub mod markdown;
+pub mod plot;
 pub mod write;
 
 use serde::{Deserialize, Serialize};
@@ -202,4 +203,107 @@ mod finite {
 /// `Some(x)` when finite, else `None`.
 pub fn finite_or_none(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
+}
+
+/// Hand-made reports for the exporters' unit tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    /// A record with the given mean R² (std 0.02, or `None` when the mean is).
+    pub fn record(
+        model: &str,
+        layer: &str,
+        target: &str,
+        rep: &str,
+        r2: Option<f64>,
+    ) -> ResultRecord {
+        ResultRecord {
+            model: model.into(),
+            layer: layer.into(),
+            channels: None,
+            target: target.into(),
+            representation: rep.into(),
+            probe: "ridge".into(),
+            r2_mean: r2,
+            r2_std: r2.map(|_| 0.02),
+            r2_pooled: r2,
+            mae: Some(0.5),
+            rmse: Some(0.7),
+            n: 100,
+            folds: 5,
+            alpha: Some(10.0),
+            alphas: Some(vec![10.0; 5]),
+            r2_folds: vec![r2.unwrap_or(f64::NAN); 5],
+        }
+    }
+
+    /// comp / raw / geom records of one model/layer and target.
+    pub fn triple(
+        model: &str,
+        layer: &str,
+        target: &str,
+        r2: [Option<f64>; 3],
+    ) -> Vec<ResultRecord> {
+        ["composition", "raw", "geom"]
+            .into_iter()
+            .zip(r2)
+            .map(|(rep, v)| record(model, layer, target, rep, v))
+            .collect()
+    }
+
+    /// A report around `results`.
+    pub fn report(results: Vec<ResultRecord>) -> Report {
+        let mut targets: Vec<String> = Vec::new();
+        for r in &results {
+            if !targets.contains(&r.target) {
+                targets.push(r.target.clone());
+            }
+        }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo {
+                name: "cpd".into(),
+                version: "0.1.0".into(),
+            },
+            settings: Settings {
+                folds: 5,
+                seed: Some(0),
+                folds_file: None,
+                fold_sizes: vec![20; 5],
+                probes: vec!["ridge".into()],
+                targets,
+                ridge: RidgeSettings {
+                    alphas: vec![0.1, 1.0, 10.0],
+                    selection: "loo".into(),
+                },
+                gbt: None,
+                residualize_target: false,
+                composition_mode: "counts".into(),
+                residual_zero_tol: [("float32".to_string(), 1e-5), ("float64".to_string(), 1e-9)]
+                    .into_iter()
+                    .collect(),
+                linalg_backend: "faer".into(),
+            },
+            inputs: vec![InputInfo {
+                role: "embeddings".into(),
+                path: "data/<emb> & co.npz".into(),
+                sha256: "0123456789abcdef0123456789abcdef".into(),
+                rows: 100,
+                cols: 8,
+                model: Some("m".into()),
+                layer: Some("l".into()),
+                dtype: Some("float32".into()),
+            }],
+            composition: CompositionInfo {
+                columns: vec!["H".into(), "C".into()],
+                mode: "counts".into(),
+                rank: 3,
+                dropped: vec![],
+                rank_tol: 1e-12,
+            },
+            results,
+            timing: Timing { seconds: 1.25 },
+        }
+    }
 }
