@@ -1,7 +1,8 @@
 //! The report: one serialisable structure (schema version 1, see
 //! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, SVG figures,
-//! and the short text table the CLI prints.
+//! a self-contained HTML page, and the short text table the CLI prints.
 
+pub mod html;
 pub mod markdown;
 pub mod plot;
 pub mod write;

@@ -1,0 +1,364 @@
+//! `report.html`: one self-contained page to read a run — run metadata, the
+//! figures as inline SVG and the results and inputs tables. Inline CSS, no
+//! scripts, nothing fetched from the network.
+
+use std::fmt::Write;
+
+use super::markdown::{folds_description, inputs_table, rank_description, results_table, Table};
+use super::plot::Figure;
+use super::Report;
+
+/// Escape text for HTML element content and double- or single-quoted
+/// attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "\
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;\
+margin:2em auto;max-width:1280px;padding:0 1.5em;color:#222;line-height:1.45}\
+h1{margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}\
+p.lead{color:#444;max-width:60em}\
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}\
+th,td{padding:.25em .7em;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}\
+thead th{border-bottom:2px solid #bbb;background:#f6f6f6;position:sticky;top:0}\
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+table.meta th{font-weight:600;white-space:nowrap;color:#444}\
+tbody tr:nth-child(even){background:#fafafa}\
+code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:.95em}\
+figure{margin:1.2em 0;overflow-x:auto}\
+figure svg{max-width:100%;height:auto;border:1px solid #eee}\
+figcaption{color:#555;font-size:.9em;margin-top:.3em}\
+footer{margin-top:3em;color:#777;font-size:.85em}";
+
+/// The page. `figures` are inlined as SVG markup as given (they come from
+/// [`super::plot::figures`], whose text is already escaped); every other
+/// piece of text from the report is HTML-escaped here.
+pub fn report_html(report: &Report, figures: &[Figure]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>cpd report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+    );
+    let _ = writeln!(h, "<h1>cpd report</h1>");
+    let _ = writeln!(
+        h,
+        "<p class=\"lead\">R² is the mean ± std over folds of scikit-learn's <code>r2_score</code> \
+         on each held-out fold. <em>comp</em>: probe on composition alone; <em>raw</em>: on the \
+         embedding; <em>geom</em>: on the embedding after removing everything linear in \
+         composition (<code>H − Q Qᵀ H</code>).</p>"
+    );
+
+    let _ = writeln!(h, "<h2>Run</h2>");
+    let _ = writeln!(h, "<table class=\"meta\">\n<tbody>");
+    for (k, v) in run_metadata(report) {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
+    }
+    let _ = writeln!(h, "</tbody>\n</table>");
+
+    if !figures.is_empty() {
+        let _ = writeln!(h, "<h2>Figures</h2>");
+        for f in figures {
+            let _ = writeln!(
+                h,
+                "<figure>\n{}<figcaption>{} (<code>{}</code>)</figcaption>\n</figure>",
+                inline_svg(&f.svg, &f.title),
+                escape(&f.title),
+                escape(&f.file_name)
+            );
+        }
+    }
+
+    let _ = writeln!(h, "<h2>Results</h2>");
+    html_table(&mut h, &results_table(report));
+    let _ = writeln!(h, "<h2>Inputs</h2>");
+    html_table(&mut h, &inputs_table(report));
+
+    let _ = writeln!(
+        h,
+        "<footer>Written by {} {}. The same numbers are in <code>report.json</code> and \
+         <code>results.csv</code>.</footer>\n</body>\n</html>",
+        escape(&report.tool.name),
+        escape(&report.tool.version)
+    );
+    h
+}
+
+/// The run's settings as (label, value) pairs.
+fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
+    let s = &report.settings;
+    let c = &report.composition;
+    let sizes: Vec<String> = s.fold_sizes.iter().map(|n| n.to_string()).collect();
+    let mut m = vec![
+        (
+            "tool",
+            format!("{} {}", report.tool.name, report.tool.version),
+        ),
+        (
+            "folds",
+            format!(
+                "{} ({}); rows per fold {}",
+                s.folds,
+                folds_description(report),
+                sizes.join(", ")
+            ),
+        ),
+        ("probes", s.probes.join(", ")),
+        ("targets", s.targets.join(", ")),
+        (
+            "composition",
+            format!(
+                "{} of {}; {} of {} columns with the intercept; dropped: {}",
+                c.mode,
+                c.columns.join(", "),
+                rank_description(report),
+                c.columns.len() + 1,
+                if c.dropped.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.dropped.join(", ")
+                }
+            ),
+        ),
+        (
+            "target residualised",
+            if s.residualize_target { "yes" } else { "no" }.to_string(),
+        ),
+    ];
+    if s.probes.iter().any(|p| p == "ridge") {
+        let a = &s.ridge.alphas;
+        let ridge = match (s.ridge.selection.as_str(), a.first(), a.last()) {
+            ("loo", Some(lo), Some(hi)) => format!(
+                "alpha chosen per training fold by leave-one-out over {} values from {lo} to {hi}",
+                a.len()
+            ),
+            (sel, _, _) => format!(
+                "alpha {} ({sel})",
+                a.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        m.push(("ridge", ridge));
+    }
+    if let Some(g) = &s.gbt {
+        m.push((
+            "gbt",
+            format!(
+                "{} rounds, learning rate {}, {} leaves, depth {}, min {} per leaf, L2 {}, {} bins",
+                g.rounds,
+                g.learning_rate,
+                g.max_leaves,
+                g.max_depth.map_or("unlimited".into(), |d| d.to_string()),
+                g.min_leaf,
+                g.l2,
+                g.max_bins
+            ),
+        ));
+    }
+    m.push(("linear algebra", s.linalg_backend.clone()));
+    m.push(("time", format!("{:.2} s", report.timing.seconds)));
+    m
+}
+
+/// An SVG document made fit for inlining: no namespace URL (the HTML parser
+/// puts `<svg>` in the SVG namespace itself) and an accessible name.
+fn inline_svg(svg: &str, title: &str) -> String {
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
+        1,
+    )
+}
+
+fn html_table(h: &mut String, t: &Table) {
+    let class = |numeric: bool| if numeric { " class=\"num\"" } else { "" };
+    let _ = writeln!(h, "<table>\n<thead>\n<tr>");
+    for c in &t.columns {
+        let _ = write!(h, "<th{}>{}</th>", class(c.numeric), escape(c.name));
+    }
+    let _ = writeln!(h, "\n</tr>\n</thead>\n<tbody>");
+    for row in &t.rows {
+        let _ = write!(h, "<tr>");
+        for (v, c) in row.iter().zip(&t.columns) {
+            if c.code {
+                let _ = write!(h, "<td{}><code>{}</code></td>", class(c.numeric), escape(v));
+            } else {
+                let _ = write!(h, "<td{}>{}</td>", class(c.numeric), escape(v));
+            }
+        }
+        let _ = writeln!(h, "</tr>");
+    }
+    let _ = writeln!(h, "</tbody>\n</table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{report, triple};
+    use crate::report::plot::figures;
+
+    /// Void elements of HTML that the page uses (no end tag).
+    const VOID: &[&str] = &["meta"];
+
+    /// Check that every element opened is closed, in order; returns the
+    /// names of the elements seen.
+    fn check_balanced(html: &str) -> Vec<String> {
+        let mut stack: Vec<String> = Vec::new();
+        let mut seen = Vec::new();
+        let mut rest = html;
+        while let Some(i) = rest.find('<') {
+            rest = &rest[i + 1..];
+            let end = rest.find('>').expect("unterminated tag");
+            let tag = &rest[..end];
+            rest = &rest[end + 1..];
+            if tag.starts_with('!') {
+                continue; // <!DOCTYPE html>
+            }
+            assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
+            let closing = tag.starts_with('/');
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            assert!(!name.is_empty(), "bad tag <{tag}>");
+            seen.push(name.clone());
+            if closing {
+                assert_eq!(
+                    stack.pop().as_deref(),
+                    Some(name.as_str()),
+                    "</{name}> closes the wrong element"
+                );
+            } else if !(tag.ends_with('/') || VOID.contains(&name.as_str())) {
+                stack.push(name);
+            }
+        }
+        assert!(stack.is_empty(), "unclosed: {stack:?}");
+        seen
+    }
+
+    fn sample() -> Report {
+        let mut results = triple(
+            "sevennet0",
+            "l_last",
+            "gap_ev",
+            [Some(0.404), Some(0.7231), Some(0.3179)],
+        );
+        results.extend(triple(
+            "<ani>&",
+            "aev",
+            "gap_ev",
+            [Some(0.404), Some(0.7419), Some(-1.4243)],
+        ));
+        results.extend(triple(
+            "sevennet0",
+            "l_last",
+            "mass \"amu\"",
+            [Some(1.0), Some(0.273), None],
+        ));
+        report(results)
+    }
+
+    #[test]
+    fn page_holds_every_record_escaped_and_nothing_from_the_network() {
+        let r = sample();
+        let figs = figures(&r).unwrap();
+        let html = report_html(&r, &figs);
+        for rec in &r.results {
+            if let Some(m) = rec.r2_mean {
+                let cell = format!("{m:.3} ± {:.3}", rec.r2_std.unwrap());
+                assert!(
+                    html.contains(&format!("<td class=\"num\">{cell}</td>")),
+                    "{cell}"
+                );
+            }
+        }
+        // The undefined geom R² of the mass target is a dash, not a number.
+        assert!(html.contains("<td>mass &quot;amu&quot;</td><td>ridge</td><td class=\"num\">1.000 ± 0.020</td><td class=\"num\">0.273 ± 0.020</td><td class=\"num\">—</td>"));
+        // Text from the report is escaped everywhere, the figures included.
+        assert!(html.contains("<td>&lt;ani&gt;&amp;</td>"));
+        assert!(html.contains("<code>data/&lt;emb&gt; &amp; co.npz</code>"));
+        assert!(!html.contains("<ani>") && !html.contains("<emb>"));
+        // Self-contained: no scripts, no external resources, no URLs at all.
+        let lower = html.to_lowercase();
+        for bad in [
+            "http", "<script", "src=", "href=", "url(", "@import", "<link", "<iframe",
+        ] {
+            assert!(!lower.contains(bad), "{bad}");
+        }
+        // Metadata: tool, folds and seed, targets, composition, inputs (sha
+        // shortened to 12 digits), timing.
+        for s in [
+            "<td>cpd 0.1.0</td>",
+            "<td>5 (shuffled, seed 0); rows per fold 20, 20, 20, 20, 20</td>",
+            "<td>gap_ev, mass &quot;amu&quot;</td>",
+            "<td>counts of H, C; rank 3 of 3 columns with the intercept; dropped: none</td>",
+            "<td><code>0123456789ab</code></td>",
+            "<td>1.25 s</td>",
+        ] {
+            assert!(html.contains(s), "{s}");
+        }
+        assert!(!html.contains("0123456789abc"));
+    }
+
+    #[test]
+    fn page_is_balanced_and_inlines_every_figure() {
+        let r = sample();
+        let figs = figures(&r).unwrap();
+        assert_eq!(figs.len(), 2);
+        let html = report_html(&r, &figs);
+        let seen = check_balanced(&html);
+        for name in [
+            "html", "head", "body", "table", "figure", "svg", "rect", "text",
+        ] {
+            assert!(seen.iter().any(|s| s == name), "{name}");
+        }
+        assert_eq!(html.matches("<svg ").count(), 2);
+        assert_eq!(html.matches("<figure>").count(), 2);
+        for f in &figs {
+            assert!(html.contains(&format!("(<code>{}</code>)", f.file_name)));
+            assert!(html.contains(&format!("aria-label=\"{}\"", escape(&f.title))));
+        }
+        // The clipped value's label made it into the page.
+        assert!(html.contains("-1.424"));
+        // 3 result rows + 1 input row, each with its header row.
+        assert_eq!(html.matches("<thead>").count(), 2);
+        assert_eq!(
+            html.matches("<tr>").count(),
+            2 + 3 + 1 + run_metadata(&r).len()
+        );
+    }
+
+    #[test]
+    fn page_without_figures_has_no_figure_section() {
+        let r = sample();
+        let html = report_html(&r, &[]);
+        check_balanced(&html);
+        assert!(!html.contains("<h2>Figures</h2>") && !html.contains("<svg"));
+    }
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href='x'>&"#),
+            "&lt;a href=&#39;x&#39;&gt;&amp;"
+        );
+        assert_eq!(escape("\"R²\""), "&quot;R²&quot;");
+    }
+}
