@@ -15,9 +15,25 @@ fn demo_runs_without_arguments_and_writes_reports() {
         "{stdout}"
     );
     assert!(stdout.contains("sevennet0  l_last"), "{stdout}");
-    for f in ["report.json", "results.csv", "report.md", "folds.csv"] {
+    for f in [
+        "report.json",
+        "results.csv",
+        "report.md",
+        "folds.csv",
+        "report.html",
+        "r2_gap_ev_ridge.svg",
+        "r2_mass_amu_ridge.svg",
+    ] {
         assert!(dir.path().join("reports").join(f).is_file(), "{f}");
     }
+    assert!(
+        stderr.contains("reports/report.html") && stderr.contains("reports/r2_gap_ev_ridge.svg"),
+        "{stderr}"
+    );
+    // The page inlines both figures and shows every model/layer.
+    let html = std::fs::read_to_string(dir.path().join("reports/report.html")).unwrap();
+    assert_eq!(html.matches("<svg ").count(), 2);
+    assert!(html.contains("ani2x/aev") && html.contains("sevennet0/l_last"));
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap(),
     )
@@ -219,7 +235,14 @@ fn interrupted_run_leaves_the_previous_report_intact() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let first = cpd(d, &refs);
     assert!(first.status.success(), "{:?}", text(&first));
-    let names = ["report.json", "results.csv", "report.md", "folds.csv"];
+    let names = [
+        "report.json",
+        "results.csv",
+        "report.md",
+        "folds.csv",
+        "report.html",
+        "r2_gap_ev_ridge.svg",
+    ];
     let before: Vec<Vec<u8>> = names
         .iter()
         .map(|n| std::fs::read(d.join("out").join(n)).unwrap())

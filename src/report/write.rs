@@ -1,15 +1,18 @@
-//! Writing a run's files. Every file is first written in full to a temporary
-//! file in the output directory; only when all are complete are they renamed
-//! into place, `report.json` last. Each file is therefore either the old or
-//! the new one, never half-written, and a new `report.json` means the other
-//! files are new too.
+//! Writing a run's files: `folds.csv`, `results.csv`, `report.md`,
+//! `report.html`, one SVG per figure and `report.json`. Every file is first
+//! written in full to a temporary file in the output directory; only when all
+//! are complete are they renamed into place, `report.json` last. Each file is
+//! therefore either the old or the new one, never half-written, and a new
+//! `report.json` means the other files are new too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use super::html::report_html;
 use super::markdown::report_markdown;
+use super::plot::figures;
 use super::Report;
 use crate::error::{CpdError, Result};
 
@@ -19,6 +22,8 @@ pub const REPORT_JSON: &str = "report.json";
 pub const RESULTS_CSV: &str = "results.csv";
 /// Markdown report.
 pub const REPORT_MD: &str = "report.md";
+/// Self-contained HTML report (tables and inline SVG figures).
+pub const REPORT_HTML: &str = "report.html";
 /// Fold assignment used (`id,fold`).
 pub const FOLDS_CSV: &str = "folds.csv";
 
@@ -30,8 +35,12 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `report.json`, `results.csv`, `report.md` and `folds.csv`.
-/// Returns the paths written.
+/// Write `folds.csv`, `results.csv`, `report.md`, `report.html`, the
+/// figures (`r2_<target>_<probe>.svg`, see [`super::plot::figures`]) and
+/// `report.json`, in that order. Returns the paths written.
+///
+/// SVG files of an earlier run in the same directory that this run does not
+/// draw (another target, say) are left in place.
 pub fn write_outputs(
     dir: &Path,
     report: &Report,
@@ -42,13 +51,23 @@ pub fn write_outputs(
     let mut json = serde_json::to_string_pretty(report)
         .map_err(|e| CpdError::format(dir.join(REPORT_JSON), e.to_string()))?;
     json.push('\n');
+    let figures = figures(report)?;
     // report.json is renamed last: when it is new, so are the others.
-    let files = [
-        (FOLDS_CSV, folds_csv(ids, assignment)?),
-        (RESULTS_CSV, results_csv(report)?),
-        (REPORT_MD, report_markdown(report).into_bytes()),
-        (REPORT_JSON, json.into_bytes()),
+    let mut files = vec![
+        (FOLDS_CSV.to_string(), folds_csv(ids, assignment)?),
+        (RESULTS_CSV.to_string(), results_csv(report)?),
+        (REPORT_MD.to_string(), report_markdown(report).into_bytes()),
+        (
+            REPORT_HTML.to_string(),
+            report_html(report, &figures).into_bytes(),
+        ),
     ];
+    files.extend(
+        figures
+            .into_iter()
+            .map(|f| (f.file_name, f.svg.into_bytes())),
+    );
+    files.push((REPORT_JSON.to_string(), json.into_bytes()));
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let mut tmp = tempfile::Builder::new()
@@ -138,4 +157,57 @@ pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
     }
     w.into_inner()
         .map_err(|e| CpdError::format(FOLDS_CSV, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{report, triple};
+
+    #[test]
+    fn writes_html_and_one_svg_per_figure_with_json_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut results = triple("m", "l", "gap", [Some(0.4), Some(0.7), Some(0.3)]);
+        results.extend(triple(
+            "m",
+            "l",
+            "dipole debye",
+            [Some(0.2), Some(0.4), Some(0.1)],
+        ));
+        let r = report(results);
+        let ids: Vec<String> = (0..4).map(|i| format!("id{i}")).collect();
+        let written = write_outputs(dir.path(), &r, &ids, &[0, 1, 0, 1]).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "folds.csv",
+                "results.csv",
+                "report.md",
+                "report.html",
+                "r2_gap_ridge.svg",
+                "r2_dipole_debye_ridge.svg",
+                "report.json"
+            ]
+        );
+        for p in &written {
+            assert!(p.starts_with(dir.path()) && p.is_file(), "{p:?}");
+        }
+        let html = std::fs::read_to_string(dir.path().join(REPORT_HTML)).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join("r2_gap_ridge.svg")).unwrap();
+        // The standalone SVG keeps its namespace; the inlined copy is the same drawing.
+        assert!(svg.starts_with("<svg ") && svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+        let body = &svg[svg.find('>').unwrap()..];
+        assert!(html.contains(body));
+        // Nothing left behind from staging.
+        let stray: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".cpd-partial-"))
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
+    }
 }
