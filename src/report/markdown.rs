@@ -168,11 +168,26 @@ pub(super) fn results_table(report: &Report) -> Table {
                     .map_or("—".into(), |v| format!("{v:.3}")),
                 r.geom
                     .and_then(|g| g.alpha)
-                    .map_or("—".into(), |v| format!("{v}")),
+                    .map_or("—".into(), significant4),
             ]
         })
         .collect();
     Table { columns, rows }
+}
+
+/// A positive number to 4 significant digits, trailing zeros dropped
+/// (`316.2`, `0.03162`, `1000`); the exact value is in `report.json`.
+fn significant4(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// The input files, checksums shortened to 12 hex digits.
@@ -278,4 +293,27 @@ pub fn report_markdown(report: &Report) -> String {
         report.composition.columns.len() + 1
     );
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alphas_are_shown_to_four_significant_digits() {
+        let cases = [
+            (316.22776601683796, "316.2"),
+            (0.31622776601683794, "0.3162"),
+            (0.03162277660168379, "0.03162"),
+            (3.1622776601683795, "3.162"),
+            (1000.0, "1000"),
+            (1.0, "1"),
+            (0.001, "0.001"),
+            (2.5, "2.5"),
+            (123456.0, "123456"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(significant4(v), want, "{v}");
+        }
+    }
 }
