@@ -70,10 +70,12 @@ pub fn write_outputs(
     files.push((REPORT_JSON.to_string(), json.into_bytes()));
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".cpd-partial-")
-            .tempfile_in(dir)
-            .map_err(|e| CpdError::io(dir, e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".cpd-partial-");
+        // Reports are for sharing: rw-r--r--, not the 0600 of a temporary file.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| CpdError::io(dir, e))?;
         tmp.write_all(&bytes)
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| CpdError::io(tmp.path(), e))?;
@@ -209,5 +211,12 @@ mod tests {
             .filter(|n| n.starts_with(".cpd-partial-"))
             .collect();
         assert!(stray.is_empty(), "{stray:?}");
+        // Readable by others, like any report a person shares.
+        #[cfg(unix)]
+        for p in &written {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{}", p.display());
+        }
     }
 }
