@@ -731,6 +731,24 @@ mod tests {
     }
 
     #[test]
+    fn rows_permute_in_place_through_every_cycle() {
+        // Cycles (0 3 1), (2), (4 5) in both memory orders.
+        let order = [3, 0, 2, 1, 5, 4];
+        let c = Array2::from_shape_fn((6, 3), |(i, j)| (10 * i + j) as f32);
+        let mut f = Array2::<f64>::zeros((6, 3).f());
+        f.assign(&c.mapv(f64::from));
+        let (mut vc, mut vf) = (Values::F32(c.clone()), Values::F64(f));
+        vc.permute_rows(&order);
+        vf.permute_rows(&order);
+        for (i, &o) in order.iter().enumerate() {
+            for j in 0..3 {
+                assert_eq!(vc.get(i, j), f64::from(c[(o, j)]));
+                assert_eq!(vf.get(i, j), f64::from(c[(o, j)]));
+            }
+        }
+    }
+
+    #[test]
     fn npz_layers_and_integer_ids() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.npz");
