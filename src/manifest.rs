@@ -119,6 +119,11 @@ pub struct ModelSection {
     pub file: PathBuf,
     /// Layers to probe (default: all).
     pub layers: Option<Vec<String>>,
+    /// e3nn irreps string of the columns (channel groups): recognised so
+    /// that it is refused with a clear message; not supported yet.
+    pub irreps: Option<String>,
+    /// Named column ranges (channel groups): likewise not supported yet.
+    pub channels: Option<toml::Value>,
 }
 
 impl Manifest {
@@ -183,6 +188,12 @@ impl Manifest {
                 return Err(format!(
                     "model with file {} has an empty name",
                     m.file.display()
+                ));
+            }
+            if m.irreps.is_some() || m.channels.is_some() {
+                return Err(format!(
+                    "model '{}': `irreps`/`channels` (per-channel-group probing) are not supported by this version of cpd; remove them to probe whole layers",
+                    m.name
                 ));
             }
             if let Some(layers) = &m.layers {
@@ -353,6 +364,8 @@ file = "b.npy"
         assert!(e.contains("'moles'"), "{e}");
         let e = invalid(&format!("{base}[[models]]\nname = \"a\"\n"));
         assert!(e.contains("missing field `file`"), "{e}");
+        let e = invalid(&format!("{base}{model}irreps = \"128x0e+64x1o\"\n"));
+        assert!(e.contains("model 'a': `irreps`/`channels`"), "{e}");
         let e = invalid(&format!("{base}[settings]\nfolds = \"five\"\n{model}"));
         assert!(e.contains("invalid type"), "{e}");
     }
