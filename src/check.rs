@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{CpdError, Result};
-use crate::report::SCHEMA_VERSION;
+use crate::report::{record_key, SCHEMA_VERSION};
 
 /// The metric compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,14 +95,13 @@ struct CheckRecord {
 
 impl CheckRecord {
     fn key(&self) -> String {
-        format!(
-            "{}/{}/{}/{}/{}/{}",
-            self.model,
-            self.layer,
-            self.channels.as_deref().unwrap_or("-"),
-            self.target,
-            self.representation,
-            self.probe
+        record_key(
+            &self.model,
+            &self.layer,
+            self.channels.as_deref(),
+            &self.target,
+            &self.representation,
+            &self.probe,
         )
     }
 }

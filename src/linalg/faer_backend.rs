@@ -25,27 +25,21 @@ fn view_mut(a: &mut Array2<f64>) -> MatMut<'_, f64> {
 pub(super) fn gram_lower(x: ArrayView2<'_, f64>) -> Array2<f64> {
     let d = x.ncols();
     let mut g = Array2::<f64>::zeros((d, d).f());
-    let xf = view(&x);
-    faer::linalg::matmul::triangular::matmul(
-        view_mut(&mut g),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        xf.transpose(),
-        BlockStructure::Rectangular,
-        xf,
-        BlockStructure::Rectangular,
-        1.0,
-        Par::Seq,
-    );
+    syrk_lower(x, &mut g, Accum::Replace);
     g
 }
 
 pub(super) fn gram_lower_add(x: ArrayView2<'_, f64>, g: &mut Array2<f64>) {
+    syrk_lower(x, g, Accum::Add);
+}
+
+/// `G (=|+=) XᵀX` on the lower triangle only.
+fn syrk_lower(x: ArrayView2<'_, f64>, g: &mut Array2<f64>, accum: Accum) {
     let xf = view(&x);
     faer::linalg::matmul::triangular::matmul(
         view_mut(g),
         BlockStructure::TriangularLower,
-        Accum::Add,
+        accum,
         xf.transpose(),
         BlockStructure::Rectangular,
         xf,

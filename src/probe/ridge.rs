@@ -125,7 +125,7 @@ impl Ridge {
         if n > x.ncols() {
             self.fit_streaming(x, train, y)
         } else {
-            self.fit_in_memory(x.gather(train).view(), y)
+            self.fit_kernel(x.gather(train).view(), y)
         }
     }
 
@@ -195,53 +195,25 @@ impl Ridge {
         // Pass 3: leave-one-out residuals of every alpha and target.
         let mut best_alpha = vec![self.alphas[0]; t];
         if self.alphas.len() > 1 {
-            let na = self.alphas.len();
-            let mut w_all = Array2::<f64>::zeros((d, na).f());
-            let mut wp_all = Array2::<f64>::zeros((d, na * t).f());
-            for (k, &alpha) in self.alphas.iter().enumerate() {
-                let w = spectrum.mapv(|l| 1.0 / (l + alpha));
-                for target in 0..t {
-                    Zip::from(wp_all.column_mut(k * t + target))
-                        .and(&w)
-                        .and(p.column(target))
-                        .for_each(|o, &wv, &pv| *o = wv * pv);
-                }
-                w_all.column_mut(k).assign(&w);
-            }
-            let mut sse = Array2::<f64>::zeros((na, t));
+            let (w_all, wp_all) = weight_matrices(&self.alphas, p.view(), |alpha| {
+                spectrum.mapv(|l| 1.0 / (l + alpha))
+            });
+            let mut sse = Array2::<f64>::zeros((self.alphas.len(), t));
             for (start, chunk) in blocks() {
                 let mut b = buf.slice_mut(s![..chunk.len(), ..]);
                 x.fill(chunk, b.view_mut());
                 standardise_in_place(b.view_mut(), &mean, &scale);
                 let a = linalg::matmul(b.view(), v.view());
-                let a2 = a.mapv(|v| v * v);
-                let lev = linalg::matmul(a2.view(), w_all.view()); // rows × na
-                let fitted = linalg::matmul(a.view(), wp_all.view()); // rows × (na·t)
-                for k in 0..na {
-                    for target in 0..t {
-                        let mut acc = sse[(k, target)];
-                        Zip::from(yc.slice(s![start..start + chunk.len(), target]))
-                            .and(fitted.column(k * t + target))
-                            .and(lev.column(k))
-                            .for_each(|&yv, &f, &hv| {
-                                let e = (yv - f) / (1.0 - (hv + 1.0 / nf));
-                                acc += e * e;
-                            });
-                        sse[(k, target)] = acc;
-                    }
-                }
+                add_loo_sse(
+                    &mut sse,
+                    yc.slice(s![start..start + chunk.len(), ..]),
+                    a.view(),
+                    &w_all,
+                    &wp_all,
+                    nf,
+                );
             }
-            for target in 0..t {
-                let mut best = f64::INFINITY;
-                for (k, &alpha) in self.alphas.iter().enumerate() {
-                    let mse = sse[(k, target)] / nf;
-                    // Strictly smaller only: ties keep the earlier alpha.
-                    if mse < best {
-                        best = mse;
-                        best_alpha[target] = alpha;
-                    }
-                }
-            }
+            best_alpha = best_alphas(&self.alphas, &sse, nf);
         }
 
         let mut coef = Array2::<f64>::zeros((d, t));
@@ -259,92 +231,34 @@ impl Ridge {
         })
     }
 
-    /// The fit on training rows held in memory (used when `n ≤ d`, where the
-    /// `n × n` kernel form is cheaper; also handles `n > d`).
-    fn fit_in_memory(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<FittedRidge> {
+    /// The dual (`n ≤ d`) fit on training rows held in memory: one
+    /// eigendecomposition of the `n × n` kernel `X Xᵀ = U diag(s) Uᵀ`.
+    fn fit_kernel(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<FittedRidge> {
         let (n, d) = x.dim();
         let t = y.ncols();
         let (mean, scale) = standardisation(x);
         let xs = standardised(x, &mean, &scale);
         let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
         let yc = &y - &y_mean.view().insert_axis(Axis(0));
-
-        // A and the spectrum; `primal` decides how weights and coefficients follow.
-        let primal = n > d;
-        let (spectrum, basis, a) = if primal {
-            let (lam, v) = linalg::sym_eigen(linalg::gram(xs.view()).view())?;
-            let a = linalg::matmul(xs.view(), v.view());
-            (lam.mapv(|l| l.max(0.0)), Some(v), a)
-        } else {
-            let (s, u) = linalg::sym_eigen(linalg::gram(xs.t()).view())?;
-            (s.mapv(|l| l.max(0.0)), None, u)
-        };
-        let weights = |alpha: f64| -> Array1<f64> {
-            if primal {
-                spectrum.mapv(|l| 1.0 / (l + alpha))
-            } else {
-                spectrum.mapv(|s| s / (s + alpha))
-            }
-        };
-        let p = linalg::matmul_tn(a.view(), yc.view()); // m × t
+        let (s, u) = linalg::sym_eigen(linalg::gram(xs.t()).view())?;
+        let spectrum = s.mapv(|l| l.max(0.0));
+        let p = linalg::matmul_tn(u.view(), yc.view()); // n × t
 
         let mut best_alpha = vec![self.alphas[0]; t];
         if self.alphas.len() > 1 {
-            // Every alpha at once: two GEMMs read A (and A∘A) once, instead
-            // of once per alpha.
-            let na = self.alphas.len();
-            let m = spectrum.len();
-            let a2 = a.mapv(|v| v * v);
-            let mut w_all = Array2::<f64>::zeros((m, na).f());
-            let mut wp_all = Array2::<f64>::zeros((m, na * t).f());
-            for (k, &alpha) in self.alphas.iter().enumerate() {
-                let w = weights(alpha);
-                for target in 0..t {
-                    Zip::from(wp_all.column_mut(k * t + target))
-                        .and(&w)
-                        .and(p.column(target))
-                        .for_each(|o, &wv, &pv| *o = wv * pv);
-                }
-                w_all.column_mut(k).assign(&w);
-            }
-            let lev = linalg::matmul(a2.view(), w_all.view()); // n × na
-            drop(a2);
-            let fitted = linalg::matmul(a.view(), wp_all.view()); // n × (na·t)
-            let mut best_mse = vec![f64::INFINITY; t];
-            for (k, &alpha) in self.alphas.iter().enumerate() {
-                for target in 0..t {
-                    let mut sse = 0.0;
-                    Zip::from(yc.column(target))
-                        .and(fitted.column(k * t + target))
-                        .and(lev.column(k))
-                        .for_each(|&yv, &f, &hv| {
-                            let e = (yv - f) / (1.0 - (hv + 1.0 / n as f64));
-                            sse += e * e;
-                        });
-                    let mse = sse / n as f64;
-                    // Strictly smaller only: ties keep the earlier alpha.
-                    if mse < best_mse[target] {
-                        best_mse[target] = mse;
-                        best_alpha[target] = alpha;
-                    }
-                }
-            }
+            let (w_all, wp_all) = weight_matrices(&self.alphas, p.view(), |alpha| {
+                spectrum.mapv(|s| s / (s + alpha))
+            });
+            let mut sse = Array2::<f64>::zeros((self.alphas.len(), t));
+            add_loo_sse(&mut sse, yc.view(), u.view(), &w_all, &wp_all, n as f64);
+            best_alpha = best_alphas(&self.alphas, &sse, n as f64);
         }
 
         let mut coef = Array2::<f64>::zeros((d, t));
         for (target, &alpha) in best_alpha.iter().enumerate() {
-            let pc = p.column(target);
-            let c = match &basis {
-                Some(v) => {
-                    let inv = spectrum.mapv(|l| 1.0 / (l + alpha));
-                    v.dot(&(&pc * &inv))
-                }
-                None => {
-                    let inv = spectrum.mapv(|s| 1.0 / (s + alpha));
-                    xs.t().dot(&a.dot(&(&pc * &inv)))
-                }
-            };
-            coef.column_mut(target).assign(&c);
+            let inv = spectrum.mapv(|s| 1.0 / (s + alpha));
+            coef.column_mut(target)
+                .assign(&xs.t().dot(&u.dot(&(&p.column(target) * &inv))));
         }
         Ok(FittedRidge {
             mean,
@@ -354,6 +268,81 @@ impl Ridge {
             alpha: best_alpha,
         })
     }
+}
+
+/// The weights `w(α)` of every alpha as columns (`m × na`), and `w(α) ∘ p_t`
+/// for every (alpha, target) pair (`m × na·t`, alpha-major), so that every
+/// alpha's leverages and fitted values come from two products.
+fn weight_matrices(
+    alphas: &[f64],
+    p: ArrayView2<'_, f64>,
+    weights: impl Fn(f64) -> Array1<f64>,
+) -> (Array2<f64>, Array2<f64>) {
+    let (m, t) = p.dim();
+    let mut w_all = Array2::<f64>::zeros((m, alphas.len()).f());
+    let mut wp_all = Array2::<f64>::zeros((m, alphas.len() * t).f());
+    for (k, &alpha) in alphas.iter().enumerate() {
+        let w = weights(alpha);
+        for target in 0..t {
+            Zip::from(wp_all.column_mut(k * t + target))
+                .and(&w)
+                .and(p.column(target))
+                .for_each(|o, &wv, &pv| *o = wv * pv);
+        }
+        w_all.column_mut(k).assign(&w);
+    }
+    (w_all, wp_all)
+}
+
+/// Add the squared leave-one-out residuals of a block of rows to `sse`
+/// (`na × t`): with `A` the rows' coordinates in the eigenbasis, leverage
+/// `h = 1/n + (A∘A) w` and fitted `ŷ = A (w ∘ p)`, the residual is
+/// `(y_c − ŷ) / (1 − h)`.
+fn add_loo_sse(
+    sse: &mut Array2<f64>,
+    yc: ArrayView2<'_, f64>,
+    a: ArrayView2<'_, f64>,
+    w_all: &Array2<f64>,
+    wp_all: &Array2<f64>,
+    n: f64,
+) {
+    let (na, t) = sse.dim();
+    let a2 = a.mapv(|v| v * v);
+    let lev = linalg::matmul(a2.view(), w_all.view()); // rows × na
+    drop(a2);
+    let fitted = linalg::matmul(a, wp_all.view()); // rows × (na·t)
+    for k in 0..na {
+        for target in 0..t {
+            let mut acc = sse[(k, target)];
+            Zip::from(yc.column(target))
+                .and(fitted.column(k * t + target))
+                .and(lev.column(k))
+                .for_each(|&yv, &f, &hv| {
+                    let e = (yv - f) / (1.0 - (hv + 1.0 / n));
+                    acc += e * e;
+                });
+            sse[(k, target)] = acc;
+        }
+    }
+}
+
+/// Per target, the alpha with the smallest mean squared leave-one-out error
+/// over `n` rows; strictly smaller only, so ties keep the earlier alpha
+/// (scikit-learn).
+fn best_alphas(alphas: &[f64], sse: &Array2<f64>, n: f64) -> Vec<f64> {
+    sse.columns()
+        .into_iter()
+        .map(|col| {
+            let mut best = (f64::INFINITY, alphas[0]);
+            for (&e, &alpha) in col.iter().zip(alphas) {
+                let mse = e / n;
+                if mse < best.0 {
+                    best = (mse, alpha);
+                }
+            }
+            best.1
+        })
+        .collect()
 }
 
 impl Probe for Ridge {

@@ -166,16 +166,31 @@ pub struct ResultRecord {
 impl ResultRecord {
     /// The identity of a record, used to match records across reports.
     pub fn key(&self) -> String {
-        format!(
-            "{}/{}/{}/{}/{}/{}",
-            self.model,
-            self.layer,
-            self.channels.as_deref().unwrap_or("-"),
-            self.target,
-            self.representation,
-            self.probe
+        record_key(
+            &self.model,
+            &self.layer,
+            self.channels.as_deref(),
+            &self.target,
+            &self.representation,
+            &self.probe,
         )
     }
+}
+
+/// `model/layer/channels/target/representation/probe`, channels `-` when
+/// the record covers the whole layer.
+pub fn record_key(
+    model: &str,
+    layer: &str,
+    channels: Option<&str>,
+    target: &str,
+    representation: &str,
+    probe: &str,
+) -> String {
+    format!(
+        "{model}/{layer}/{}/{target}/{representation}/{probe}",
+        channels.unwrap_or("-")
+    )
 }
 
 /// Wall-clock timing.
