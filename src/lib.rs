@@ -12,7 +12,9 @@
 //! and never exits.
 
 pub mod analysis;
+pub mod channels;
 pub mod check;
+pub mod controls;
 pub mod cv;
 pub mod dataset;
 pub mod error;
