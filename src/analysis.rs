@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use ndarray::ArrayView2;
 
+use crate::channels::ChannelSpec;
+use crate::controls::{control_targets, is_linear, CONTROLS};
+use crate::curve::{learning_curve, CurveSpec};
 use crate::cv::{cross_validate_with, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
 use crate::error::{CpdError, Result};
@@ -18,10 +21,11 @@ use crate::metrics::mean_std;
 use crate::probe::gbt::GbtParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::{Probe, ProbeKind};
+use crate::profile::profiles;
 use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
-    finite_or_none, CompositionInfo, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
-    Timing, ToolInfo, SCHEMA_VERSION,
+    finite_or_none, CompositionInfo, CurveRecord, InflationRecord, InputInfo, Report, ResultRecord,
+    RidgeSettings, RoutingRecord, Settings, Timing, ToolInfo, SCHEMA_VERSION,
 };
 use crate::rows::{Dense, Rows, Stored};
 
@@ -34,6 +38,10 @@ pub struct EmbeddingSpec {
     pub path: PathBuf,
     /// Layers to probe, in this order (`None`: every layer in file order).
     pub layers: Option<Vec<String>>,
+    /// Channel groups to probe besides the whole layer.
+    pub channels: Option<ChannelSpec>,
+    /// Layers the channel groups apply to (`None`: every layer).
+    pub channel_layers: Option<Vec<String>>,
 }
 
 /// Where compositions come from.
@@ -82,6 +90,22 @@ pub struct AnalyzeConfig {
     pub gbt: GbtParams,
     /// Residualise the target against composition too.
     pub residualize_target: bool,
+    /// Add the compositional control targets ([`crate::controls`]).
+    pub controls: bool,
+    /// R²_geom on a control above which a probe is flagged inflated.
+    pub inflation_threshold: f64,
+    /// Learning curves to compute (whole layers).
+    pub learning_curve: Option<LearningCurve>,
+}
+
+/// Learning-curve request: training sizes and repeats (the seed is the
+/// fold seed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearningCurve {
+    /// Training sizes, increasing.
+    pub sizes: Vec<usize>,
+    /// Subsamples per size and fold.
+    pub repeats: usize,
 }
 
 /// The outcome of a run.
@@ -186,12 +210,21 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     )?);
 
     // align
-    let ds = Dataset::new(
+    let mut ds = Dataset::new(
         comp_table,
         config.composition_mode,
         targets,
         &config.target_names,
     )?;
+    if config.controls {
+        add_controls(&mut ds)?;
+    }
+    if !(config.inflation_threshold.is_finite()) {
+        return Err(CpdError::Invalid(format!(
+            "--inflation-threshold must be a finite number, got {}",
+            config.inflation_threshold
+        )));
+    }
 
     // split
     let folds = match &config.folds {
@@ -200,6 +233,22 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             let t = read_table(p)?;
             inputs.push(input_info("folds", p, t.ids.len(), t.columns.len())?);
             Folds::from_table(&t, &ds.ids, &ds.composition_path)?
+        }
+    };
+
+    let curve = match &config.learning_curve {
+        None => None,
+        Some(c) => {
+            let spec = CurveSpec {
+                sizes: c.sizes.clone(),
+                repeats: c.repeats,
+                seed: match &config.folds {
+                    FoldSpec::Shuffled { seed, .. } => *seed,
+                    FoldSpec::File(_) => 0,
+                },
+            };
+            spec.check(&folds)?;
+            Some(spec)
         }
     };
 
@@ -233,11 +282,32 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         progress,
     )?;
     let mut results = Vec::new();
+    let mut curves = Vec::new();
     for spec in &config.embeddings {
+        if let Some(names) = &spec.channel_layers {
+            if spec.channels.is_none() {
+                return Err(CpdError::Invalid(format!(
+                    "model '{}': channel layers {names:?} given without --irreps or --channels",
+                    spec.model
+                )));
+            }
+        }
         progress.stage(&format!("{}: loading", spec.model));
         let file = select_layers(embeddings::load(&spec.path)?, spec.layers.as_deref())?;
         let sha = io::sha256_file(&spec.path)?;
         let layers = ds.align_embedding(file)?;
+        for name in spec.channel_layers.iter().flatten() {
+            if !layers.iter().any(|l| &l.name == name) {
+                let have: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+                return Err(CpdError::format(
+                    &spec.path,
+                    format!(
+                        "channel layer '{name}' is not among the layers probed ({})",
+                        have.join(", ")
+                    ),
+                ));
+            }
+        }
         progress.add_work(2 * per_rep * layers.len() as u64);
         for layer in layers {
             progress.stage(&format!("{}/{}", spec.model, layer.name));
@@ -251,34 +321,63 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 layer: Some(layer.name.clone()),
                 dtype: Some(layer.dtype().into()),
             });
-            // Column-major: folds gather and standardise whole columns.
+            let ctx = LayerCtx {
+                model: &spec.model,
+                layer: &layer.name,
+                probes: &probes,
+                projection: &projection,
+                y: y.view(),
+                folds: &folds,
+                targets: &ds.target_names,
+                comp_scores: &comp_scores,
+                n: ds.n(),
+                zero_tol: residual_zero_tol(layer.dtype()),
+                progress,
+            };
             // The layer stays in memory once, in its on-disk type; probes
             // read rows of it, and of its residual, as they need them.
             let raw = Stored(&layer.data);
-            let geom = projection.residual_rows(&raw, residual_zero_tol(layer.dtype()));
-            let (raw_scores, geom_scores) = rayon::join(
-                || score_all(&probes, &raw, y.view(), &folds, progress),
-                || score_all(&probes, &geom, y.view(), &folds, progress),
-            );
-            let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
-            for (t, target) in ds.target_names.iter().enumerate() {
-                for (p, (kind, _)) in probes.iter().enumerate() {
-                    for (rep, scores) in [
-                        ("composition", &comp_scores),
-                        ("raw", &raw_scores),
-                        ("geom", &geom_scores),
-                    ] {
-                        results.push(record(
-                            &spec.model,
-                            &layer.name,
-                            target,
-                            rep,
-                            kind.name(),
-                            &scores[p][t],
-                            ds.n(),
-                            folds.k,
-                        ));
+            results.extend(ctx.probe(&raw, None)?);
+            if let Some(c) = &curve {
+                let geom = projection.residual_rows(&raw, ctx.zero_tol);
+                let comp = Dense(ds.composition.view());
+                for (rep, x) in [
+                    ("composition", &comp as &dyn Rows),
+                    ("raw", &raw),
+                    ("geom", &geom),
+                ] {
+                    for (kind, p) in &probes {
+                        let points = learning_curve(*p, x, y.view(), &folds, c)?;
+                        for (t, target) in ds.target_names.iter().enumerate() {
+                            curves.extend(points[t].iter().map(|pt| CurveRecord {
+                                model: spec.model.clone(),
+                                layer: layer.name.clone(),
+                                target: target.clone(),
+                                representation: rep.into(),
+                                probe: kind.name().into(),
+                                n_train: pt.n_train,
+                                repeats: c.repeats,
+                                r2_mean: finite_or_none(pt.r2_mean),
+                                r2_std: finite_or_none(pt.r2_std),
+                            }));
+                        }
                     }
+                }
+            }
+            let split = spec.channels.as_ref().filter(|_| {
+                spec.channel_layers
+                    .as_ref()
+                    .is_none_or(|ls| ls.contains(&layer.name))
+            });
+            if let Some(ch) = split {
+                ch.check_width(
+                    layer.data.ncols(),
+                    &format!("layer '{}' of {}", layer.name, spec.path.display()),
+                )?;
+                for group in &ch.groups {
+                    let features = ch.features(group, &layer.data);
+                    progress.add_work(2 * per_rep);
+                    results.extend(ctx.probe(&Dense(features.view()), Some(&group.name))?);
                 }
             }
         }
@@ -328,6 +427,10 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
         },
+        inflation: inflation(&results, config.inflation_threshold),
+        channel_routing: channel_routing(&results),
+        learning_curves: curves,
+        profiles: profiles(&results),
         results,
         timing: Timing {
             seconds: start.elapsed().as_secs_f64(),
@@ -338,6 +441,119 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         ids: ds.ids,
         folds,
     })
+}
+
+/// What one layer (or channel group) needs to be probed.
+struct LayerCtx<'a> {
+    model: &'a str,
+    layer: &'a str,
+    probes: &'a [(ProbeKind, &'a dyn Probe)],
+    projection: &'a Projection,
+    y: ArrayView2<'a, f64>,
+    folds: &'a Folds,
+    targets: &'a [String],
+    comp_scores: &'a [Vec<CvScores>],
+    n: usize,
+    zero_tol: f64,
+    progress: &'a dyn Progress,
+}
+
+impl LayerCtx<'_> {
+    /// Every probe on `raw` and its residual; records for every target,
+    /// probe and representation (composition, raw, geom).
+    fn probe(&self, raw: &dyn Rows, channels: Option<&str>) -> Result<Vec<ResultRecord>> {
+        let geom = self.projection.residual_rows(raw, self.zero_tol);
+        let (raw_scores, geom_scores) = rayon::join(
+            || score_all(self.probes, raw, self.y, self.folds, self.progress),
+            || score_all(self.probes, &geom, self.y, self.folds, self.progress),
+        );
+        let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
+        let mut out = Vec::new();
+        for (t, target) in self.targets.iter().enumerate() {
+            for (p, (kind, _)) in self.probes.iter().enumerate() {
+                for (rep, scores) in [
+                    ("composition", self.comp_scores),
+                    ("raw", &raw_scores[..]),
+                    ("geom", &geom_scores[..]),
+                ] {
+                    let mut r = record(
+                        self.model,
+                        self.layer,
+                        target,
+                        rep,
+                        kind.name(),
+                        &scores[p][t],
+                        self.n,
+                        self.folds.k,
+                    );
+                    r.channels = channels.map(str::to_owned);
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Append the control targets to the data set's targets.
+fn add_controls(ds: &mut Dataset) -> Result<()> {
+    if ds.composition_mode != CompositionMode::Counts {
+        return Err(CpdError::Invalid(
+            "--controls needs atom counts (--composition counts)".into(),
+        ));
+    }
+    if let Some(clash) = ds
+        .target_names
+        .iter()
+        .find(|t| CONTROLS.contains(&t.as_str()))
+    {
+        return Err(CpdError::Invalid(format!(
+            "target '{clash}' in {} has the name of a control target; rename it to use --controls",
+            ds.targets_path.display()
+        )));
+    }
+    let c = control_targets(ds.composition.view(), &ds.composition_columns)?;
+    ds.targets = ndarray::concatenate![ndarray::Axis(1), ds.targets, c];
+    ds.target_names
+        .extend(CONTROLS.iter().map(|s| s.to_string()));
+    Ok(())
+}
+
+/// The inflation verdict of every probe on every control's residual record.
+fn inflation(results: &[ResultRecord], threshold: f64) -> Vec<InflationRecord> {
+    results
+        .iter()
+        .filter(|r| r.representation == "geom" && CONTROLS.contains(&r.target.as_str()))
+        .map(|r| InflationRecord {
+            model: r.model.clone(),
+            layer: r.layer.clone(),
+            channels: r.channels.clone(),
+            probe: r.probe.clone(),
+            control: r.target.clone(),
+            linear: is_linear(&r.target),
+            r2_geom: r.r2_mean,
+            threshold,
+            inflated: r.r2_mean.is_some_and(|v| v > threshold),
+        })
+        .collect()
+}
+
+/// R²_geom of every channel-group record.
+fn channel_routing(results: &[ResultRecord]) -> Vec<RoutingRecord> {
+    results
+        .iter()
+        .filter(|r| r.representation == "geom")
+        .filter_map(|r| {
+            Some(RoutingRecord {
+                model: r.model.clone(),
+                layer: r.layer.clone(),
+                group: r.channels.clone()?,
+                target: r.target.clone(),
+                probe: r.probe.clone(),
+                r2_geom: r.r2_mean,
+            })
+        })
+        .collect()
 }
 
 fn mode_name(mode: CompositionMode) -> &'static str {

@@ -15,14 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use cpd::analysis::LearningCurve;
 use cpd::analysis::{
     analyze_with_progress, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, NoProgress,
     Progress,
 };
 use cpd::check::{check, LoadedReport, Metric, Row, Status};
+use cpd::controls::DEFAULT_INFLATION_THRESHOLD;
 use cpd::dataset::CompositionMode;
 use cpd::inspect::inspect;
-use cpd::manifest::Manifest;
+use cpd::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
@@ -58,6 +60,14 @@ enum CompositionArg {
     Counts,
     /// Atom fractions per element (crystals).
     Fractions,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum InvariantsArg {
+    /// The norm of each copy's 2L+1 components.
+    Norms,
+    /// The raw components.
+    Components,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,6 +142,30 @@ struct AnalyzeArgs {
     /// Also remove the composition-linear part of the target.
     #[arg(long)]
     residualize_target: bool,
+    /// Add control targets computed from composition alone (atoms, mass, atoms², H fraction) and flag probes that are inflated on them.
+    #[arg(long)]
+    controls: bool,
+    /// R²_geom on a control above which a probe is flagged inflated [default: 0.1].
+    #[arg(long, value_name = "T")]
+    inflation_threshold: Option<f64>,
+    /// Also probe each irrep group of the layers, from an e3nn irreps string such as 128x0e+64x1o+32x2e.
+    #[arg(long, value_name = "IRREPS", conflicts_with = "channels")]
+    irreps: Option<String>,
+    /// Also probe named column groups: name=start:end,... (0-based, end exclusive).
+    #[arg(long, value_name = "SPEC")]
+    channels: Option<String>,
+    /// L > 0 irreps as the norm of each copy's components (norms) or raw (components) [default: norms].
+    #[arg(long, value_enum)]
+    invariants: Option<InvariantsArg>,
+    /// Layers the channel groups apply to, comma-separated [default: every layer].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    channel_layers: Option<Vec<String>>,
+    /// Learning curves at these training sizes, comma-separated (e.g. 100,200,500,1000,2000).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    learning_curve: Option<Vec<usize>>,
+    /// Subsamples per learning-curve size and fold [default: 5].
+    #[arg(long, value_name = "N")]
+    curve_repeats: Option<usize>,
     /// Composition as atom counts or fractions [default: counts].
     #[arg(long, value_enum)]
     composition: Option<CompositionArg>,
@@ -252,6 +286,8 @@ fn parse_embedding(arg: &str) -> anyhow::Result<EmbeddingSpec> {
         model,
         path,
         layers: None,
+        channels: None,
+        channel_layers: None,
     })
 }
 
@@ -286,6 +322,9 @@ fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         ridge: RidgeParams::default(),
         gbt: GbtParams::default(),
         residualize_target: false,
+        controls: false,
+        inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
+        learning_curve: None,
     })
 }
 
@@ -326,6 +365,33 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
     g.l2 = args.gbt_l2.unwrap_or(g.l2);
     g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
     c.residualize_target |= args.residualize_target;
+    c.controls |= args.controls;
+    c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);
+    if let Some(sizes) = &args.learning_curve {
+        c.learning_curve = Some(LearningCurve {
+            sizes: sizes.clone(),
+            repeats: DEFAULT_CURVE_REPEATS,
+        });
+    }
+    if let Some(r) = args.curve_repeats {
+        match &mut c.learning_curve {
+            Some(lc) => lc.repeats = r,
+            None => bail!("--curve-repeats needs --learning-curve"),
+        }
+    }
+    let invariants = args.invariants.map(|i| match i {
+        InvariantsArg::Norms => "norms",
+        InvariantsArg::Components => "components",
+    });
+    if args.irreps.is_some() || args.channels.is_some() {
+        let spec = channel_spec(args.irreps.as_deref(), args.channels.as_deref(), invariants)?;
+        for e in &mut c.embeddings {
+            e.channels = spec.clone();
+            e.channel_layers = args.channel_layers.clone();
+        }
+    } else if args.invariants.is_some() || args.channel_layers.is_some() {
+        bail!("--invariants and --channel-layers need --irreps or --channels");
+    }
     if let Some(mode) = args.composition {
         c.composition_mode = match mode {
             CompositionArg::Counts => CompositionMode::Counts,

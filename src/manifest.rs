@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::analysis::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use crate::analysis::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve};
+use crate::channels::{ChannelSpec, Invariants};
+use crate::controls::DEFAULT_INFLATION_THRESHOLD;
 use crate::dataset::CompositionMode;
 use crate::error::{CpdError, Result};
 use crate::probe::gbt::GbtParams;
@@ -87,6 +89,14 @@ pub struct SettingsSection {
     pub residualize_target: Option<bool>,
     /// GBT hyper-parameters.
     pub gbt: Option<GbtSection>,
+    /// Add the compositional control targets.
+    pub controls: Option<bool>,
+    /// R²_geom on a control above which a probe is flagged inflated.
+    pub inflation_threshold: Option<f64>,
+    /// Learning-curve training sizes.
+    pub learning_curve: Option<Vec<usize>>,
+    /// Subsamples per size and fold.
+    pub curve_repeats: Option<usize>,
 }
 
 /// `[settings.gbt]`.
@@ -119,11 +129,14 @@ pub struct ModelSection {
     pub file: PathBuf,
     /// Layers to probe (default: all).
     pub layers: Option<Vec<String>>,
-    /// e3nn irreps string of the columns (channel groups): recognised so
-    /// that it is refused with a clear message; not supported yet.
+    /// e3nn irreps string of the columns: probe each irrep group too.
     pub irreps: Option<String>,
-    /// Named column ranges (channel groups): likewise not supported yet.
-    pub channels: Option<toml::Value>,
+    /// Named column ranges `name=start:end,...`: probe each group too.
+    pub channels: Option<String>,
+    /// Layers the groups apply to (default: every layer probed).
+    pub channel_layers: Option<Vec<String>>,
+    /// `norms` (default for irreps) or `components`.
+    pub invariants: Option<String>,
 }
 
 impl Manifest {
@@ -190,9 +203,18 @@ impl Manifest {
                     m.file.display()
                 ));
             }
-            if m.irreps.is_some() || m.channels.is_some() {
+            if m.irreps.is_some() && m.channels.is_some() {
                 return Err(format!(
-                    "model '{}': `irreps`/`channels` (per-channel-group probing) are not supported by this version of cpd; remove them to probe whole layers",
+                    "model '{}': give `irreps` or `channels`, not both",
+                    m.name
+                ));
+            }
+            if m.irreps.is_none()
+                && m.channels.is_none()
+                && (m.invariants.is_some() || m.channel_layers.is_some())
+            {
+                return Err(format!(
+                    "model '{}': `invariants`/`channel_layers` need `irreps` or `channels`",
                     m.name
                 ));
             }
@@ -229,16 +251,25 @@ impl Manifest {
         };
         let g = s.gbt.clone().unwrap_or_default();
         let dg = GbtParams::default();
-        Ok(AnalyzeConfig {
-            embeddings: self
-                .models
-                .iter()
-                .map(|m| EmbeddingSpec {
+        let embeddings = self
+            .models
+            .iter()
+            .map(|m| {
+                Ok(EmbeddingSpec {
                     model: m.name.clone(),
                     path: m.file.clone(),
                     layers: m.layers.clone(),
+                    channels: channel_spec(
+                        m.irreps.as_deref(),
+                        m.channels.as_deref(),
+                        m.invariants.as_deref(),
+                    )?,
+                    channel_layers: m.channel_layers.clone(),
                 })
-                .collect(),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AnalyzeConfig {
+            embeddings,
             composition,
             composition_mode: composition_mode(d.composition.as_deref().unwrap_or("counts"))
                 .map_err(CpdError::Invalid)?,
@@ -263,7 +294,42 @@ impl Manifest {
                 max_bins: g.bins.unwrap_or(dg.max_bins),
             },
             residualize_target: s.residualize_target.unwrap_or(false),
+            controls: s.controls.unwrap_or(false),
+            inflation_threshold: s.inflation_threshold.unwrap_or(DEFAULT_INFLATION_THRESHOLD),
+            learning_curve: s.learning_curve.clone().map(|sizes| LearningCurve {
+                sizes,
+                repeats: s.curve_repeats.unwrap_or(DEFAULT_CURVE_REPEATS),
+            }),
         })
+    }
+}
+
+/// Default subsamples per learning-curve size and fold.
+pub const DEFAULT_CURVE_REPEATS: usize = 5;
+
+/// The channel groups of `--irreps`/`--channels` (at most one given) with
+/// `--invariants` (`norms`, the default for irreps, or `components`).
+pub fn channel_spec(
+    irreps: Option<&str>,
+    channels: Option<&str>,
+    invariants: Option<&str>,
+) -> Result<Option<ChannelSpec>> {
+    let inv = match invariants {
+        None | Some("norms") => Invariants::Norms,
+        Some("components") => Invariants::Components,
+        Some(other) => {
+            return Err(CpdError::Invalid(format!(
+                "invariants '{other}': expected \"norms\" or \"components\""
+            )))
+        }
+    };
+    match (irreps, channels) {
+        (Some(_), Some(_)) => Err(CpdError::Invalid(
+            "give --irreps or --channels, not both".into(),
+        )),
+        (Some(i), None) => ChannelSpec::irreps(i, inv).map(Some),
+        (None, Some(c)) => ChannelSpec::ranges(c).map(Some),
+        (None, None) => Ok(None),
     }
 }
 
@@ -364,8 +430,13 @@ file = "b.npy"
         assert!(e.contains("'moles'"), "{e}");
         let e = invalid(&format!("{base}[[models]]\nname = \"a\"\n"));
         assert!(e.contains("missing field `file`"), "{e}");
-        let e = invalid(&format!("{base}{model}irreps = \"128x0e+64x1o\"\n"));
-        assert!(e.contains("model 'a': `irreps`/`channels`"), "{e}");
+        let e = invalid(&format!(
+            "{base}{model}irreps = \"128x0e\"\nchannels = \"a=0:1\"\n"
+        ));
+        assert!(
+            e.contains("model 'a': give `irreps` or `channels`, not both"),
+            "{e}"
+        );
         let e = invalid(&format!("{base}[settings]\nfolds = \"five\"\n{model}"));
         assert!(e.contains("invalid type"), "{e}");
     }

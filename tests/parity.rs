@@ -55,6 +55,8 @@ fn bundled() -> Case {
                 model: m.to_string(),
                 path: data(&format!("embeddings/{m}.npz")),
                 layers: None,
+                channels: None,
+                channel_layers: None,
             })
             .collect(),
         compositions: data("compositions.csv"),
@@ -77,6 +79,8 @@ fn robust() -> Case {
                 model: m.to_string(),
                 path: dir.join(format!("{m}.npy")),
                 layers: None,
+                channels: None,
+                channel_layers: None,
             })
             .collect(),
         compositions: dir.join("compositions.csv"),
@@ -98,6 +102,9 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         ridge,
         gbt: Default::default(),
         residualize_target: false,
+        controls: false,
+        inflation_threshold: 0.1,
+        learning_curve: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod analyses;
 mod batch;
 mod catalogue;
 mod cli;

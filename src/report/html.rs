@@ -84,6 +84,10 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 
     let _ = writeln!(h, "<h2>Results</h2>");
     html_table(&mut h, &results_table(report));
+    for (title, lead, table) in super::analyses::sections(report) {
+        let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(title), escape(&lead));
+        html_table(&mut h, &table);
+    }
     let _ = writeln!(h, "<h2>Inputs</h2>");
     html_table(&mut h, &inputs_table(report));
 
@@ -190,7 +194,7 @@ fn html_table(h: &mut String, t: &Table) {
     let class = |numeric: bool| if numeric { " class=\"num\"" } else { "" };
     let _ = writeln!(h, "<table>\n<thead>\n<tr>");
     for c in &t.columns {
-        let _ = write!(h, "<th{}>{}</th>", class(c.numeric), escape(c.name));
+        let _ = write!(h, "<th{}>{}</th>", class(c.numeric), escape(&c.name));
     }
     let _ = writeln!(h, "\n</tr>\n</thead>\n<tbody>");
     for row in &t.rows {

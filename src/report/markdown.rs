@@ -20,13 +20,14 @@ pub(super) struct Row<'a> {
 }
 
 pub(super) fn pivot(report: &Report) -> Vec<Row<'_>> {
-    let mut order: Vec<(String, String, String, String, String)> = Vec::new();
-    let mut rows: BTreeMap<(String, String, String, String, String), Row<'_>> = BTreeMap::new();
+    type Key = (String, String, Option<String>, String, String);
+    let mut order: Vec<Key> = Vec::new();
+    let mut rows: BTreeMap<Key, Row<'_>> = BTreeMap::new();
     for r in &report.results {
         let key = (
             r.model.clone(),
             r.layer.clone(),
-            r.channels.clone().unwrap_or_default(),
+            r.channels.clone(),
             r.target.clone(),
             r.probe.clone(),
         );
@@ -55,6 +56,16 @@ pub(super) fn pivot(report: &Report) -> Vec<Row<'_>> {
         .collect()
 }
 
+impl Row<'_> {
+    /// The layer, with the channel group in brackets when there is one.
+    pub fn layer_label(&self) -> String {
+        match self.channels {
+            Some(g) => format!("{}[{g}]", self.layer),
+            None => self.layer.to_string(),
+        }
+    }
+}
+
 pub(super) fn cell(r: Option<&ResultRecord>) -> String {
     match r.and_then(|r| r.r2_mean.zip(r.r2_std)) {
         Some((m, s)) => format!("{m:.3} ± {s:.3}"),
@@ -74,7 +85,7 @@ pub fn text_table(report: &Report) -> String {
         .map(|r| {
             [
                 r.model.to_string(),
-                r.layer.to_string(),
+                r.layer_label(),
                 r.target.to_string(),
                 r.probe.to_string(),
                 cell(r.comp),
@@ -117,7 +128,7 @@ pub fn text_table(report: &Report) -> String {
 /// A column of a results or inputs table.
 pub(super) struct Column {
     /// Header text.
-    pub name: &'static str,
+    pub name: String,
     /// Right-aligned (a number).
     pub numeric: bool,
     /// Rendered as code (paths, checksums).
@@ -131,9 +142,9 @@ pub(super) struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-fn col(name: &'static str, numeric: bool, code: bool) -> Column {
+fn col(name: &str, numeric: bool, code: bool) -> Column {
     Column {
-        name,
+        name: name.to_owned(),
         numeric,
         code,
     }
@@ -157,7 +168,7 @@ pub(super) fn results_table(report: &Report) -> Table {
         .map(|r| {
             vec![
                 r.model.to_string(),
-                r.layer.to_string(),
+                r.layer_label(),
                 r.target.to_string(),
                 r.probe.to_string(),
                 cell(r.comp),
@@ -238,8 +249,8 @@ pub(super) fn rank_description(report: &Report) -> String {
     }
 }
 
-fn markdown_table(md: &mut String, t: &Table) {
-    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+pub(super) fn markdown_table(md: &mut String, t: &Table) {
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     let _ = writeln!(md, "| {} |", names.join(" | "));
     let rule: Vec<&str> = t
         .columns
@@ -282,6 +293,7 @@ pub fn report_markdown(report: &Report) -> String {
     );
     let _ = writeln!(md, "## Results\n");
     markdown_table(&mut md, &results_table(report));
+    md.push_str(&super::analyses::markdown(report));
     let _ = writeln!(md, "\n## Inputs\n");
     markdown_table(&mut md, &inputs_table(report));
     let _ = writeln!(

@@ -2,6 +2,7 @@
 //! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, SVG figures,
 //! a self-contained HTML page, and the short text table the CLI prints.
 
+pub mod analyses;
 pub mod html;
 pub mod markdown;
 pub mod plot;
@@ -27,6 +28,19 @@ pub struct Report {
     pub composition: CompositionInfo,
     /// One record per (model, layer, channels, target, representation, probe).
     pub results: Vec<ResultRecord>,
+    /// Probe inflation on the compositional control targets (empty without
+    /// `--controls`).
+    #[serde(default)]
+    pub inflation: Vec<InflationRecord>,
+    /// R²_geom per channel group (empty without `--irreps`/`--channels`).
+    #[serde(default)]
+    pub channel_routing: Vec<RoutingRecord>,
+    /// Learning curves (empty without `--learning-curve`).
+    #[serde(default)]
+    pub learning_curves: Vec<CurveRecord>,
+    /// Best layers and the ranking of models.
+    #[serde(default)]
+    pub profiles: Option<crate::profile::Profiles>,
     /// Wall-clock time of the analysis (the only field that varies between
     /// identical runs).
     pub timing: Timing,
@@ -193,6 +207,74 @@ pub fn record_key(
     )
 }
 
+/// One probe's verdict on one control target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InflationRecord {
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Channel group, if any.
+    pub channels: Option<String>,
+    /// Probe.
+    pub probe: String,
+    /// Control target (`ctrl_*`).
+    pub control: String,
+    /// Whether the control is linear in the counts (the projection removes
+    /// it, so any probe should score ≈ 0 on it).
+    pub linear: bool,
+    /// R²_geom of the probe on the control.
+    #[serde(with = "finite")]
+    pub r2_geom: Option<f64>,
+    /// The threshold applied.
+    pub threshold: f64,
+    /// `r2_geom > threshold`: see [`crate::controls::INFLATION_NOTE`].
+    pub inflated: bool,
+}
+
+/// R²_geom of one channel group for one target and probe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoutingRecord {
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Channel group.
+    pub group: String,
+    /// Target.
+    pub target: String,
+    /// Probe.
+    pub probe: String,
+    /// R²_geom (mean over folds).
+    #[serde(with = "finite")]
+    pub r2_geom: Option<f64>,
+}
+
+/// One point of a learning curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CurveRecord {
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Target.
+    pub target: String,
+    /// `composition`, `raw` or `geom`.
+    pub representation: String,
+    /// Probe.
+    pub probe: String,
+    /// Training rows.
+    pub n_train: usize,
+    /// Subsamples per fold.
+    pub repeats: usize,
+    /// Mean R² over folds × repeats.
+    #[serde(with = "finite")]
+    pub r2_mean: Option<f64>,
+    /// Population std over folds × repeats.
+    #[serde(with = "finite")]
+    pub r2_std: Option<f64>,
+}
+
 /// Wall-clock timing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timing {
@@ -318,6 +400,10 @@ pub(crate) mod fixture {
                 dropped: vec![],
                 rank_tol: 1e-12,
             },
+            inflation: Vec::new(),
+            channel_routing: Vec::new(),
+            learning_curves: Vec::new(),
+            profiles: None,
             results,
             timing: Timing { seconds: 1.25 },
         }

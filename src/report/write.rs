@@ -62,6 +62,7 @@ pub fn write_outputs(
             report_html(report, &figures).into_bytes(),
         ),
     ];
+    files.extend(super::analyses::csv_files(report)?);
     files.extend(
         figures
             .into_iter()

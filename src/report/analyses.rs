@@ -1,0 +1,378 @@
+//! The analyses' report sections — compositional controls, channel routing,
+//! learning curves and profiles — as Markdown (for `report.md` and, through
+//! the shared [`Table`], `report.html`) and as tidy CSV files.
+
+use std::fmt::Write;
+
+use super::markdown::{Column, Table};
+use super::Report;
+use crate::controls::INFLATION_NOTE;
+use crate::error::{CpdError, Result};
+
+/// `controls.csv`.
+pub const CONTROLS_CSV: &str = "controls.csv";
+/// `channels.csv`.
+pub const CHANNELS_CSV: &str = "channels.csv";
+/// `learning_curve.csv`.
+pub const CURVE_CSV: &str = "learning_curve.csv";
+/// `profiles.csv`.
+pub const PROFILES_CSV: &str = "profiles.csv";
+
+fn col(name: &str, numeric: bool) -> Column {
+    Column {
+        name: name.to_owned(),
+        numeric,
+        code: false,
+    }
+}
+
+fn r2(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.3}"))
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Sections present in this report, each as (title, lead text, table).
+pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
+    let mut out = Vec::new();
+    if !report.inflation.is_empty() {
+        let threshold = report.inflation[0].threshold;
+        let rows = report
+            .inflation
+            .iter()
+            .map(|r| {
+                vec![
+                    r.model.clone(),
+                    match &r.channels {
+                        Some(g) => format!("{}[{g}]", r.layer),
+                        None => r.layer.clone(),
+                    },
+                    r.probe.clone(),
+                    r.control.clone(),
+                    if r.linear { "linear" } else { "nonlinear" }.into(),
+                    r2(r.r2_geom),
+                    if r.inflated { "INFLATED" } else { "ok" }.into(),
+                ]
+            })
+            .collect();
+        out.push((
+            "Compositional controls",
+            format!(
+                "Targets computed from composition alone, probed on the residual. A probe with \
+                 R²_geom > {threshold} on one is flagged — {INFLATION_NOTE}"
+            ),
+            Table {
+                columns: vec![
+                    col("model", false),
+                    col("layer", false),
+                    col("probe", false),
+                    col("control", false),
+                    col("kind", false),
+                    col("R² geom", true),
+                    col("verdict", false),
+                ],
+                rows,
+            },
+        ));
+    }
+    if !report.channel_routing.is_empty() {
+        let mut targets: Vec<&str> = Vec::new();
+        let mut keys: Vec<(&str, &str, &str, &str)> = Vec::new();
+        for r in &report.channel_routing {
+            if !targets.contains(&r.target.as_str()) {
+                targets.push(&r.target);
+            }
+            let k = (
+                r.model.as_str(),
+                r.layer.as_str(),
+                r.group.as_str(),
+                r.probe.as_str(),
+            );
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let rows = keys
+            .iter()
+            .map(|&(m, l, g, p)| {
+                let mut row = vec![m.to_string(), l.to_string(), g.to_string(), p.to_string()];
+                row.extend(targets.iter().map(|&t| {
+                    r2(report
+                        .channel_routing
+                        .iter()
+                        .find(|r| {
+                            (
+                                r.model.as_str(),
+                                r.layer.as_str(),
+                                r.group.as_str(),
+                                r.probe.as_str(),
+                            ) == (m, l, g, p)
+                                && r.target == t
+                        })
+                        .and_then(|r| r.r2_geom))
+                }));
+                row
+            })
+            .collect();
+        let mut columns = vec![
+            col("model", false),
+            col("layer", false),
+            col("group", false),
+            col("probe", false),
+        ];
+        columns.extend(targets.iter().map(|t| col(t, true)));
+        out.push((
+            "Channel routing (R² geom per channel group)",
+            "Each channel group probed on its own after CPD (for L > 0 irreps with \
+             --invariants norms, one norm per copy): where each target's signal lives."
+                .to_string(),
+            Table { columns, rows },
+        ));
+    }
+    if !report.learning_curves.is_empty() {
+        let rows = report
+            .learning_curves
+            .iter()
+            .map(|c| {
+                vec![
+                    c.model.clone(),
+                    c.layer.clone(),
+                    c.target.clone(),
+                    c.representation.clone(),
+                    c.probe.clone(),
+                    c.n_train.to_string(),
+                    match (c.r2_mean, c.r2_std) {
+                        (Some(m), Some(s)) => format!("{m:.3} ± {s:.3}"),
+                        _ => "—".into(),
+                    },
+                ]
+            })
+            .collect();
+        let repeats = report.learning_curves[0].repeats;
+        out.push((
+            "Learning curves",
+            format!(
+                "R² on the held-out fold of a probe fitted on n_train rows drawn from the \
+                 training fold; mean ± std over folds × {repeats} subsamples."
+            ),
+            Table {
+                columns: vec![
+                    col("model", false),
+                    col("layer", false),
+                    col("target", false),
+                    col("representation", false),
+                    col("probe", false),
+                    col("n_train", true),
+                    col("R²", true),
+                ],
+                rows,
+            },
+        ));
+    }
+    if let Some(p) = &report.profiles {
+        let rows = p
+            .ranking
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let picks = |v: &[crate::profile::LayerPick]| {
+                    v.iter()
+                        .map(|l| format!("{}: {} ({:.3})", l.target, l.layer, l.value))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                vec![
+                    (i + 1).to_string(),
+                    m.model.clone(),
+                    if m.score.is_finite() {
+                        format!("{:.3}", m.score)
+                    } else {
+                        "—".into()
+                    },
+                    picks(&m.best_layer),
+                    if m.most_nonlinear_layer.is_empty() {
+                        "— (no mlp)".into()
+                    } else {
+                        picks(&m.most_nonlinear_layer)
+                    },
+                ]
+            })
+            .collect();
+        out.push((
+            "Layer and model profiles",
+            format!(
+                "Models ranked by the {} (probes: {}). Best layer: highest ridge R²_geom per \
+                 target; most nonlinear layer: largest R²_geom,mlp − R²_geom,ridge.",
+                p.score,
+                p.probes.join(", ")
+            ),
+            Table {
+                columns: vec![
+                    col("rank", true),
+                    col("model", false),
+                    col("score", true),
+                    col("best layer per target (R² geom)", false),
+                    col("most nonlinear layer per target (gap)", false),
+                ],
+                rows,
+            },
+        ));
+    }
+    out
+}
+
+/// The sections as Markdown.
+pub fn markdown(report: &Report) -> String {
+    let mut md = String::new();
+    for (title, lead, table) in sections(report) {
+        let _ = writeln!(md, "\n## {title}\n\n{lead}\n");
+        super::markdown::markdown_table(&mut md, &table);
+    }
+    md
+}
+
+fn csv_bytes(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    let err = |e: csv::Error| CpdError::format(name, e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(err)?;
+    for r in rows {
+        w.write_record(&r).map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(name, e.to_string()))
+}
+
+/// The analyses' CSV files present in this report: (file name, bytes).
+pub fn csv_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    if !report.inflation.is_empty() {
+        let rows = report
+            .inflation
+            .iter()
+            .map(|r| {
+                vec![
+                    r.model.clone(),
+                    r.layer.clone(),
+                    r.channels.clone().unwrap_or_default(),
+                    r.probe.clone(),
+                    r.control.clone(),
+                    r.linear.to_string(),
+                    opt(r.r2_geom),
+                    r.threshold.to_string(),
+                    r.inflated.to_string(),
+                ]
+            })
+            .collect();
+        out.push((
+            CONTROLS_CSV.into(),
+            csv_bytes(
+                CONTROLS_CSV,
+                &[
+                    "model",
+                    "layer",
+                    "channels",
+                    "probe",
+                    "control",
+                    "linear",
+                    "r2_geom",
+                    "threshold",
+                    "inflated",
+                ],
+                rows,
+            )?,
+        ));
+    }
+    if !report.channel_routing.is_empty() {
+        let rows = report
+            .channel_routing
+            .iter()
+            .map(|r| {
+                vec![
+                    r.model.clone(),
+                    r.layer.clone(),
+                    r.group.clone(),
+                    r.target.clone(),
+                    r.probe.clone(),
+                    opt(r.r2_geom),
+                ]
+            })
+            .collect();
+        out.push((
+            CHANNELS_CSV.into(),
+            csv_bytes(
+                CHANNELS_CSV,
+                &["model", "layer", "group", "target", "probe", "r2_geom"],
+                rows,
+            )?,
+        ));
+    }
+    if !report.learning_curves.is_empty() {
+        let rows = report
+            .learning_curves
+            .iter()
+            .map(|c| {
+                vec![
+                    c.model.clone(),
+                    c.layer.clone(),
+                    c.target.clone(),
+                    c.representation.clone(),
+                    c.probe.clone(),
+                    c.n_train.to_string(),
+                    c.repeats.to_string(),
+                    opt(c.r2_mean),
+                    opt(c.r2_std),
+                ]
+            })
+            .collect();
+        out.push((
+            CURVE_CSV.into(),
+            csv_bytes(
+                CURVE_CSV,
+                &[
+                    "model",
+                    "layer",
+                    "target",
+                    "representation",
+                    "probe",
+                    "n_train",
+                    "repeats",
+                    "r2_mean",
+                    "r2_std",
+                ],
+                rows,
+            )?,
+        ));
+    }
+    if let Some(p) = &report.profiles {
+        let mut rows = Vec::new();
+        for (i, m) in p.ranking.iter().enumerate() {
+            for (kind, picks) in [
+                ("best_layer", &m.best_layer),
+                ("most_nonlinear_layer", &m.most_nonlinear_layer),
+            ] {
+                for l in picks {
+                    rows.push(vec![
+                        (i + 1).to_string(),
+                        m.model.clone(),
+                        opt(Some(m.score).filter(|s| s.is_finite())),
+                        kind.into(),
+                        l.target.clone(),
+                        l.layer.clone(),
+                        l.value.to_string(),
+                    ]);
+                }
+            }
+        }
+        out.push((
+            PROFILES_CSV.into(),
+            csv_bytes(
+                PROFILES_CSV,
+                &["rank", "model", "score", "kind", "target", "layer", "value"],
+                rows,
+            )?,
+        ));
+    }
+    Ok(out)
+}
