@@ -26,8 +26,18 @@ fn col(name: &str, numeric: bool) -> Column {
     }
 }
 
+/// Three decimals, or scientific notation beyond ±10⁴ (a linear probe on
+/// a few hundred rows of a sparse embedding can reach R² of −10⁴⁹).
+fn num(v: f64) -> String {
+    if v.abs() >= 1e4 {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 fn r2(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.3}"))
+    v.map_or("—".into(), num)
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -144,7 +154,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
                     c.probe.clone(),
                     c.n_train.to_string(),
                     match (c.r2_mean, c.r2_std) {
-                        (Some(m), Some(s)) => format!("{m:.3} ± {s:.3}"),
+                        (Some(m), Some(s)) => format!("{} ± {}", num(m), num(s)),
                         _ => "—".into(),
                     },
                 ]
