@@ -16,11 +16,12 @@ use crate::io::{self, table::read_table, xyz};
 use crate::linalg;
 use crate::metrics::mean_std;
 use crate::probe::gbt::GbtParams;
+use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::{Probe, ProbeKind};
 use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
-    finite_or_none, CompositionInfo, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
+    finite_or_none, CompositionInfo, GapRecord, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
     Timing, ToolInfo, SCHEMA_VERSION,
 };
 use crate::rows::{Dense, Rows, Stored};
@@ -80,6 +81,8 @@ pub struct AnalyzeConfig {
     pub ridge: RidgeParams,
     /// Gradient-boosted-tree hyper-parameters.
     pub gbt: GbtParams,
+    /// MLP hyper-parameters.
+    pub mlp: MlpParams,
     /// Residualise the target against composition too.
     pub residualize_target: bool,
 }
@@ -164,6 +167,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     }
     let ridge = config.ridge.clone().check()?;
     let gbt = config.gbt.clone().check()?;
+    let mlp = config.mlp.clone().check()?;
 
     // load
     let mut inputs = Vec::new();
@@ -217,6 +221,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         .map(|&k| match k {
             ProbeKind::Ridge => (k, &ridge as &dyn Probe),
             ProbeKind::Gbt => (k, &gbt as &dyn Probe),
+            ProbeKind::Mlp => (k, &mlp as &dyn Probe),
         })
         .collect();
 
@@ -312,6 +317,10 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 .probes
                 .contains(&ProbeKind::Gbt)
                 .then(|| gbt.params().clone()),
+            mlp: config
+                .probes
+                .contains(&ProbeKind::Mlp)
+                .then(|| mlp.params().clone()),
             residualize_target: config.residualize_target,
             composition_mode: mode_name(config.composition_mode).into(),
             residual_zero_tol: ["float32", "float64"]
@@ -328,6 +337,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
         },
+        gaps: gaps(&results),
         results,
         timing: Timing {
             seconds: start.elapsed().as_secs_f64(),
@@ -338,6 +348,46 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         ids: ds.ids,
         folds,
     })
+}
+
+/// The linear–nonlinear gap on the residual for every (model, layer,
+/// channels, target) that has both a ridge and an mlp `geom` record, in the
+/// order of the results.
+pub fn gaps(results: &[ResultRecord]) -> Vec<GapRecord> {
+    let find = |r: &ResultRecord, probe: &str| {
+        results.iter().find(|o| {
+            o.probe == probe
+                && o.representation == "geom"
+                && o.model == r.model
+                && o.layer == r.layer
+                && o.channels == r.channels
+                && o.target == r.target
+        })
+    };
+    results
+        .iter()
+        .filter(|r| r.probe == "ridge" && r.representation == "geom")
+        .filter_map(|ridge| {
+            let mlp = find(ridge, "mlp")?;
+            let gap = match (mlp.r2_mean, ridge.r2_mean) {
+                (Some(m), Some(l)) => Some(m - l),
+                _ => None,
+            };
+            Some(GapRecord {
+                model: ridge.model.clone(),
+                layer: ridge.layer.clone(),
+                channels: ridge.channels.clone(),
+                target: ridge.target.clone(),
+                r2_geom_ridge: ridge.r2_mean,
+                r2_geom_mlp: mlp.r2_mean,
+                gap,
+                disentanglement: match (ridge.r2_mean, gap) {
+                    (Some(l), Some(g)) => Some(l - g.abs()),
+                    _ => None,
+                },
+            })
+        })
+        .collect()
 }
 
 fn mode_name(mode: CompositionMode) -> &'static str {

@@ -97,6 +97,7 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         folds,
         ridge,
         gbt: Default::default(),
+        mlp: Default::default(),
         residualize_target: false,
     }
 }
