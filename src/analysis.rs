@@ -21,8 +21,8 @@ use crate::probe::ridge::RidgeParams;
 use crate::probe::{Probe, ProbeKind};
 use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
-    finite_or_none, CompositionInfo, GapRecord, InputInfo, Report, ResultRecord, RidgeSettings, Settings,
-    Timing, ToolInfo, SCHEMA_VERSION,
+    finite_or_none, CompositionInfo, GapRecord, InputInfo, Report, ResultRecord, RidgeSettings,
+    Settings, Timing, ToolInfo, SCHEMA_VERSION,
 };
 use crate::rows::{Dense, Rows, Stored};
 

@@ -198,18 +198,46 @@ fn forward(
     a: &mut Array2<f32>,
     out: &mut Array1<f32>,
 ) {
-    let n = x.nrows();
-    let mut a = a.slice_mut(s![..n, ..]);
-    matmul_into_f32(a.view_mut(), x, w1, false);
-    for (mut row, o) in a.rows_mut().into_iter().zip(out.iter_mut()) {
-        let mut acc = b2;
-        for ((v, &b), &w) in row.iter_mut().zip(b1.iter()).zip(w2.iter()) {
-            let z = (*v + b).max(0.0);
-            *v = z;
-            acc += z * w;
+    let (n, h) = (x.nrows(), w1.ncols());
+    matmul_into_f32(a.slice_mut(s![..n, ..]), x, w1, false);
+    let (b1, w2) = (
+        b1.as_slice().expect("contiguous"),
+        w2.as_slice().expect("contiguous"),
+    );
+    let a = &mut a.as_slice_mut().expect("standard layout")[..n * h];
+    for (row, o) in a.chunks_exact_mut(h).zip(out.iter_mut()) {
+        for (v, &b) in row.iter_mut().zip(b1) {
+            *v = (*v + b).max(0.0);
         }
-        *o = acc;
+        *o = b2 + dot(row, w2);
     }
+}
+
+/// `y += s·x` (vectorisable).
+fn axpy(s: f32, x: &[f32], y: &mut [f32]) {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &mut y[..n]);
+    for j in 0..n {
+        y[j] += s * x[j];
+    }
+}
+
+/// `Σ aᵢbᵢ` with eight partial sums (vectorisable; a fixed order, so the
+/// result does not depend on anything but the inputs).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// R² of `pred` against `y` (scikit-learn `r2_score`; constant `y`: 1 for a
@@ -351,9 +379,13 @@ impl Mlp {
             order.shuffle(rng);
             for batch in order.chunks(bs) {
                 let nb = batch.len();
-                for ((mut row, yv), &i) in xb.rows_mut().into_iter().zip(&mut yb).zip(batch) {
-                    row.assign(&x_tr.row(i));
-                    *yv = y_tr[i];
+                {
+                    let xs = xb.as_slice_mut().expect("standard layout");
+                    let src = x_tr.as_slice().expect("standard layout");
+                    for ((row, yv), &i) in xs.chunks_exact_mut(d).zip(&mut yb).zip(batch) {
+                        row.copy_from_slice(&src[i * d..(i + 1) * d]);
+                        *yv = y_tr[i];
+                    }
                 }
                 let xv = xb.slice(s![..nb, ..]);
                 forward(
@@ -365,34 +397,35 @@ impl Mlp {
                     &mut act,
                     &mut out,
                 );
+                let a = &mut act.as_slice_mut().expect("standard layout")[..nb * h];
                 // Output layer: δ = f(x) − y; ∂/∂w₂ = Aᵀδ; ∂/∂b₂ = Σδ.
                 let mut g_b2 = 0.0f32;
-                g_w2.iter_mut().for_each(|g| *g = 0.0);
-                for (r, (dl, (&o, &yv))) in delta.iter_mut().zip(out.iter().zip(&yb)).enumerate() {
-                    if r == nb {
-                        break;
-                    }
+                g_w2.fill(0.0);
+                for ((dl, (&o, &yv)), row) in delta
+                    .iter_mut()
+                    .zip(out.iter().zip(&yb))
+                    .zip(a.chunks_exact(h))
+                {
                     *dl = o - yv;
                     g_b2 += *dl;
-                    for (g, &a) in g_w2.iter_mut().zip(act.row(r)) {
-                        *g += a * *dl;
-                    }
+                    axpy(*dl, row, &mut g_w2);
                 }
                 // Hidden layer: δ₁ = δ w₂ᵀ ⊙ [a > 0], in place of the
                 // activations; ∂/∂W₁ = X_Bᵀ δ₁; ∂/∂b₁ = Σ δ₁.
-                g_b1.iter_mut().for_each(|g| *g = 0.0);
-                for (r, mut row) in act.rows_mut().into_iter().take(nb).enumerate() {
-                    let dl = delta[r];
-                    for ((a, &w), g) in row.iter_mut().zip(&w2).zip(g_b1.iter_mut()) {
-                        *a = if *a > 0.0 { dl * w } else { 0.0 };
-                        *g += *a;
+                g_b1.fill(0.0);
+                for (row, &dl) in a.chunks_exact_mut(h).zip(&delta) {
+                    let (row, w2) = (&mut row[..h], &w2[..h]);
+                    for j in 0..h {
+                        // A select by bit mask: vectorises, where a branch did not.
+                        let keep = ((row[j] > 0.0) as u32).wrapping_neg();
+                        row[j] = f32::from_bits(keep & (dl * w2[j]).to_bits());
                     }
+                    axpy(1.0, row, &mut g_b1);
                 }
                 matmul_into_f32(g_w1.view_mut(), xv.t(), act.slice(s![..nb, ..]), false);
 
                 t += 1;
-                let lr_t = (p.learning_rate
-                    * (1.0 - (BETA2 as f64).powi(t)).sqrt()
+                let lr_t = (p.learning_rate * (1.0 - (BETA2 as f64).powi(t)).sqrt()
                     / (1.0 - (BETA1 as f64).powi(t))) as f32;
                 let inv_b = 1.0 / nb as f32;
                 m_w1.step(
@@ -472,7 +505,7 @@ impl Mlp {
                 let y = y_train.column(t);
                 let mu = y.mean().unwrap_or(0.0);
                 let sd = y.std(0.0);
-                if !(sd > 0.0) {
+                if sd == 0.0 || sd.is_nan() {
                     return Ok(Array1::from_elem(x_test.nrows(), mu));
                 }
                 let ys: Array1<f32> = y.mapv(|v| ((v - mu) / sd) as f32);
@@ -537,7 +570,11 @@ mod tests {
         let y2 = y.clone().insert_axis(Axis(1));
         let mlp = MlpParams::default().check().unwrap();
         let p = mlp
-            .fit_predict(x.slice(s![..800, ..]), y2.slice(s![..800, ..]), x.slice(s![800.., ..]))
+            .fit_predict(
+                x.slice(s![..800, ..]),
+                y2.slice(s![..800, ..]),
+                x.slice(s![800.., ..]),
+            )
             .unwrap();
         let r2 = r2_f64(&y.slice(s![800..]).to_vec(), &p.pred.column(0).to_vec());
         assert!(r2 > 0.99, "R² {r2}");
@@ -546,11 +583,19 @@ mod tests {
     #[test]
     fn fits_a_nonlinear_target_that_ridge_cannot() {
         let x = lcg(2000, 2, 2);
-        let y: Array1<f64> = x.rows().into_iter().map(|r| r[0].abs() + r[1] * r[1]).collect();
+        let y: Array1<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| r[0].abs() + r[1] * r[1])
+            .collect();
         let y2 = y.clone().insert_axis(Axis(1));
         let mlp = MlpParams::default().check().unwrap();
         let p = mlp
-            .fit_predict(x.slice(s![..1600, ..]), y2.slice(s![..1600, ..]), x.slice(s![1600.., ..]))
+            .fit_predict(
+                x.slice(s![..1600, ..]),
+                y2.slice(s![..1600, ..]),
+                x.slice(s![1600.., ..]),
+            )
             .unwrap();
         let r2 = r2_f64(&y.slice(s![1600..]).to_vec(), &p.pred.column(0).to_vec());
         assert!(r2 > 0.95, "R² {r2}");
@@ -569,9 +614,12 @@ mod tests {
         assert!(net.epochs >= 11);
         // The kept weights give exactly the best validation score: retrain
         // the same stream for that many epochs and compare.
-        let mut p = MlpParams::default();
-        p.max_epochs = 1;
-        let one = p.check().unwrap();
+        let one = MlpParams {
+            max_epochs: 1,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
         let net1 = one.train(xs.view(), y.view(), &mut one.rng(0, 0)).unwrap();
         assert_eq!(net1.epochs, 1);
         assert!(net.best_validation_r2 >= net1.best_validation_r2);
@@ -594,12 +642,48 @@ mod tests {
     #[test]
     fn bad_parameters_and_tiny_folds_are_errors() {
         for (p, msg) in [
-            (MlpParams { hidden: 0, ..Default::default() }, "--mlp-hidden"),
-            (MlpParams { batch: 0, ..Default::default() }, "--mlp-batch"),
-            (MlpParams { learning_rate: 0.0, ..Default::default() }, "--mlp-lr"),
-            (MlpParams { alpha: f64::NAN, ..Default::default() }, "--mlp-alpha"),
-            (MlpParams { max_epochs: 0, ..Default::default() }, "--mlp-max-epochs"),
-            (MlpParams { patience: 0, ..Default::default() }, "--mlp-patience"),
+            (
+                MlpParams {
+                    hidden: 0,
+                    ..Default::default()
+                },
+                "--mlp-hidden",
+            ),
+            (
+                MlpParams {
+                    batch: 0,
+                    ..Default::default()
+                },
+                "--mlp-batch",
+            ),
+            (
+                MlpParams {
+                    learning_rate: 0.0,
+                    ..Default::default()
+                },
+                "--mlp-lr",
+            ),
+            (
+                MlpParams {
+                    alpha: f64::NAN,
+                    ..Default::default()
+                },
+                "--mlp-alpha",
+            ),
+            (
+                MlpParams {
+                    max_epochs: 0,
+                    ..Default::default()
+                },
+                "--mlp-max-epochs",
+            ),
+            (
+                MlpParams {
+                    patience: 0,
+                    ..Default::default()
+                },
+                "--mlp-patience",
+            ),
         ] {
             let e = p.check().unwrap_err().to_string();
             assert!(e.contains(msg), "{e}");

@@ -219,7 +219,9 @@ mod tests {
         assert!((g.gap.unwrap() - 0.3).abs() < 1e-12);
         assert!((g.disentanglement.unwrap() - 0.0).abs() < 1e-12);
         let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
-        assert!(csv.starts_with("model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement\n"));
+        assert!(csv.starts_with(
+            "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement\n"
+        ));
         assert!(csv.contains("m,l,,gap,0.3,0.6,"), "{csv}");
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
