@@ -384,9 +384,10 @@ fn bad_mlp_flags_are_clear_errors() {
         ),
         ("--mlp-patience", "0", "--mlp-patience must be at least 1"),
     ] {
+        let arg = format!("{flag}={value}");
         let o = cpd(
             dir.path(),
-            &["analyze", "--manifest", &manifest, flag, value, "--quiet"],
+            &["analyze", "--manifest", &manifest, &arg, "--quiet"],
         );
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
