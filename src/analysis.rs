@@ -19,13 +19,14 @@ use crate::io::{self, table::read_table, xyz};
 use crate::linalg;
 use crate::metrics::mean_std;
 use crate::probe::gbt::GbtParams;
+use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::{Probe, ProbeKind};
 use crate::profile::profiles;
 use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
-    finite_or_none, CompositionInfo, CurveRecord, InflationRecord, InputInfo, Report, ResultRecord,
-    RidgeSettings, RoutingRecord, Settings, Timing, ToolInfo, SCHEMA_VERSION,
+    finite_or_none, CompositionInfo, CurveRecord, GapRecord, InflationRecord, InputInfo, Report,
+    ResultRecord, RidgeSettings, RoutingRecord, Settings, Timing, ToolInfo, SCHEMA_VERSION,
 };
 use crate::rows::{Dense, Rows, Stored};
 
@@ -88,6 +89,8 @@ pub struct AnalyzeConfig {
     pub ridge: RidgeParams,
     /// Gradient-boosted-tree hyper-parameters.
     pub gbt: GbtParams,
+    /// MLP hyper-parameters.
+    pub mlp: MlpParams,
     /// Residualise the target against composition too.
     pub residualize_target: bool,
     /// Add the compositional control targets ([`crate::controls`]).
@@ -188,6 +191,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     }
     let ridge = config.ridge.clone().check()?;
     let gbt = config.gbt.clone().check()?;
+    let mlp = config.mlp.clone().check()?;
 
     // load
     let mut inputs = Vec::new();
@@ -266,6 +270,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         .map(|&k| match k {
             ProbeKind::Ridge => (k, &ridge as &dyn Probe),
             ProbeKind::Gbt => (k, &gbt as &dyn Probe),
+            ProbeKind::Mlp => (k, &mlp as &dyn Probe),
         })
         .collect();
 
@@ -411,6 +416,10 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 .probes
                 .contains(&ProbeKind::Gbt)
                 .then(|| gbt.params().clone()),
+            mlp: config
+                .probes
+                .contains(&ProbeKind::Mlp)
+                .then(|| mlp.params().clone()),
             residualize_target: config.residualize_target,
             composition_mode: mode_name(config.composition_mode).into(),
             residual_zero_tol: ["float32", "float64"]
@@ -427,6 +436,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
         },
+        gaps: gaps(&results),
         inflation: inflation(&results, config.inflation_threshold),
         channel_routing: channel_routing(&results),
         learning_curves: curves,
@@ -551,6 +561,46 @@ fn channel_routing(results: &[ResultRecord]) -> Vec<RoutingRecord> {
                 target: r.target.clone(),
                 probe: r.probe.clone(),
                 r2_geom: r.r2_mean,
+            })
+        })
+        .collect()
+}
+
+/// The linear–nonlinear gap on the residual for every (model, layer,
+/// channels, target) that has both a ridge and an mlp `geom` record, in the
+/// order of the results.
+pub fn gaps(results: &[ResultRecord]) -> Vec<GapRecord> {
+    let find = |r: &ResultRecord, probe: &str| {
+        results.iter().find(|o| {
+            o.probe == probe
+                && o.representation == "geom"
+                && o.model == r.model
+                && o.layer == r.layer
+                && o.channels == r.channels
+                && o.target == r.target
+        })
+    };
+    results
+        .iter()
+        .filter(|r| r.probe == "ridge" && r.representation == "geom")
+        .filter_map(|ridge| {
+            let mlp = find(ridge, "mlp")?;
+            let gap = match (mlp.r2_mean, ridge.r2_mean) {
+                (Some(m), Some(l)) => Some(m - l),
+                _ => None,
+            };
+            Some(GapRecord {
+                model: ridge.model.clone(),
+                layer: ridge.layer.clone(),
+                channels: ridge.channels.clone(),
+                target: ridge.target.clone(),
+                r2_geom_ridge: ridge.r2_mean,
+                r2_geom_mlp: mlp.r2_mean,
+                gap,
+                disentanglement: match (ridge.r2_mean, gap) {
+                    (Some(l), Some(g)) => Some(l - g.abs()),
+                    _ => None,
+                },
             })
         })
         .collect()

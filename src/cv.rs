@@ -53,7 +53,7 @@ pub fn cross_validate_with(
             let (train, test) = folds.split(f);
             let y_train = y.select(Axis(0), &train);
             probe
-                .fit_predict_rows(x, &train, &test, y_train.view())
+                .fit_predict_fold_rows(x, &train, &test, y_train.view(), f)
                 .map(|p| {
                     fold_done();
                     (test, p)

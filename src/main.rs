@@ -26,6 +26,7 @@ use cpd::dataset::CompositionMode;
 use cpd::inspect::inspect;
 use cpd::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
 use cpd::probe::gbt::GbtParams;
+use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
 use cpd::report::markdown::text_table;
@@ -100,13 +101,13 @@ struct AnalyzeArgs {
     /// Target column to probe; repeatable or comma-separated [default: all].
     #[arg(long = "target", value_name = "T", value_delimiter = ',')]
     target: Vec<String>,
-    /// Probes to run, comma-separated: ridge, gbt [default: ridge].
+    /// Probes to run, comma-separated: ridge, mlp, gbt [default: ridge].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     probes: Option<Vec<String>>,
     /// Number of shuffled cross-validation folds [default: 5].
     #[arg(long, value_name = "K")]
     folds: Option<usize>,
-    /// Seed of the fold shuffle [default: 0].
+    /// Seed of the fold shuffle and of the MLP networks [default: 0].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Use this fold assignment (CSV with columns id,fold) instead of shuffled folds.
@@ -139,6 +140,24 @@ struct AnalyzeArgs {
     /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles [default: 255].
     #[arg(long, value_name = "N")]
     gbt_bins: Option<usize>,
+    /// MLP probe: hidden ReLU units [default: 128].
+    #[arg(long, value_name = "N")]
+    mlp_hidden: Option<usize>,
+    /// MLP probe: L2 penalty on the weights [default: 1e-4].
+    #[arg(long, value_name = "ALPHA")]
+    mlp_alpha: Option<f64>,
+    /// MLP probe: Adam learning rate [default: 1e-3].
+    #[arg(long, value_name = "LR")]
+    mlp_lr: Option<f64>,
+    /// MLP probe: minibatch size, capped at the rows trained on [default: 200].
+    #[arg(long, value_name = "N")]
+    mlp_batch: Option<usize>,
+    /// MLP probe: maximum epochs [default: 200].
+    #[arg(long, value_name = "N")]
+    mlp_max_epochs: Option<usize>,
+    /// MLP probe: early-stopping patience in epochs [default: 10].
+    #[arg(long, value_name = "N")]
+    mlp_patience: Option<usize>,
     /// Also remove the composition-linear part of the target.
     #[arg(long)]
     residualize_target: bool,
@@ -321,6 +340,7 @@ fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         },
         ridge: RidgeParams::default(),
         gbt: GbtParams::default(),
+        mlp: MlpParams::default(),
         residualize_target: false,
         controls: false,
         inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
@@ -364,6 +384,14 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
     g.min_leaf = args.gbt_min_leaf.unwrap_or(g.min_leaf);
     g.l2 = args.gbt_l2.unwrap_or(g.l2);
     g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
+    let m = &mut c.mlp;
+    m.hidden = args.mlp_hidden.unwrap_or(m.hidden);
+    m.alpha = args.mlp_alpha.unwrap_or(m.alpha);
+    m.learning_rate = args.mlp_lr.unwrap_or(m.learning_rate);
+    m.batch = args.mlp_batch.unwrap_or(m.batch);
+    m.max_epochs = args.mlp_max_epochs.unwrap_or(m.max_epochs);
+    m.patience = args.mlp_patience.unwrap_or(m.patience);
+    m.seed = args.seed.unwrap_or(m.seed);
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;
     c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);

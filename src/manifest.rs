@@ -17,6 +17,8 @@
 //! # residualize_target = false
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
+//! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
+//! #                max_epochs = 200  patience = 10  seed = 0  # seed: default `seed`
 //!
 //! [[models]]
 //! name = "sevennet0"
@@ -36,6 +38,7 @@ use crate::controls::DEFAULT_INFLATION_THRESHOLD;
 use crate::dataset::CompositionMode;
 use crate::error::{CpdError, Result};
 use crate::probe::gbt::GbtParams;
+use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::ProbeKind;
 
@@ -97,6 +100,28 @@ pub struct SettingsSection {
     pub learning_curve: Option<Vec<usize>>,
     /// Subsamples per size and fold.
     pub curve_repeats: Option<usize>,
+    /// MLP hyper-parameters.
+    pub mlp: Option<MlpSection>,
+}
+
+/// `[settings.mlp]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpSection {
+    /// Hidden units.
+    pub hidden: Option<usize>,
+    /// L2 penalty.
+    pub alpha: Option<f64>,
+    /// Adam step size.
+    pub lr: Option<f64>,
+    /// Minibatch size.
+    pub batch: Option<usize>,
+    /// Maximum epochs.
+    pub max_epochs: Option<usize>,
+    /// Early-stopping patience (epochs).
+    pub patience: Option<usize>,
+    /// Seed of the networks (default: the run's `seed`).
+    pub seed: Option<u64>,
 }
 
 /// `[settings.gbt]`.
@@ -251,6 +276,8 @@ impl Manifest {
         };
         let g = s.gbt.clone().unwrap_or_default();
         let dg = GbtParams::default();
+        let mp = s.mlp.clone().unwrap_or_default();
+        let dm = MlpParams::default();
         let embeddings = self
             .models
             .iter()
@@ -292,6 +319,16 @@ impl Manifest {
                 min_leaf: g.min_leaf.unwrap_or(dg.min_leaf),
                 l2: g.l2.unwrap_or(dg.l2),
                 max_bins: g.bins.unwrap_or(dg.max_bins),
+            },
+            mlp: MlpParams {
+                hidden: mp.hidden.unwrap_or(dm.hidden),
+                alpha: mp.alpha.unwrap_or(dm.alpha),
+                learning_rate: mp.lr.unwrap_or(dm.learning_rate),
+                batch: mp.batch.unwrap_or(dm.batch),
+                max_epochs: mp.max_epochs.unwrap_or(dm.max_epochs),
+                patience: mp.patience.unwrap_or(dm.patience),
+                seed: mp.seed.or(s.seed).unwrap_or(dm.seed),
+                ..dm
             },
             residualize_target: s.residualize_target.unwrap_or(false),
             controls: s.controls.unwrap_or(false),
@@ -364,6 +401,10 @@ residualize_target = true
 [settings.gbt]
 rounds = 12
 depth = 4
+[settings.mlp]
+hidden = 32
+lr = 0.01
+patience = 3
 
 [[models]]
 name = "a"
@@ -393,6 +434,11 @@ file = "b.npy"
         assert_eq!(c.gbt.rounds, 12);
         assert_eq!(c.gbt.max_depth, Some(4));
         assert_eq!(c.gbt.max_leaves, GbtParams::default().max_leaves);
+        assert_eq!(c.mlp.hidden, 32);
+        assert_eq!(c.mlp.learning_rate, 0.01);
+        assert_eq!(c.mlp.patience, 3);
+        assert_eq!(c.mlp.seed, 7, "the MLP seed follows the run's seed");
+        assert_eq!(c.mlp.batch, MlpParams::default().batch);
         assert!(c.residualize_target);
         assert_eq!(c.embeddings.len(), 2);
         assert_eq!(c.embeddings[0].path, PathBuf::from("/runs/x/emb/a.npz"));

@@ -283,3 +283,114 @@ fn interrupted_run_leaves_the_previous_report_intact() {
     }
     assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
 }
+
+/// A manifest over one bundled layer and two targets, for the MLP tests
+/// (small enough for the dev profile).
+fn mlp_manifest(dir: &std::path::Path) -> String {
+    let m = format!(
+        "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
+         [settings]\nprobes = [\"ridge\", \"mlp\"]\ntargets = [\"homo_ev\", \"dipole_debye\"]\n\
+         [[models]]\nname = \"chgnet\"\nfile = \"{}\"\nlayers = [\"conv1\"]\n",
+        s(&data("compositions.csv")),
+        s(&data("targets.csv")),
+        s(&data("embeddings/chgnet.npz")),
+    );
+    s(&crate::util::write(dir, "mlp.toml", &m))
+}
+
+#[test]
+fn mlp_results_do_not_depend_on_the_thread_count() {
+    let dir = tempdir();
+    let manifest = mlp_manifest(dir.path());
+    for (threads, out) in [(1, "t1"), (2, "t2")] {
+        let o = cpd_threads(
+            dir.path(),
+            &["analyze", "--manifest", &manifest, "--out", out, "--quiet"],
+            threads,
+        );
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let load = |o: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(o).join("report.json")).unwrap(),
+        )
+        .unwrap();
+        v.as_object_mut().unwrap().remove("timing");
+        v
+    };
+    let (a, b) = (load("t1"), load("t2"));
+    let mlp: Vec<&serde_json::Value> = a["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["probe"] == "mlp")
+        .collect();
+    // 2 targets × 3 representations, real numbers (not all equal, not null).
+    assert_eq!(mlp.len(), 6);
+    assert!(mlp.iter().all(|r| r["r2_mean"].as_f64().is_some()));
+    assert_eq!(a, b);
+    for f in ["results.csv", "gaps.csv"] {
+        assert_eq!(
+            std::fs::read(dir.path().join("t1").join(f)).unwrap(),
+            std::fs::read(dir.path().join("t2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // The gap section: one entry per target, gap = mlp − ridge on geom.
+    let gaps = a["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 2);
+    for g in gaps {
+        let (l, m) = (
+            g["r2_geom_ridge"].as_f64().unwrap(),
+            g["r2_geom_mlp"].as_f64().unwrap(),
+        );
+        assert!((g["gap"].as_f64().unwrap() - (m - l)).abs() < 1e-12);
+        assert!((g["disentanglement"].as_f64().unwrap() - (l - (m - l).abs())).abs() < 1e-12);
+    }
+    let md = std::fs::read_to_string(dir.path().join("t1/report.md")).unwrap();
+    assert!(md.contains("Linear–nonlinear gap"));
+    // Another seed gives other networks (and other folds).
+    let o = cpd_threads(
+        dir.path(),
+        &[
+            "analyze",
+            "--manifest",
+            &manifest,
+            "--seed",
+            "3",
+            "--out",
+            "t3",
+            "--quiet",
+        ],
+        2,
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_ne!(load("t3")["results"], a["results"]);
+}
+
+#[test]
+fn bad_mlp_flags_are_clear_errors() {
+    let dir = tempdir();
+    let manifest = mlp_manifest(dir.path());
+    for (flag, value, want) in [
+        ("--mlp-hidden", "0", "--mlp-hidden must be at least 1"),
+        ("--mlp-batch", "0", "--mlp-batch must be at least 1"),
+        ("--mlp-lr", "-1", "--mlp-lr must be > 0"),
+        ("--mlp-alpha", "nan", "--mlp-alpha must be ≥ 0"),
+        (
+            "--mlp-max-epochs",
+            "0",
+            "--mlp-max-epochs must be at least 1",
+        ),
+        ("--mlp-patience", "0", "--mlp-patience must be at least 1"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let o = cpd(
+            dir.path(),
+            &["analyze", "--manifest", &manifest, &arg, "--quiet"],
+        );
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{err}");
+    }
+}

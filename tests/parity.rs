@@ -101,6 +101,7 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         folds,
         ridge,
         gbt: Default::default(),
+        mlp: Default::default(),
         residualize_target: false,
         controls: false,
         inflation_threshold: 0.1,
@@ -235,4 +236,124 @@ fn ill_conditioned_embeddings_match_sklearn_ridgecv() {
 #[test]
 fn ill_conditioned_embeddings_match_sklearn_ridge_alpha1() {
     check(robust(), "ridge_alpha1", RidgeParams::fixed(1.0));
+}
+
+/// Per-record accuracy bound of the MLP probe against scikit-learn.
+const MLP_TOL: f64 = 0.02;
+
+/// Records where cpd's MLP is, on two seeds each side, consistently below
+/// scikit-learn's by more than the bound (measured deficits 0.023–0.044:
+/// the CHGNet `emb` residual — 224 distinct rows in 2,500 — and two
+/// others). The cause is not found (not single precision: `MLPRegressor` on
+/// float32 input reproduces its float64 numbers there); they are held to a
+/// deficit of at most 0.06 so that they cannot drift further unnoticed.
+const MLP_KNOWN_DEFICITS: [&str; 6] = [
+    "chgnet/emb/-/gap_ev/geom/mlp",
+    "chgnet/emb/-/homo_ev/geom/mlp",
+    "chgnet/emb/-/lumo_ev/geom/mlp",
+    "chgnet/emb/-/dipole_debye/geom/mlp",
+    "chgnet/conv4/-/dipole_debye/geom/mlp",
+    "sevennet0/l_last/-/polarizability_bohr3/raw/mlp",
+];
+const MLP_KNOWN_DEFICIT_TOL: f64 = 0.06;
+
+/// cpd's MLP probe against `MLPRegressor` (`tests/fixtures/sklearn_mlp.json`,
+/// `scripts/reference_mlp.py`: every bundled model, layer, target and
+/// representation, on cpd's folds, `random_state` 0 and 1).
+///
+/// Networks from different random streams cannot agree bit for bit, and on
+/// this data scikit-learn's own mean R² moves by more than 0.02 between two
+/// seeds on 39 of the 102 records (by up to 1.9 on the ANI-2x AEV). So both
+/// sides are averaged over two seeds, and each record's cpd mean must be at
+/// least scikit-learn's mean minus `max(0.02, seed range of sklearn + seed
+/// range of cpd)` ("within 0.02, or better"), except the listed known
+/// deficits. The worst records are printed.
+#[test]
+fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
+    let fx = load_fixture("tests/fixtures/sklearn_mlp.json");
+    let dir = tempdir();
+    let mut csv = String::from("id,fold\n");
+    let ids = fx["folds"]["ids"].as_array().unwrap();
+    for (id, f) in ids.iter().zip(fx["folds"]["fold"].as_array().unwrap()) {
+        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
+    }
+    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let runs: Vec<Vec<ResultRecord>> = [0u64, 1]
+        .iter()
+        .map(|&seed| {
+            let mut cfg = config(
+                &bundled(),
+                RidgeParams::default(),
+                FoldSpec::File(folds_path.clone()),
+            );
+            cfg.probes = vec![ProbeKind::Mlp];
+            cfg.mlp.seed = seed;
+            let report = analyze(&cfg).unwrap().report;
+            let settings = report.settings.mlp.as_ref().expect("mlp settings");
+            assert_eq!(
+                settings.hidden,
+                fx["settings"]["hidden"].as_u64().unwrap() as usize
+            );
+            report.results
+        })
+        .collect();
+
+    let (mut compared, mut failures, mut lines) = (0, Vec::new(), Vec::new());
+    let mut sum_signed = 0.0;
+    for rec in fx["records"].as_array().unwrap() {
+        let target = rec["target"].as_str().unwrap();
+        let rep = rec["representation"].as_str().unwrap();
+        // Composition records are identical under every layer: check one.
+        let ours: Vec<&ResultRecord> = runs
+            .iter()
+            .map(|results| {
+                results
+                    .iter()
+                    .find(|r| {
+                        r.target == target
+                            && r.representation == rep
+                            && (rec["model"].is_null()
+                                || (rec["model"] == r.model.as_str()
+                                    && rec["layer"] == r.layer.as_str()))
+                    })
+                    .unwrap_or_else(|| panic!("no cpd record for {rec}"))
+            })
+            .collect();
+        let key = ours[0].key();
+        let mine: Vec<f64> = ours.iter().map(|r| r.r2_mean.expect("finite R²")).collect();
+        let theirs = floats(&rec["r2_mean_seeds"]);
+        assert_eq!(theirs.len(), 2, "fixture made with --seed 0 --seed 1");
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let range = |v: &[f64]| {
+            v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        let d = mean(&mine) - mean(&theirs);
+        let known = MLP_KNOWN_DEFICITS.contains(&key.as_str());
+        let tol = if known {
+            MLP_KNOWN_DEFICIT_TOL
+        } else {
+            MLP_TOL.max(range(&theirs) + range(&mine))
+        };
+        compared += 1;
+        sum_signed += d;
+        lines.push((
+            d,
+            format!(
+                "{key}: cpd {mine:.3?} sklearn {theirs:.3?} Δ {d:+.4} (tol {tol:.3}{})",
+                if known { ", known deficit" } else { "" }
+            ),
+        ));
+        if d < -tol {
+            failures.push(lines.last().unwrap().1.clone());
+        }
+    }
+    assert_eq!(compared, 102, "6 composition + 8 layers × 6 targets × 2");
+    lines.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let worst: Vec<&str> = lines.iter().take(8).map(|l| l.1.as_str()).collect();
+    eprintln!(
+        "mlp: {compared} records, mean signed Δ(cpd − sklearn) {:+.4}; lowest:\n  {}",
+        sum_signed / compared as f64,
+        worst.join("\n  ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -2,7 +2,7 @@
 
 use faer::linalg::matmul::triangular::BlockStructure;
 use faer::{Accum, MatMut, MatRef, Par, Side};
-use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use crate::error::{CpdError, Result};
 
@@ -60,6 +60,35 @@ pub(super) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
         Par::Seq,
     );
     c
+}
+
+/// `C = A·B` (or `C += A·B`) into existing storage, on the calling thread.
+pub(super) fn matmul_into<T: faer::traits::ComplexField + Copy>(
+    mut c: ArrayViewMut2<'_, T>,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    accumulate: bool,
+    one: T,
+) {
+    let (n, m) = c.dim();
+    let st = c.strides().to_vec();
+    // SAFETY: pointer, shape and strides of a live, uniquely borrowed view.
+    let cm = unsafe { MatMut::from_raw_parts_mut(c.as_mut_ptr(), n, m, st[0], st[1]) };
+    let sa = a.strides();
+    let sb = b.strides();
+    // SAFETY: as in `view`, for views of any element type.
+    let (am, bm) = unsafe {
+        (
+            MatRef::from_raw_parts(a.as_ptr(), a.nrows(), a.ncols(), sa[0], sa[1]),
+            MatRef::from_raw_parts(b.as_ptr(), b.nrows(), b.ncols(), sb[0], sb[1]),
+        )
+    };
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    faer::linalg::matmul::matmul(cm, accum, am, bm, one, Par::Seq);
 }
 
 pub(super) fn sym_eigen(a: ArrayView2<'_, f64>) -> Result<(Array1<f64>, Array2<f64>)> {

@@ -10,7 +10,7 @@
 //! (folds × representations), which keeps results bit-identical whatever the
 //! thread count.
 
-use ndarray::{s, Array1, Array2, ArrayView2, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use crate::error::{CpdError, Result};
 
@@ -69,6 +69,36 @@ pub fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
 pub fn matmul_tn(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
     assert_eq!(a.nrows(), b.nrows(), "matmul_tn: row counts differ");
     backend::matmul(a.t(), b)
+}
+
+/// `C = A·B`, or `C += A·B` with `accumulate`, written into `c` (no
+/// allocation; any strides). For loops that must not allocate per step.
+pub fn matmul_into(
+    c: ArrayViewMut2<'_, f64>,
+    a: ArrayView2<'_, f64>,
+    b: ArrayView2<'_, f64>,
+    accumulate: bool,
+) {
+    check_into(c.dim(), a.dim(), b.dim());
+    backend::matmul_into(c, a, b, accumulate, 1.0)
+}
+
+/// [`matmul_into`] in single precision (the MLP probe's arithmetic).
+pub fn matmul_into_f32(
+    c: ArrayViewMut2<'_, f32>,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    accumulate: bool,
+) {
+    check_into(c.dim(), a.dim(), b.dim());
+    backend::matmul_into(c, a, b, accumulate, 1.0)
+}
+
+fn check_into(c: (usize, usize), a: (usize, usize), b: (usize, usize)) {
+    assert!(
+        a.1 == b.0 && c == (a.0, b.1),
+        "matmul_into: shapes {c:?} = {a:?} x {b:?} do not agree"
+    );
 }
 
 /// Eigendecomposition of a symmetric matrix `A = V diag(λ) Vᵀ`.
@@ -245,6 +275,32 @@ mod tests {
             let z = lcg_matrix(n, 4, 9);
             let tn = naive_matmul(&x.t().to_owned(), &z);
             assert!(max_abs_diff(&matmul_tn(x.view(), z.view()), &tn) <= tol);
+        }
+    }
+
+    #[test]
+    fn matmul_into_replaces_and_accumulates_for_any_layout() {
+        for &(n, k, m) in &[(1, 1, 1), (200, 37, 128), (65, 129, 3)] {
+            let a = lcg_matrix(n, k, 1);
+            let b = lcg_matrix(k, m, 2);
+            let want = naive_matmul(&a, &b);
+            let tol = 128.0 * f64::EPSILON * k as f64;
+            let mut c = Array2::<f64>::from_elem((n, m).f(), 7.0);
+            matmul_into(c.view_mut(), a.view(), b.view(), false);
+            assert!(max_abs_diff(&c, &want) <= tol);
+            matmul_into(c.view_mut(), a.view(), b.view(), true);
+            assert!(max_abs_diff(&c, &(&want * 2.0)) <= 2.0 * tol);
+            // Transposed operand (a strided view), single precision.
+            let at = a.t().to_owned();
+            let (a32, b32) = (at.mapv(|v| v as f32), b.mapv(|v| v as f32));
+            let mut c32 = Array2::<f32>::zeros((n, m));
+            matmul_into_f32(c32.view_mut(), a32.t(), b32.view(), false);
+            let err = c32
+                .iter()
+                .zip(want.iter())
+                .map(|(x, y)| (*x as f64 - y).abs())
+                .fold(0.0, f64::max);
+            assert!(err <= 1e-5 * k as f64, "f32 {n}x{k}x{m}: {err}");
         }
     }
 

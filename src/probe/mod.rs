@@ -2,6 +2,7 @@
 //! fold. Each probe lives in its own module; [`ProbeKind`] is the registry.
 
 pub mod gbt;
+pub mod mlp;
 pub mod ridge;
 
 use ndarray::{Array2, ArrayView2};
@@ -17,6 +18,8 @@ pub enum ProbeKind {
     Ridge,
     /// Histogram gradient-boosted trees (squared loss).
     Gbt,
+    /// One-hidden-layer ReLU perceptron (Adam, early stopping).
+    Mlp,
 }
 
 impl ProbeKind {
@@ -25,6 +28,7 @@ impl ProbeKind {
         match self {
             ProbeKind::Ridge => "ridge",
             ProbeKind::Gbt => "gbt",
+            ProbeKind::Mlp => "mlp",
         }
     }
 
@@ -33,8 +37,9 @@ impl ProbeKind {
         match name.trim() {
             "ridge" | "linear" => Ok(ProbeKind::Ridge),
             "gbt" => Ok(ProbeKind::Gbt),
+            "mlp" => Ok(ProbeKind::Mlp),
             other => Err(CpdError::Invalid(format!(
-                "unknown probe '{other}' (available: ridge, gbt)"
+                "unknown probe '{other}' (available: ridge, mlp, gbt)"
             ))),
         }
     }
@@ -75,5 +80,20 @@ pub trait Probe: Sync {
         let x_train = x.gather(train);
         let x_test = x.gather(test);
         self.fit_predict(x_train.view(), y_train, x_test.view())
+    }
+
+    /// [`Probe::fit_predict_rows`] for fold number `fold` of the run. A
+    /// probe with randomness seeds from it (so that the numbers do not depend
+    /// on which thread fits which fold); the default ignores it.
+    fn fit_predict_fold_rows(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        test: &[usize],
+        y_train: ArrayView2<'_, f64>,
+        fold: usize,
+    ) -> Result<FoldPrediction> {
+        let _ = fold;
+        self.fit_predict_rows(x, train, test, y_train)
     }
 }

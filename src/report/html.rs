@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use super::markdown::{folds_description, inputs_table, rank_description, results_table, Table};
+use super::markdown::{
+    folds_description, gaps_table, inputs_table, rank_description, results_table, Table, GAP_NOTE,
+};
 use super::plot::Figure;
 use super::Report;
 
@@ -84,6 +86,11 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 
     let _ = writeln!(h, "<h2>Results</h2>");
     html_table(&mut h, &results_table(report));
+    if !report.gaps.is_empty() {
+        let _ = writeln!(h, "<h2>Linear–nonlinear gap on the residual</h2>");
+        let _ = writeln!(h, "<p>{}</p>", escape(&GAP_NOTE.replace('*', "")));
+        html_table(&mut h, &gaps_table(report));
+    }
     for (title, lead, table) in super::analyses::sections(report) {
         let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(title), escape(&lead));
         html_table(&mut h, &table);
@@ -171,6 +178,24 @@ fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
                 g.min_leaf,
                 g.l2,
                 g.max_bins
+            ),
+        ));
+    }
+    if let Some(p) = &s.mlp {
+        m.push((
+            "mlp",
+            format!(
+                "{} ReLU units, Adam lr {}, L2 {}, batch {}, ≤ {} epochs, early stopping on {} of the \
+                 training fold (patience {}, tol {}), seed {}",
+                p.hidden,
+                p.learning_rate,
+                p.alpha,
+                p.batch,
+                p.max_epochs,
+                p.validation_fraction,
+                p.patience,
+                p.tol,
+                p.seed
             ),
         ));
     }

@@ -186,6 +186,46 @@ pub(super) fn results_table(report: &Report) -> Table {
     Table { columns, rows }
 }
 
+/// The linear–nonlinear gap on the residual, one row per (model, layer,
+/// channels, target); no rows unless both ridge and mlp ran.
+pub(super) fn gaps_table(report: &Report) -> Table {
+    let columns = vec![
+        col("model", false, false),
+        col("layer", false, false),
+        col("target", false, false),
+        col("R² geom ridge", true, false),
+        col("R² geom mlp", true, false),
+        col("gap", true, false),
+        col("disentanglement", true, false),
+    ];
+    let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
+    let rows = report
+        .gaps
+        .iter()
+        .map(|g| {
+            let layer = match &g.channels {
+                Some(c) => format!("{} [{c}]", g.layer),
+                None => g.layer.clone(),
+            };
+            vec![
+                g.model.clone(),
+                layer,
+                g.target.clone(),
+                f(g.r2_geom_ridge),
+                f(g.r2_geom_mlp),
+                g.gap.map_or("—".into(), |v| format!("{v:+.3}")),
+                f(g.disentanglement),
+            ]
+        })
+        .collect();
+    Table { columns, rows }
+}
+
+/// The sentence that explains the gap table.
+pub(super) const GAP_NOTE: &str = "*gap* = R²_geom(mlp) − R²_geom(ridge): signal in the residual \
+     that a linear probe cannot read; *disentanglement* = R²_geom(ridge) − |gap|: high when the \
+     residual is informative and linearly readable (mean per-fold R²).";
+
 /// A positive number to 4 significant digits, trailing zeros dropped
 /// (`316.2`, `0.03162`, `1000`); the exact value is in `report.json`.
 fn significant4(v: f64) -> String {
@@ -293,6 +333,11 @@ pub fn report_markdown(report: &Report) -> String {
     );
     let _ = writeln!(md, "## Results\n");
     markdown_table(&mut md, &results_table(report));
+    if !report.gaps.is_empty() {
+        let _ = writeln!(md, "\n## Linear–nonlinear gap on the residual\n");
+        let _ = writeln!(md, "{GAP_NOTE}\n");
+        markdown_table(&mut md, &gaps_table(report));
+    }
     md.push_str(&super::analyses::markdown(report));
     let _ = writeln!(md, "\n## Inputs\n");
     markdown_table(&mut md, &inputs_table(report));

@@ -28,6 +28,10 @@ pub struct Report {
     pub composition: CompositionInfo,
     /// One record per (model, layer, channels, target, representation, probe).
     pub results: Vec<ResultRecord>,
+    /// Linear–nonlinear gap on the residual per (model, layer, channels,
+    /// target); empty unless both the ridge and the mlp probe ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<GapRecord>,
     /// Probe inflation on the compositional control targets (empty without
     /// `--controls`).
     #[serde(default)]
@@ -75,6 +79,9 @@ pub struct Settings {
     /// GBT settings (`null` when the probe did not run).
     #[serde(default)]
     pub gbt: Option<crate::probe::gbt::GbtParams>,
+    /// MLP settings (`null` when the probe did not run).
+    #[serde(default)]
+    pub mlp: Option<crate::probe::mlp::MlpParams>,
     /// Whether the target was residualised against composition (all representations).
     pub residualize_target: bool,
     /// `counts` or `fractions`.
@@ -275,6 +282,34 @@ pub struct CurveRecord {
     pub r2_std: Option<f64>,
 }
 
+/// The disentanglement diagnostic of one (model, layer, channels, target):
+/// how much a nonlinear probe reads from the residual beyond a linear one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GapRecord {
+    /// Model name.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Channel group (`null`: all columns).
+    pub channels: Option<String>,
+    /// Target column.
+    pub target: String,
+    /// Mean per-fold R² of ridge on the residual.
+    #[serde(with = "finite")]
+    pub r2_geom_ridge: Option<f64>,
+    /// Mean per-fold R² of the MLP on the residual.
+    #[serde(with = "finite")]
+    pub r2_geom_mlp: Option<f64>,
+    /// `r2_geom_mlp − r2_geom_ridge`: positive when the residual holds
+    /// signal a linear probe cannot read.
+    #[serde(with = "finite")]
+    pub gap: Option<f64>,
+    /// `r2_geom_ridge − |gap|`: high when the residual is both informative
+    /// and linearly readable.
+    #[serde(with = "finite")]
+    pub disentanglement: Option<f64>,
+}
+
 /// Wall-clock timing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timing {
@@ -376,6 +411,7 @@ pub(crate) mod fixture {
                     selection: "loo".into(),
                 },
                 gbt: None,
+                mlp: None,
                 residualize_target: false,
                 composition_mode: "counts".into(),
                 residual_zero_tol: [("float32".to_string(), 1e-5), ("float64".to_string(), 1e-9)]
@@ -404,6 +440,7 @@ pub(crate) mod fixture {
             channel_routing: Vec::new(),
             learning_curves: Vec::new(),
             profiles: None,
+            gaps: crate::analysis::gaps(&results),
             results,
             timing: Timing { seconds: 1.25 },
         }

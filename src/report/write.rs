@@ -24,6 +24,9 @@ pub const RESULTS_CSV: &str = "results.csv";
 pub const REPORT_MD: &str = "report.md";
 /// Self-contained HTML report (tables and inline SVG figures).
 pub const REPORT_HTML: &str = "report.html";
+/// Linear–nonlinear gap per (model, layer, channels, target), written when
+/// both ridge and mlp ran.
+pub const GAPS_CSV: &str = "gaps.csv";
 /// Fold assignment used (`id,fold`).
 pub const FOLDS_CSV: &str = "folds.csv";
 
@@ -56,12 +59,17 @@ pub fn write_outputs(
     let mut files = vec![
         (FOLDS_CSV.to_string(), folds_csv(ids, assignment)?),
         (RESULTS_CSV.to_string(), results_csv(report)?),
+    ];
+    if !report.gaps.is_empty() {
+        files.push((GAPS_CSV.to_string(), gaps_csv(report)?));
+    }
+    files.extend([
         (REPORT_MD.to_string(), report_markdown(report).into_bytes()),
         (
             REPORT_HTML.to_string(),
             report_html(report, &figures).into_bytes(),
         ),
-    ];
+    ]);
     files.extend(super::analyses::csv_files(report)?);
     files.extend(
         figures
@@ -150,6 +158,38 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         .map_err(|e| CpdError::format(RESULTS_CSV, e.to_string()))
 }
 
+/// One row per gap record (`gaps` of `report.json`).
+pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| CpdError::format(GAPS_CSV, e.to_string());
+    w.write_record([
+        "model",
+        "layer",
+        "channels",
+        "target",
+        "r2_geom_ridge",
+        "r2_geom_mlp",
+        "gap",
+        "disentanglement",
+    ])
+    .map_err(err)?;
+    for g in &report.gaps {
+        w.write_record([
+            g.model.clone(),
+            g.layer.clone(),
+            g.channels.clone().unwrap_or_default(),
+            g.target.clone(),
+            fmt_opt(g.r2_geom_ridge),
+            fmt_opt(g.r2_geom_mlp),
+            fmt_opt(g.gap),
+            fmt_opt(g.disentanglement),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(GAPS_CSV, e.to_string()))
+}
+
 /// `id,fold` for every row.
 pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -166,6 +206,30 @@ pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::report::fixture::{report, triple};
+
+    #[test]
+    fn gaps_need_ridge_and_mlp_and_go_to_gaps_csv() {
+        let mut results = triple("m", "l", "gap", [Some(0.4), Some(0.7), Some(0.3)]);
+        assert!(report(results.clone()).gaps.is_empty());
+        let mut mlp = triple("m", "l", "gap", [Some(0.5), Some(0.8), Some(0.6)]);
+        mlp.iter_mut().for_each(|r| r.probe = "mlp".into());
+        results.extend(mlp);
+        let r = report(results);
+        assert_eq!(r.gaps.len(), 1);
+        let g = &r.gaps[0];
+        assert!((g.gap.unwrap() - 0.3).abs() < 1e-12);
+        assert!((g.disentanglement.unwrap() - 0.0).abs() < 1e-12);
+        let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
+        assert!(csv.starts_with(
+            "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement\n"
+        ));
+        assert!(csv.contains("m,l,,gap,0.3,0.6,"), "{csv}");
+        let md = report_markdown(&r);
+        assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_outputs(dir.path(), &r, &[], &[]).unwrap();
+        assert!(written.iter().any(|p| p.ends_with(GAPS_CSV)));
+    }
 
     #[test]
     fn writes_html_and_one_svg_per_figure_with_json_last() {
