@@ -15,8 +15,12 @@
 //! seed = 0
 //! # targets = ["gap_ev"]  alpha = 1.0  alphas = [0.1, 1, 10]
 //! # residualize_target = false
+//! # controls = true  inflation_threshold = 0.1
+//! # learning_curve = [100, 500, 2000]  curve_repeats = 5
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
+//! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
+//! #                max_epochs = 200  patience = 10  seed = 0
 //! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
 //! #                max_epochs = 200  patience = 10  seed = 0  # seed: default `seed`
 //!
@@ -24,6 +28,8 @@
 //! name = "sevennet0"
 //! file = "embeddings/sevennet0.npz"
 //! layers = ["l_last"]            # optional: default every layer in the file
+//! # irreps = "128x0e+64x1o"  or  channels = "a=0:128,b=128:320"
+//! # channel_layers = ["l_prev"]   invariants = "norms"   # or "components"
 //! ```
 //!
 //! Unknown keys are errors (a misspelt setting must not be silently ignored).
