@@ -20,8 +20,6 @@
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
-//! #                max_epochs = 200  patience = 10  seed = 0
-//! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
 //! #                max_epochs = 200  patience = 10  seed = 0  # seed: default `seed`
 //!
 //! [[models]]
