@@ -3,6 +3,7 @@
 //! learning curves and profiles.
 
 use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -65,7 +66,8 @@ fn synthetic(dir: &Path, n: usize) -> Synthetic {
     }
 }
 
-fn run(dir: &Path, d: &Synthetic, extra: &[&str]) -> Value {
+/// `cpd analyze` on the synthetic files with `extra` arguments.
+fn analyze(dir: &Path, d: &Synthetic, extra: &[&str]) -> Output {
     let emb = format!("m={}", d.emb);
     let mut args = vec![
         "analyze",
@@ -75,12 +77,16 @@ fn run(dir: &Path, d: &Synthetic, extra: &[&str]) -> Value {
         &d.comp,
         "--targets",
         &d.targ,
-        "--out",
-        "out",
-        "-q",
     ];
     args.extend_from_slice(extra);
-    let out = cpd(dir, &args);
+    cpd(dir, &args)
+}
+
+/// A successful run writing `out/`; its report.json.
+fn run(dir: &Path, d: &Synthetic, extra: &[&str]) -> Value {
+    let mut args = vec!["--out", "out", "-q"];
+    args.extend_from_slice(extra);
+    let out = analyze(dir, d, &args);
     assert!(out.status.success(), "{}", text(&out).1);
     serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap()).unwrap()
 }
@@ -220,21 +226,7 @@ fn channel_routing_finds_each_target_in_its_own_group() {
     );
     assert_eq!(r["channel_routing"].as_array().unwrap().len(), 2 * 2);
     // Widths that do not match are errors naming the layer.
-    let emb = format!("m={}", d10.emb);
-    let out = cpd(
-        dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &emb,
-            "--compositions",
-            &d.comp,
-            "--targets",
-            &d.targ,
-            "--irreps",
-            "4x0e+3x1o",
-        ],
-    );
+    let out = analyze(dir.path(), &d10, &["--irreps", "4x0e+3x1o"]);
     assert_input_error(
         &out,
         &[
@@ -242,36 +234,12 @@ fn channel_routing_finds_each_target_in_its_own_group() {
             "has 10 columns but '4x0e+3x1o' describes 13",
         ],
     );
-    let out = cpd(
-        dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &emb,
-            "--compositions",
-            &d.comp,
-            "--targets",
-            &d.targ,
-            "--irreps",
-            "4x0e+2x1q",
-        ],
-    );
+    let out = analyze(dir.path(), &d10, &["--irreps", "4x0e+2x1q"]);
     assert_input_error(&out, &["irreps '4x0e+2x1q'", "'2x1q'"]);
-    let out = cpd(
+    let out = analyze(
         dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &emb,
-            "--compositions",
-            &d.comp,
-            "--targets",
-            &d.targ,
-            "--irreps",
-            "4x0e+2x1o",
-            "--channel-layers",
-            "nope",
-        ],
+        &d10,
+        &["--irreps", "4x0e+2x1o", "--channel-layers", "nope"],
     );
     assert_input_error(&out, &["channel layer 'nope'", "emb10"]);
 }
@@ -331,21 +299,7 @@ fn learning_curves_and_profiles_are_reported() {
     let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     assert!(md.contains("## Learning curves") && md.contains("## Layer and model profiles"));
     // Sizes beyond a training fold are refused.
-    let emb = format!("m={}", d.emb);
-    let out = cpd(
-        dir.path(),
-        &[
-            "analyze",
-            "--embeddings",
-            &emb,
-            "--compositions",
-            &d.comp,
-            "--targets",
-            &d.targ,
-            "--learning-curve",
-            "500",
-        ],
-    );
+    let out = analyze(dir.path(), &d, &["--learning-curve", "500"]);
     assert_input_error(
         &out,
         &["size 500 exceeds the smallest training fold (320 rows)"],
