@@ -339,6 +339,18 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 zero_tol: residual_zero_tol(layer.dtype()),
                 progress,
             };
+            // Channel groups are checked before any work on the layer.
+            let split = spec.channels.as_ref().filter(|_| {
+                spec.channel_layers
+                    .as_ref()
+                    .is_none_or(|ls| ls.contains(&layer.name))
+            });
+            if let Some(ch) = split {
+                ch.check_width(
+                    layer.data.ncols(),
+                    &format!("layer '{}' of {}", layer.name, spec.path.display()),
+                )?;
+            }
             // The layer stays in memory once, in its on-disk type; probes
             // read rows of it, and of its residual, as they need them.
             let raw = Stored(&layer.data);
@@ -369,16 +381,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                     }
                 }
             }
-            let split = spec.channels.as_ref().filter(|_| {
-                spec.channel_layers
-                    .as_ref()
-                    .is_none_or(|ls| ls.contains(&layer.name))
-            });
             if let Some(ch) = split {
-                ch.check_width(
-                    layer.data.ncols(),
-                    &format!("layer '{}' of {}", layer.name, spec.path.display()),
-                )?;
                 for group in &ch.groups {
                     let features = ch.features(group, &layer.data);
                     progress.add_work(2 * per_rep);
