@@ -354,9 +354,9 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             // The layer stays in memory once, in its on-disk type; probes
             // read rows of it, and of its residual, as they need them.
             let raw = Stored(&layer.data);
-            results.extend(ctx.probe(&raw, None)?);
+            let geom = projection.residual_rows(&raw, ctx.zero_tol);
+            results.extend(ctx.probe_pair(&raw, &geom, None)?);
             if let Some(c) = &curve {
-                let geom = projection.residual_rows(&raw, ctx.zero_tol);
                 let comp = Dense(ds.composition.view());
                 for (rep, x) in [
                     ("composition", &comp as &dyn Rows),
@@ -476,9 +476,19 @@ impl LayerCtx<'_> {
     /// probe and representation (composition, raw, geom).
     fn probe(&self, raw: &dyn Rows, channels: Option<&str>) -> Result<Vec<ResultRecord>> {
         let geom = self.projection.residual_rows(raw, self.zero_tol);
+        self.probe_pair(raw, &geom, channels)
+    }
+
+    /// [`LayerCtx::probe`] with the residual already built.
+    fn probe_pair(
+        &self,
+        raw: &dyn Rows,
+        geom: &dyn Rows,
+        channels: Option<&str>,
+    ) -> Result<Vec<ResultRecord>> {
         let (raw_scores, geom_scores) = rayon::join(
             || score_all(self.probes, raw, self.y, self.folds, self.progress),
-            || score_all(self.probes, &geom, self.y, self.folds, self.progress),
+            || score_all(self.probes, geom, self.y, self.folds, self.progress),
         );
         let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
         let mut out = Vec::new();
