@@ -140,6 +140,12 @@ struct AnalyzeArgs {
     /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles [default: 255].
     #[arg(long, value_name = "N")]
     gbt_bins: Option<usize>,
+    /// GBT probe: hold out this fraction of each training fold and stop boosting when its error stops falling [default: off, all rounds].
+    #[arg(long, value_name = "FRACTION")]
+    gbt_validation: Option<f64>,
+    /// GBT probe: rounds without a lower validation error before stopping (with --gbt-validation) [default: 10].
+    #[arg(long, value_name = "N", requires = "gbt_validation")]
+    gbt_patience: Option<usize>,
     /// MLP probe: hidden ReLU units [default: 128].
     #[arg(long, value_name = "N")]
     mlp_hidden: Option<usize>,
@@ -384,6 +390,9 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
     g.min_leaf = args.gbt_min_leaf.unwrap_or(g.min_leaf);
     g.l2 = args.gbt_l2.unwrap_or(g.l2);
     g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
+    g.validation = args.gbt_validation.or(g.validation);
+    g.patience = args.gbt_patience.unwrap_or(g.patience);
+    g.seed = args.seed.unwrap_or(g.seed);
     let m = &mut c.mlp;
     m.hidden = args.mlp_hidden.unwrap_or(m.hidden);
     m.alpha = args.mlp_alpha.unwrap_or(m.alpha);

@@ -19,6 +19,7 @@
 //! # learning_curve = [100, 500, 2000]  curve_repeats = 5
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
+//! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
 //! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
 //! #                max_epochs = 200  patience = 10  seed = 0  # seed: default `seed`
 //!
@@ -146,6 +147,12 @@ pub struct GbtSection {
     pub l2: Option<f64>,
     /// Maximum bins per feature.
     pub bins: Option<usize>,
+    /// Fraction of the training fold held out for early stopping.
+    pub validation: Option<f64>,
+    /// Early-stopping patience (rounds).
+    pub patience: Option<usize>,
+    /// Seed of the early-stopping split (default: the run's `seed`).
+    pub seed: Option<u64>,
 }
 
 /// One `[[models]]` entry.
@@ -323,6 +330,9 @@ impl Manifest {
                 min_leaf: g.min_leaf.unwrap_or(dg.min_leaf),
                 l2: g.l2.unwrap_or(dg.l2),
                 max_bins: g.bins.unwrap_or(dg.max_bins),
+                validation: g.validation.or(dg.validation),
+                patience: g.patience.unwrap_or(dg.patience),
+                seed: g.seed.or(s.seed).unwrap_or(dg.seed),
             },
             mlp: MlpParams {
                 hidden: mp.hidden.unwrap_or(dm.hidden),

@@ -357,3 +357,100 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Per-record accuracy bound of the GBT probe against LightGBM.
+const GBT_TOL: f64 = 0.02;
+
+/// cpd's GBT probe against LightGBM's `LGBMRegressor` (and, for scale,
+/// scikit-learn's `HistGradientBoostingRegressor`), both from
+/// `tests/fixtures/gbt_reference.json` (`scripts/reference_gbt.py`: every
+/// bundled model, layer, target and representation, on cpd's folds, 300
+/// rounds, 31 leaves, min 20 rows per leaf, λ = 0, 255 bins).
+///
+/// Three libraries bin and break ties differently, so trees are not
+/// identical; each record's mean R² must be within 0.02 of LightGBM's
+/// (both ways). The largest differences, and LightGBM's own distance to
+/// HistGradientBoosting on the same records, are printed.
+#[test]
+fn gbt_matches_lightgbm_accuracy_on_every_record() {
+    let fx = load_fixture("tests/fixtures/gbt_reference.json");
+    let settings = &fx["settings"];
+    let dir = tempdir();
+    let mut csv = String::from("id,fold\n");
+    let ids = fx["folds"]["ids"].as_array().unwrap();
+    for (id, f) in ids.iter().zip(fx["folds"]["fold"].as_array().unwrap()) {
+        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
+    }
+    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let mut cfg = config(
+        &bundled(),
+        RidgeParams::default(),
+        FoldSpec::File(folds_path),
+    );
+    cfg.probes = vec![ProbeKind::Gbt];
+    let lgb = &settings["lightgbm"];
+    cfg.gbt.rounds = lgb["n_estimators"].as_u64().unwrap() as usize;
+    cfg.gbt.learning_rate = lgb["learning_rate"].as_f64().unwrap();
+    cfg.gbt.max_leaves = lgb["num_leaves"].as_u64().unwrap() as usize;
+    cfg.gbt.min_leaf = lgb["min_child_samples"].as_u64().unwrap() as usize;
+    cfg.gbt.l2 = lgb["reg_lambda"].as_f64().unwrap();
+    cfg.gbt.max_bins = lgb["max_bin"].as_u64().unwrap() as usize;
+    assert_eq!(
+        cfg.gbt,
+        cpd::probe::gbt::GbtParams::default(),
+        "fixture uses the defaults"
+    );
+    let results = analyze(&cfg).unwrap().report.results;
+
+    let find = |rec: &Value| -> &ResultRecord {
+        let (target, rep) = (
+            rec["target"].as_str().unwrap(),
+            rec["representation"].as_str().unwrap(),
+        );
+        // Composition records are identical under every layer: check one.
+        results
+            .iter()
+            .find(|r| {
+                r.target == target
+                    && r.representation == rep
+                    && (rec["model"].is_null()
+                        || (rec["model"] == r.model.as_str() && rec["layer"] == r.layer.as_str()))
+            })
+            .unwrap_or_else(|| panic!("no cpd record for {rec}"))
+    };
+    let records = fx["records"].as_array().unwrap();
+    let hgb: HashMap<String, f64> = records
+        .iter()
+        .filter(|r| r["probe"] == "hgb")
+        .map(|r| (find(r).key(), r["r2_mean"].as_f64().unwrap()))
+        .collect();
+    let (mut lines, mut failures, mut sum_abs, mut lib_gap) = (Vec::new(), Vec::new(), 0.0, 0.0f64);
+    for rec in records.iter().filter(|r| r["probe"] == "lightgbm") {
+        let ours = find(rec);
+        let key = ours.key();
+        let (mine, theirs) = (
+            ours.r2_mean.expect("finite R²"),
+            rec["r2_mean"].as_f64().unwrap(),
+        );
+        let other = hgb[&key];
+        let d = mine - theirs;
+        sum_abs += d.abs();
+        lib_gap = lib_gap.max((other - theirs).abs());
+        let line = format!("{key}: cpd {mine:.4} lightgbm {theirs:.4} hgb {other:.4} Δ {d:+.4}");
+        if d.abs() > GBT_TOL {
+            failures.push(line.clone());
+        }
+        lines.push((d.abs(), line));
+    }
+    assert_eq!(lines.len(), 102, "6 composition + 8 layers × 6 targets × 2");
+    assert_eq!(hgb.len(), 102);
+    lines.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let worst: Vec<&str> = lines.iter().take(6).map(|l| l.1.as_str()).collect();
+    eprintln!(
+        "gbt: {} records, mean |Δ(cpd − lightgbm)| {:.4}, largest |lightgbm − hgb| {lib_gap:.4}; largest:\n  {}",
+        lines.len(),
+        sum_abs / lines.len() as f64,
+        worst.join("\n  ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -6,7 +6,10 @@
 //! `linspace(0, 100, max_bins + 1)[1:-1]` percentiles with NumPy's
 //! `midpoint` interpolation, de-duplicated. A value's bin is the number of
 //! thresholds strictly below it, so `x ≤ thresholds[b]` ⟺ `bin(x) ≤ b`.
-//! A constant feature has no threshold (one bin) and is never split.
+//! A constant feature has no threshold (one bin) and is never split, so
+//! [`BinMapper::transform`] leaves it out of the binned matrix altogether
+//! (LightGBM drops such "trivial" features the same way): its histogram
+//! would cost a pass over the rows for nothing.
 
 use ndarray::ArrayView2;
 
@@ -20,16 +23,20 @@ pub struct BinMapper {
     pub thresholds: Vec<Vec<f64>>,
 }
 
-/// A binned matrix, column-major: `codes[f * n + i]` is row `i`, feature `f`.
+/// A binned matrix of the splittable (non-constant) features, column-major:
+/// `codes[f * n + i]` is row `i` of binned feature `f`, which is column
+/// `features[f]` of the input.
 #[derive(Debug, Clone)]
 pub struct Binned {
     /// Rows.
     pub n: usize,
-    /// Features.
+    /// Binned (non-constant) features.
     pub d: usize,
+    /// Input column of each binned feature.
+    pub features: Vec<usize>,
     /// Bin codes, column-major.
     pub codes: Vec<u8>,
-    /// Number of bins used by each feature.
+    /// Number of bins used by each binned feature (≥ 2).
     pub n_bins: Vec<usize>,
     /// Start of each feature's bins in a histogram (prefix sums of
     /// `n_bins`, `d + 1` entries), so histograms hold only the bins in use.
@@ -59,19 +66,27 @@ impl BinMapper {
         BinMapper { thresholds }
     }
 
-    /// Bin `x` with the learned thresholds.
+    /// Bin `x` with the learned thresholds, keeping only the features that
+    /// have at least one threshold.
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> Binned {
-        let (n, d) = x.dim();
-        assert_eq!(d, self.thresholds.len());
+        let n = x.nrows();
+        assert_eq!(x.ncols(), self.thresholds.len());
+        let features: Vec<usize> = (0..self.thresholds.len())
+            .filter(|&f| !self.thresholds[f].is_empty())
+            .collect();
+        let d = features.len();
         let mut codes = vec![0u8; n * d];
-        for (f, col) in x.columns().into_iter().enumerate() {
+        for (k, &f) in features.iter().enumerate() {
             let t = &self.thresholds[f];
-            let out = &mut codes[f * n..(f + 1) * n];
-            for (o, &v) in out.iter_mut().zip(col.iter()) {
+            let out = &mut codes[k * n..(k + 1) * n];
+            for (o, &v) in out.iter_mut().zip(x.column(f).iter()) {
                 *o = t.partition_point(|&th| th < v) as u8;
             }
         }
-        let n_bins: Vec<usize> = self.thresholds.iter().map(|t| t.len() + 1).collect();
+        let n_bins: Vec<usize> = features
+            .iter()
+            .map(|&f| self.thresholds[f].len() + 1)
+            .collect();
         let mut offsets = Vec::with_capacity(d + 1);
         offsets.push(0);
         for nb in &n_bins {
@@ -80,6 +95,7 @@ impl BinMapper {
         Binned {
             n,
             d,
+            features,
             codes,
             n_bins,
             offsets,
@@ -120,11 +136,20 @@ mod tests {
         assert!(m.thresholds[1].is_empty(), "constant feature: one bin");
         let b = m.transform(x.view());
         assert_eq!(b.column(0), &[0, 1, 1, 2]);
-        assert_eq!(b.column(1), &[0, 0, 0, 0]);
-        assert_eq!(b.n_bins, vec![3, 1]);
+        // The constant feature is not binned at all.
+        assert_eq!(
+            (b.d, b.features.clone(), b.n_bins.clone()),
+            (1, vec![0], vec![3])
+        );
+        assert_eq!(b.offsets, vec![0, 3]);
         // Unseen values: below, at a threshold (goes left), above.
         let t = m.transform(array![[-9.0, 0.0], [2.0, 0.0], [100.0, 0.0]].view());
         assert_eq!(t.column(0), &[0, 0, 2]);
+        // A constant first column shifts the binned index, not the input one.
+        let y = array![[4.0, 1.0], [4.0, 2.0], [4.0, 3.0]];
+        let by = BinMapper::fit(y.view(), 255).transform(y.view());
+        assert_eq!((by.d, by.features.clone()), (1, vec![1]));
+        assert_eq!(by.column(0), &[0, 1, 2]);
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! number of rows (the hessian sum, 1 per row for squared loss). A child's
 //! histogram is its parent's minus its sibling's (LightGBM's and
 //! scikit-learn's subtraction trick), so only the smaller child is built.
+//!
+//! The kernels work one feature at a time ([`build_feature`],
+//! [`subtract_feature`]) so that the grower can build, subtract and search
+//! a feature while its bins are in L1 cache; [`Histogram::build`] and
+//! [`Histogram::subtract`] apply them to every feature.
 
 use rayon::prelude::*;
 
@@ -18,7 +23,7 @@ pub struct Histogram {
 }
 
 /// Leaves with fewer `rows × features` than this are built on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
+pub(crate) const PARALLEL_WORK: usize = 1 << 16;
 
 impl Histogram {
     /// An all-zero histogram with the layout of `binned`.
@@ -42,16 +47,9 @@ impl Histogram {
     /// which keeps the result independent of the thread count.
     pub fn build(&mut self, binned: &Binned, rows: &[u32], ordered_grad: &[f64]) {
         let work = |(f, (g, c)): (usize, (&mut [f64], &mut [u32]))| {
-            g.fill(0.0);
-            c.fill(0);
-            let col = binned.column(f);
-            for (&r, &gr) in rows.iter().zip(ordered_grad) {
-                let b = col[r as usize] as usize;
-                g[b] += gr;
-                c[b] += 1;
-            }
+            build_feature(binned.column(f), rows, ordered_grad, g, c);
         };
-        let (grads, counts) = split_by_feature(&mut self.grad, &mut self.count, &binned.offsets);
+        let (grads, counts) = self.per_feature(&binned.offsets);
         if rows.len() * binned.d >= PARALLEL_WORK {
             grads
                 .into_par_iter()
@@ -65,34 +63,57 @@ impl Histogram {
 
     /// `self ← self − other` (parent minus the sibling gives the child).
     pub fn subtract(&mut self, other: &Histogram) {
-        for (a, b) in self.grad.iter_mut().zip(&other.grad) {
-            *a -= b;
+        subtract_feature(&mut self.grad, &mut self.count, &other.grad, &other.count);
+    }
+
+    /// Per-feature mutable slices of the gradient and count buffers.
+    pub fn per_feature(&mut self, offsets: &[usize]) -> (Vec<&mut [f64]>, Vec<&mut [u32]>) {
+        let mut gs = Vec::with_capacity(offsets.len() - 1);
+        let mut cs = Vec::with_capacity(offsets.len() - 1);
+        let (mut g, mut c) = (&mut self.grad[..], &mut self.count[..]);
+        for w in offsets.windows(2) {
+            let len = w[1] - w[0];
+            let (gh, gt) = g.split_at_mut(len);
+            let (ch, ct) = c.split_at_mut(len);
+            gs.push(gh);
+            cs.push(ch);
+            g = gt;
+            c = ct;
         }
-        for (a, b) in self.count.iter_mut().zip(&other.count) {
-            *a -= b;
-        }
+        (gs, cs)
     }
 }
 
-/// Per-feature mutable slices of the two buffers.
-fn split_by_feature<'a>(
-    grad: &'a mut [f64],
-    count: &'a mut [u32],
-    offsets: &[usize],
-) -> (Vec<&'a mut [f64]>, Vec<&'a mut [u32]>) {
-    let mut gs = Vec::with_capacity(offsets.len() - 1);
-    let mut cs = Vec::with_capacity(offsets.len() - 1);
-    let (mut g, mut c) = (grad, count);
-    for w in offsets.windows(2) {
-        let len = w[1] - w[0];
-        let (gh, gt) = g.split_at_mut(len);
-        let (ch, ct) = c.split_at_mut(len);
-        gs.push(gh);
-        cs.push(ch);
-        g = gt;
-        c = ct;
+/// One feature's histogram of `rows` (codes `codes`, gradients
+/// `ordered_grad[k]` for `rows[k]`) into `g`, `c`, which are overwritten.
+/// Rows are summed in the order given, so the sums do not depend on
+/// threads.
+#[inline]
+pub fn build_feature(
+    codes: &[u8],
+    rows: &[u32],
+    ordered_grad: &[f64],
+    g: &mut [f64],
+    c: &mut [u32],
+) {
+    g.fill(0.0);
+    c.fill(0);
+    for (&r, &gr) in rows.iter().zip(ordered_grad) {
+        let b = codes[r as usize] as usize;
+        g[b] += gr;
+        c[b] += 1;
     }
-    (gs, cs)
+}
+
+/// `(g, c) ← (g, c) − (og, oc)` for one feature (or a whole histogram).
+#[inline]
+pub fn subtract_feature(g: &mut [f64], c: &mut [u32], og: &[f64], oc: &[u32]) {
+    for (a, b) in g.iter_mut().zip(og) {
+        *a -= b;
+    }
+    for (a, b) in c.iter_mut().zip(oc) {
+        *a -= b;
+    }
 }
 
 #[cfg(test)]

@@ -19,10 +19,24 @@
 //! | `min_leaf` | 20 | ≥ 1 |
 //! | `l2` | 0 | finite, ≥ 0 |
 //! | `max_bins` | 255 | 2 ..= 255 |
+//! | `validation` | none (no early stopping) | in (0, 1) |
+//! | `patience` | 10 | ≥ 1 |
+//! | `seed` | 0 | any |
 //!
-//! There is no randomness (no row or feature subsampling), so a fit is fully
-//! determined by its data. Training stops early when a round's tree cannot
-//! split (all further trees would be the same single leaf).
+//! # Early stopping
+//! Without `validation` every round is boosted (LightGBM's and the paper's
+//! setting). With it, that fraction of the training fold (`⌈f·n⌉` rows, at
+//! least 1, drawn from a ChaCha8 stream of `seed` and the fold number, the
+//! same for every target and representation) is held out; the bins and
+//! trees are fitted on the rest, and boosting stops once the validation
+//! mean squared error has not decreased for `patience` rounds. The model
+//! keeps the trees up to its best round (LightGBM's `early_stopping`
+//! callback with `min_delta = 0`, and its `best_iteration` at prediction).
+//!
+//! Apart from that split there is no randomness (no row or feature
+//! subsampling), so a fit is fully determined by its data. Training also
+//! stops when a round's tree cannot split (all further trees would be the
+//! same single leaf).
 
 pub mod binning;
 pub mod grower;
@@ -30,13 +44,17 @@ pub mod histogram;
 pub mod predictor;
 pub mod splitting;
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::{FoldPrediction, Probe};
 use crate::error::{CpdError, Result};
+use crate::rows::Rows;
 use binning::{BinMapper, Binned, MAX_BINS};
-use grower::{grow, HistPool, TreeParams};
+use grower::{grow, TreeParams, Workspace};
 use predictor::{Node, Tree};
 
 /// Unchecked GBT hyper-parameters (defaults as in `DESIGN.md`).
@@ -56,6 +74,20 @@ pub struct GbtParams {
     pub l2: f64,
     /// Maximum bins per feature.
     pub max_bins: usize,
+    /// Fraction of the training fold held out for early stopping; `None`
+    /// boosts all rounds.
+    #[serde(default)]
+    pub validation: Option<f64>,
+    /// Rounds without a lower validation error before boosting stops.
+    #[serde(default = "default_patience")]
+    pub patience: usize,
+    /// Seed of the early-stopping split.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_patience() -> usize {
+    10
 }
 
 impl Default for GbtParams {
@@ -68,6 +100,9 @@ impl Default for GbtParams {
             min_leaf: 20,
             l2: 0.0,
             max_bins: MAX_BINS,
+            validation: None,
+            patience: default_patience(),
+            seed: 0,
         }
     }
 }
@@ -106,6 +141,14 @@ impl GbtParams {
                 self.max_bins
             ));
         }
+        if let Some(f) = self.validation {
+            if !(f > 0.0 && f < 1.0) {
+                return bad(format!("--gbt-validation must be in (0, 1), got {f}"));
+            }
+        }
+        if self.patience == 0 {
+            return bad("--gbt-patience must be at least 1".into());
+        }
         Ok(Gbt { params: self })
     }
 }
@@ -121,8 +164,20 @@ pub struct Gbt {
 pub struct FittedGbt {
     /// Initial prediction (training mean).
     pub init: f64,
-    /// Trees with shrinkage applied to their leaf values.
+    /// Trees with shrinkage applied to their leaf values (with early
+    /// stopping, those up to the best round).
     pub trees: Vec<Tree>,
+    /// Validation mean squared error after each boosted round (empty
+    /// without early stopping).
+    pub validation_mse: Vec<f64>,
+}
+
+/// Held-out rows for early stopping: raw features and target.
+pub struct Validation<'a> {
+    /// `n_val × d` raw features.
+    pub x: ArrayView2<'a, f64>,
+    /// Targets.
+    pub y: ArrayView1<'a, f64>,
 }
 
 impl FittedGbt {
@@ -147,30 +202,35 @@ impl Gbt {
         }
     }
 
-    /// Boost on an already binned training fold for one target.
+    /// Boost on an already binned training fold for one target, stopping
+    /// early on `validation` if given (see the module docs).
     pub fn fit_binned(
         &self,
         binned: &Binned,
         mapper: &BinMapper,
         y: ArrayView1<'_, f64>,
+        validation: Option<&Validation<'_>>,
     ) -> FittedGbt {
         let n = binned.n;
         let init = y.sum() / n as f64;
+        let mut val_pred = validation.map(|v| vec![init; v.y.len()]);
+        let mut validation_mse = Vec::new();
+        let (mut best_mse, mut best_len) = (f64::INFINITY, 0);
         let mut pred = vec![init; n];
         let mut grad = vec![0.0; n];
         let tp = self.tree_params();
         let lr = self.params.learning_rate;
         let mut trees = Vec::with_capacity(self.params.rounds);
-        let mut pool = HistPool::default();
+        let mut ws = Workspace::new(binned, tp.l2);
         for _ in 0..self.params.rounds {
             for ((g, &p), &t) in grad.iter_mut().zip(&pred).zip(y.iter()) {
                 *g = p - t;
             }
-            let grown = grow(binned, mapper, &grad, &tp, &mut pool);
+            let grown = grow(binned, mapper, &grad, &tp, &mut ws);
             let single_leaf = grown.leaves.len() == 1;
             for (rows, value) in &grown.leaves {
                 let v = lr * value;
-                for &r in rows {
+                for &r in ws.rows(rows) {
                     pred[r as usize] += v;
                 }
             }
@@ -180,35 +240,101 @@ impl Gbt {
                     *value *= lr;
                 }
             }
+            if let (Some(v), Some(vp)) = (validation, val_pred.as_mut()) {
+                let mut sse = 0.0;
+                for ((p, row), &t) in vp.iter_mut().zip(v.x.rows()).zip(v.y.iter()) {
+                    *p += tree.predict_row(row);
+                    sse += (*p - t) * (*p - t);
+                }
+                let mse = sse / v.y.len() as f64;
+                validation_mse.push(mse);
+                if mse < best_mse {
+                    (best_mse, best_len) = (mse, trees.len() + 1);
+                }
+            }
             trees.push(tree);
-            if single_leaf {
+            if single_leaf
+                || (validation.is_some() && trees.len() - best_len >= self.params.patience)
+            {
                 break;
             }
         }
-        FittedGbt { init, trees }
+        if validation.is_some() {
+            trees.truncate(best_len);
+        }
+        FittedGbt {
+            init,
+            trees,
+            validation_mse,
+        }
     }
-}
 
-impl Probe for Gbt {
-    fn fit_predict(
+    /// Rows of a training fold of `n` held out for early stopping on fold
+    /// `fold` (sorted), or none without early stopping.
+    pub fn validation_rows(&self, n: usize, fold: usize) -> Result<Vec<usize>> {
+        let Some(frac) = self.params.validation else {
+            return Ok(Vec::new());
+        };
+        let n_val = ((frac * n as f64).ceil() as usize).max(1);
+        if n_val + 2 > n {
+            return Err(CpdError::Invalid(format!(
+                "gbt: {n} training rows leave {n_val} for early-stopping validation \
+                 (need ≥ 2 rows to train on)"
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.params.seed);
+        rng.set_stream(fold as u64);
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.shuffle(&mut rng);
+        let mut rows = perm[..n_val].to_vec();
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// [`Probe::fit_predict`] for fold number `fold` (which seeds the
+    /// early-stopping split).
+    pub fn fit_predict_fold(
         &self,
         x_train: ArrayView2<'_, f64>,
         y_train: ArrayView2<'_, f64>,
         x_test: ArrayView2<'_, f64>,
+        fold: usize,
     ) -> Result<FoldPrediction> {
-        if x_train.nrows() < 2 {
+        let n = x_train.nrows();
+        if n < 2 {
             return Err(CpdError::Invalid(format!(
-                "gbt needs at least 2 training rows, got {}",
-                x_train.nrows()
+                "gbt needs at least 2 training rows, got {n}"
             )));
         }
-        let mapper = BinMapper::fit(x_train, self.params.max_bins);
-        let binned = mapper.transform(x_train);
+        let val_rows = self.validation_rows(n, fold)?;
+        let val_x = x_train.select(Axis(0), &val_rows);
+        let val_y = y_train.select(Axis(0), &val_rows);
+        let fit = (!val_rows.is_empty()).then(|| {
+            let mut is_val = vec![false; n];
+            for &r in &val_rows {
+                is_val[r] = true;
+            }
+            let rows: Vec<usize> = (0..n).filter(|&r| !is_val[r]).collect();
+            (
+                x_train.select(Axis(0), &rows),
+                y_train.select(Axis(0), &rows),
+            )
+        });
+        let (x_fit, y_fit) = match &fit {
+            Some((x, y)) => (x.view(), y.view()),
+            None => (x_train, y_train),
+        };
+        let mapper = BinMapper::fit(x_fit, self.params.max_bins);
+        let binned = mapper.transform(x_fit);
         // Targets are independent boosters: fit them in parallel.
         let columns: Vec<Vec<f64>> = (0..y_train.ncols())
             .into_par_iter()
             .map(|t| {
-                let model = self.fit_binned(&binned, &mapper, y_train.column(t));
+                let validation = (!val_rows.is_empty()).then(|| Validation {
+                    x: val_x.view(),
+                    y: val_y.column(t),
+                });
+                let model = self.fit_binned(&binned, &mapper, y_fit.column(t), validation.as_ref());
                 x_test
                     .rows()
                     .into_iter()
@@ -221,6 +347,30 @@ impl Probe for Gbt {
             pred.column_mut(t).assign(&ndarray::Array1::from(col));
         }
         Ok(FoldPrediction { pred, alpha: None })
+    }
+}
+
+impl Probe for Gbt {
+    fn fit_predict(
+        &self,
+        x_train: ArrayView2<'_, f64>,
+        y_train: ArrayView2<'_, f64>,
+        x_test: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction> {
+        self.fit_predict_fold(x_train, y_train, x_test, 0)
+    }
+
+    fn fit_predict_fold_rows(
+        &self,
+        x: &dyn Rows,
+        train: &[usize],
+        test: &[usize],
+        y_train: ArrayView2<'_, f64>,
+        fold: usize,
+    ) -> Result<FoldPrediction> {
+        let x_train = x.gather(train);
+        let x_test = x.gather(test);
+        self.fit_predict_fold(x_train.view(), y_train, x_test.view(), fold)
     }
 }
 
@@ -280,8 +430,78 @@ mod tests {
         let y = ndarray::Array1::from_elem(50, 2.5);
         let gbt = GbtParams::default().check().unwrap();
         let mapper = BinMapper::fit(x.view(), 255);
-        let m = gbt.fit_binned(&mapper.transform(x.view()), &mapper, y.view());
+        let m = gbt.fit_binned(&mapper.transform(x.view()), &mapper, y.view(), None);
         assert_eq!(m.trees.len(), 1);
         assert_eq!(m.predict_row(x.row(3)), 2.5);
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_round() {
+        // y = step(x0) + noise: after the step is learnt, further trees fit
+        // noise and the held-out error rises again.
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * (7 + 4 * j)) % 101) as f64);
+        let noise = |i: usize| (((i * 7919) % 23) as f64 - 11.0) / 4.0;
+        let step = |i: usize| if x[(i, 0)] < 50.0 { 0.0 } else { 4.0 };
+        let y = ndarray::Array1::from_shape_fn(n, |i| step(i) + noise(i));
+        let gbt = GbtParams {
+            rounds: 300,
+            validation: Some(0.2),
+            patience: 5,
+            ..GbtParams::default()
+        }
+        .check()
+        .unwrap();
+        let val = gbt.validation_rows(n, 0).unwrap();
+        assert_eq!(val.len(), 80);
+        assert!(val.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(val, gbt.validation_rows(n, 0).unwrap(), "seeded");
+        assert_ne!(val, gbt.validation_rows(n, 1).unwrap(), "per fold");
+        let fit: Vec<usize> = (0..n).filter(|r| val.binary_search(r).is_err()).collect();
+        let (xf, yf) = (x.select(Axis(0), &fit), y.select(Axis(0), &fit));
+        let (xv, yv) = (x.select(Axis(0), &val), y.select(Axis(0), &val));
+        let mapper = BinMapper::fit(xf.view(), 255);
+        let v = Validation {
+            x: xv.view(),
+            y: yv.view(),
+        };
+        let m = gbt.fit_binned(&mapper.transform(xf.view()), &mapper, yf.view(), Some(&v));
+        let mse = &m.validation_mse;
+        let best = mse.iter().cloned().fold(f64::INFINITY, f64::min);
+        // Stopped `patience` rounds after the best one, well before 300,
+        // and kept the trees up to the best.
+        assert!(mse.len() < 300, "{} rounds", mse.len());
+        assert_eq!(mse[m.trees.len() - 1], best);
+        assert_eq!(mse.len(), m.trees.len() + 5);
+        assert!(mse[m.trees.len()..].iter().all(|&e| e >= best));
+        // The kept model reproduces the best validation error.
+        let again: f64 = xv
+            .rows()
+            .into_iter()
+            .zip(yv.iter())
+            .map(|(r, t)| (m.predict_row(r) - t).powi(2))
+            .sum::<f64>()
+            / 80.0;
+        assert!((again - best).abs() < 1e-9 * best);
+        for bad in [0.0, 1.0, f64::NAN] {
+            let p = GbtParams {
+                validation: Some(bad),
+                ..GbtParams::default()
+            };
+            assert!(p.check().is_err(), "{bad}");
+        }
+        assert!(GbtParams {
+            patience: 0,
+            ..GbtParams::default()
+        }
+        .check()
+        .is_err());
+        let tiny = GbtParams {
+            validation: Some(0.5),
+            ..GbtParams::default()
+        }
+        .check()
+        .unwrap();
+        assert!(tiny.validation_rows(3, 0).is_err());
     }
 }
