@@ -394,3 +394,108 @@ fn bad_mlp_flags_are_clear_errors() {
         assert!(err.contains(want) && !err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn gbt_results_do_not_depend_on_the_thread_count() {
+    // Early stopping on, so the seeded validation split is covered too;
+    // with 2 threads features, targets and folds run in parallel.
+    let dir = tempdir();
+    let manifest = mlp_manifest(dir.path());
+    let args = |out: &'static str| {
+        [
+            "analyze",
+            "--manifest",
+            manifest.as_str(),
+            "--probes",
+            "gbt",
+            "--gbt-rounds",
+            "60",
+            "--gbt-validation",
+            "0.2",
+            "--gbt-patience",
+            "5",
+            "--out",
+            out,
+            "--quiet",
+        ]
+    };
+    for (threads, out) in [(1, "t1"), (2, "t2")] {
+        let o = cpd_threads(dir.path(), &args(out), threads);
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let load = |o: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(o).join("report.json")).unwrap(),
+        )
+        .unwrap();
+        v.as_object_mut().unwrap().remove("timing");
+        v
+    };
+    let (a, b) = (load("t1"), load("t2"));
+    let gbt = &a["settings"]["gbt"];
+    assert_eq!(gbt["validation"], 0.2);
+    assert_eq!(gbt["patience"], 5);
+    let r2: Vec<f64> = a["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["r2_mean"].as_f64().unwrap())
+        .collect();
+    // 2 targets × 3 representations, real and distinct numbers.
+    assert_eq!(r2.len(), 6);
+    assert!(r2.iter().all(|v| v.is_finite() && *v > 0.0), "{r2:?}");
+    assert_eq!(a, b);
+    assert_eq!(
+        std::fs::read(dir.path().join("t1/results.csv")).unwrap(),
+        std::fs::read(dir.path().join("t2/results.csv")).unwrap()
+    );
+}
+
+#[test]
+fn bad_gbt_flags_are_clear_errors() {
+    let dir = tempdir();
+    let manifest = mlp_manifest(dir.path());
+    for (flags, want) in [
+        (&["--gbt-rounds=0"][..], "--gbt-rounds must be at least 1"),
+        (&["--gbt-lr=0"], "--gbt-lr must be > 0"),
+        (&["--gbt-leaves=1"], "--gbt-leaves must be in 2..=65536"),
+        (&["--gbt-depth=0"], "--gbt-depth must be at least 1"),
+        (&["--gbt-min-leaf=0"], "--gbt-min-leaf must be at least 1"),
+        (&["--gbt-l2=-1"], "--gbt-l2 must be ≥ 0"),
+        (&["--gbt-bins=256"], "--gbt-bins must be in 2..=255"),
+        (
+            &["--gbt-validation=1"],
+            "--gbt-validation must be in (0, 1)",
+        ),
+        (
+            &["--gbt-validation=0.1", "--gbt-patience=0"],
+            "--gbt-patience must be at least 1",
+        ),
+    ] {
+        let mut args = vec![
+            "analyze",
+            "--manifest",
+            &manifest,
+            "--probes",
+            "gbt",
+            "--quiet",
+        ];
+        args.extend_from_slice(flags);
+        let o = cpd(dir.path(), &args);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(want) && !err.contains("panicked"), "{err}");
+    }
+    // --gbt-patience alone is a usage error (it needs --gbt-validation).
+    let o = cpd(
+        dir.path(),
+        &[
+            "analyze",
+            "--manifest",
+            &manifest,
+            "--gbt-patience=3",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
