@@ -451,7 +451,10 @@ file = "b.npy"
         assert_eq!(c.gbt.max_leaves, GbtParams::default().max_leaves);
         assert_eq!(c.gbt.validation, Some(0.15));
         assert_eq!(c.gbt.patience, GbtParams::default().patience);
-        assert_eq!(c.gbt.seed, 7, "the early-stopping seed follows the run's seed");
+        assert_eq!(
+            c.gbt.seed, 7,
+            "the early-stopping seed follows the run's seed"
+        );
         assert_eq!(c.mlp.hidden, 32);
         assert_eq!(c.mlp.learning_rate, 0.01);
         assert_eq!(c.mlp.patience, 3);
