@@ -28,7 +28,8 @@ Usage (from the repository root)
 --------------------------------
     python scripts/reference_mlp.py --folds FOLDS.csv \
         [--layer MODEL/LAYER ...] [--target T ...] [--no-composition] \
-        [--seed 0 [--seed 1 ...]] [--out tests/fixtures/sklearn_mlp.json]
+        [--seed 0 [--seed 1 ...]] [--extend FIXTURE] \
+        [--out tests/fixtures/sklearn_mlp.json]
 
 ``FOLDS.csv`` is the ``folds.csv`` written by ``cpd analyze ... --out DIR``.
 Without ``--layer`` every layer of every ``data/embeddings/*.npz`` is used;
@@ -39,6 +40,13 @@ those of the first seed, and ``r2_mean_seeds`` lists the mean R² of every
 seed — scikit-learn's own seed-to-seed spread, which bounds how closely any
 other implementation can be expected to agree on that record. Run it with
 ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` on a shared machine.
+
+``--extend FIXTURE`` adds seeds to an existing fixture instead of starting
+afresh: the same data, layers, targets and folds are required, the new
+seeds' mean R² are appended to every record's ``r2_mean_seeds`` and the rest
+is kept. Seeds are independent, so ``--seed 0 --seed 1`` followed by
+``--extend`` with ``--seed 2`` gives the fixture that ``--seed 0 --seed 1
+--seed 2`` gives, one seed (about 10 minutes here) at a time.
 
 Requirements: ``pip install -r scripts/requirements-ref.txt``.
 """
@@ -169,6 +177,26 @@ def merge_seeds(runs: list[list[dict]]) -> list[dict]:
     return records
 
 
+def extend_fixture(fixture: dict, runs: list[list[dict]], seeds: list[int], seconds: float) -> dict:
+    """``fixture`` with the seeds of ``runs`` appended to every record's ``r2_mean_seeds``."""
+    have = list(fixture["settings"]["random_state"])
+    if set(have) & set(seeds):
+        raise ValueError(f"seeds {sorted(set(have) & set(seeds))} are already in the fixture")
+    if fixture["versions"] != reference.library_versions():
+        raise ValueError(f"fixture made with {fixture['versions']}, "
+                         f"this is {reference.library_versions()}")
+    keys = ("model", "layer", "target", "representation", "probe")
+    for run in runs:
+        if [[r[k] for k in keys] for r in run] != [[r[k] for k in keys] for r in fixture["records"]]:
+            raise ValueError("the new run's records are not the fixture's records")
+    out = dict(fixture)
+    out["settings"] = dict(fixture["settings"], random_state=have + seeds)
+    out["seconds"] = fixture["seconds"] + seconds
+    out["records"] = [dict(rec, r2_mean_seeds=rec["r2_mean_seeds"] + [run[i]["r2_mean"] for run in runs])
+                      for i, rec in enumerate(fixture["records"])]
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Command-line interface."""
     dp = reference.default_path
@@ -186,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the composition representation")
     ap.add_argument("--seed", type=int, action="append",
                     help="MLPRegressor random_state; repeatable (default: 0)")
+    ap.add_argument("--extend", type=Path, metavar="FIXTURE",
+                    help="add the --seed values to this fixture (same data, layers, folds)")
     ap.add_argument("--out", type=Path, default=dp("tests/fixtures/sklearn_mlp.json"))
     return ap
 
@@ -204,10 +234,32 @@ def main(argv: list[str] | None = None) -> int:
         ds.layers = [l for l in ds.layers if f"{l.model}/{l.layer}" in args.layer]
     folds = reference.load_folds(args.folds, ds.ids)
     seeds = args.seed or [0]
+    base = None
+    if args.extend:
+        with open(args.extend) as fh:
+            base = json.load(fh)
+        same = (base["layers"] == [f"{l.model}/{l.layer}" for l in ds.layers]
+                and base["targets"] == ds.target_names
+                and base["folds"] == {"ids": list(ds.ids), "fold": [int(f) for f in folds]})
+        if not same:
+            print(f"error: {args.extend} was made on other layers, targets or folds", file=sys.stderr)
+            return 2
+        try:
+            extend_fixture(base, [], seeds, 0.0)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     t0 = time.perf_counter()
     runs = [run_reference(ds, folds, seed, not args.no_composition,
                           log=lambda m, s=seed: print(f"seed {s}: {m}", file=sys.stderr, flush=True))
             for seed in seeds]
+    if base is not None:
+        try:
+            fixture = extend_fixture(base, runs, seeds, time.perf_counter() - t0)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return write_fixture(fixture, args.out)
     records = merge_seeds(runs)
     fixture = {
         "generator": GENERATOR,
@@ -221,12 +273,18 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - t0,
         "records": records,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as fh:
+    return write_fixture(fixture, args.out)
+
+
+def write_fixture(fixture: dict, out: Path) -> int:
+    """Write the JSON fixture and print a summary."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as fh:
         json.dump(fixture, fh, indent=1, allow_nan=False)
         fh.write("\n")
-    print(f"wrote {args.out}: {len(records)} records ({len(ds.layers)} layers, "
-          f"{len(ds.target_names)} targets), {fixture['seconds']:.0f} s")
+    print(f"wrote {out}: {len(fixture['records'])} records ({len(fixture['layers'])} layers, "
+          f"{len(fixture['targets'])} targets, seeds {fixture['settings']['random_state']}), "
+          f"{fixture['seconds']:.0f} s")
     return 0
 
 

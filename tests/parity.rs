@@ -241,33 +241,27 @@ fn ill_conditioned_embeddings_match_sklearn_ridge_alpha1() {
 /// Per-record accuracy bound of the MLP probe against scikit-learn.
 const MLP_TOL: f64 = 0.02;
 
-/// Records where cpd's MLP is, on two seeds each side, consistently below
-/// scikit-learn's by more than the bound (measured deficits 0.023–0.044:
-/// the CHGNet `emb` residual — 224 distinct rows in 2,500 — and two
-/// others). The cause is not found (not single precision: `MLPRegressor` on
-/// float32 input reproduces its float64 numbers there); they are held to a
-/// deficit of at most 0.06 so that they cannot drift further unnoticed.
-const MLP_KNOWN_DEFICITS: [&str; 6] = [
-    "chgnet/emb/-/gap_ev/geom/mlp",
-    "chgnet/emb/-/homo_ev/geom/mlp",
-    "chgnet/emb/-/lumo_ev/geom/mlp",
-    "chgnet/emb/-/dipole_debye/geom/mlp",
-    "chgnet/conv4/-/dipole_debye/geom/mlp",
-    "sevennet0/l_last/-/polarizability_bohr3/raw/mlp",
-];
-const MLP_KNOWN_DEFICIT_TOL: f64 = 0.06;
-
 /// cpd's MLP probe against `MLPRegressor` (`tests/fixtures/sklearn_mlp.json`,
 /// `scripts/reference_mlp.py`: every bundled model, layer, target and
-/// representation, on cpd's folds, `random_state` 0 and 1).
+/// representation, on cpd's folds, `random_state` 0–4).
 ///
-/// Networks from different random streams cannot agree bit for bit, and on
-/// this data scikit-learn's own mean R² moves by more than 0.02 between two
-/// seeds on 39 of the 102 records (by up to 1.9 on the ANI-2x AEV). So both
-/// sides are averaged over two seeds, and each record's cpd mean must be at
-/// least scikit-learn's mean minus `max(0.02, seed range of sklearn + seed
-/// range of cpd)` ("within 0.02, or better"), except the listed known
-/// deficits. The worst records are printed.
+/// Networks from different random streams cannot agree bit for bit, and the
+/// mean R² of one seed is itself a noisy number: scikit-learn's per-seed
+/// record mean has a standard deviation of up to about 0.026 on ordinary
+/// records (far more on the ANI-2x AEV), its folds moving together because
+/// `random_state` is the same on every fold. Two scikit-learn seeds cannot
+/// pin its accuracy to 0.02: on six records (CHGNet `emb` residual gap,
+/// HOMO, LUMO, dipole; `conv4` dipole residual; SevenNet-0 `l_last`
+/// polarizability raw) its seeds 0 and 1 fell above its 20-seed mean (by up
+/// to 0.027) and cpd looked 0.023–0.044 short of them; with 20 seeds on both
+/// sides the six agree within 0.015 (cpd − scikit-learn: +0.000, +0.005,
+/// −0.014, −0.006, −0.005, −0.000), their mean epoch counts within 10 %.
+///
+/// So the fixture carries five scikit-learn seeds, cpd runs seeds 0 and 1,
+/// and each record's cpd mean must be at least scikit-learn's mean minus
+/// `max(0.02, seed range of sklearn + seed range of cpd)` ("within 0.02, or
+/// better", one-sided), with no exceptions. The lowest records and the
+/// smallest margin are printed.
 #[test]
 fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
     let fx = load_fixture("tests/fixtures/sklearn_mlp.json");
@@ -299,7 +293,7 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
         .collect();
 
     let (mut compared, mut failures, mut lines) = (0, Vec::new(), Vec::new());
-    let mut sum_signed = 0.0;
+    let (mut sum_signed, mut worst_margin) = (0.0, f64::INFINITY);
     for rec in fx["records"].as_array().unwrap() {
         let target = rec["target"].as_str().unwrap();
         let rep = rec["representation"].as_str().unwrap();
@@ -322,26 +316,19 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
         let key = ours[0].key();
         let mine: Vec<f64> = ours.iter().map(|r| r.r2_mean.expect("finite R²")).collect();
         let theirs = floats(&rec["r2_mean_seeds"]);
-        assert_eq!(theirs.len(), 2, "fixture made with --seed 0 --seed 1");
+        assert_eq!(theirs.len(), 5, "fixture made with --seed 0 … --seed 4");
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let range = |v: &[f64]| {
             v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
         };
         let d = mean(&mine) - mean(&theirs);
-        let known = MLP_KNOWN_DEFICITS.contains(&key.as_str());
-        let tol = if known {
-            MLP_KNOWN_DEFICIT_TOL
-        } else {
-            MLP_TOL.max(range(&theirs) + range(&mine))
-        };
+        let tol = MLP_TOL.max(range(&theirs) + range(&mine));
         compared += 1;
         sum_signed += d;
+        worst_margin = worst_margin.min(d + tol);
         lines.push((
             d,
-            format!(
-                "{key}: cpd {mine:.3?} sklearn {theirs:.3?} Δ {d:+.4} (tol {tol:.3}{})",
-                if known { ", known deficit" } else { "" }
-            ),
+            format!("{key}: cpd {mine:.3?} sklearn {theirs:.3?} Δ {d:+.4} (tol {tol:.3})"),
         ));
         if d < -tol {
             failures.push(lines.last().unwrap().1.clone());
@@ -351,7 +338,8 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
     lines.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     let worst: Vec<&str> = lines.iter().take(8).map(|l| l.1.as_str()).collect();
     eprintln!(
-        "mlp: {compared} records, mean signed Δ(cpd − sklearn) {:+.4}; lowest:\n  {}",
+        "mlp: {compared} records, mean signed Δ(cpd − sklearn) {:+.4}, smallest margin \
+         Δ + tol {worst_margin:+.4}; lowest:\n  {}",
         sum_signed / compared as f64,
         worst.join("\n  ")
     );
