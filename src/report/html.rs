@@ -170,14 +170,18 @@ fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
         m.push((
             "gbt",
             format!(
-                "{} rounds, learning rate {}, {} leaves, depth {}, min {} per leaf, L2 {}, {} bins",
+                "{} rounds, learning rate {}, {} leaves, depth {}, min {} per leaf, L2 {}, {} bins, {}",
                 g.rounds,
                 g.learning_rate,
                 g.max_leaves,
                 g.max_depth.map_or("unlimited".into(), |d| d.to_string()),
                 g.min_leaf,
                 g.l2,
-                g.max_bins
+                g.max_bins,
+                g.validation.map_or("no early stopping".into(), |f| format!(
+                    "early stopping on {f} of each training fold (patience {}, seed {})",
+                    g.patience, g.seed
+                )),
             ),
         ));
     }
