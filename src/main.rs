@@ -144,7 +144,7 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "FRACTION")]
     gbt_validation: Option<f64>,
     /// GBT probe: rounds without a lower validation error before stopping (with --gbt-validation) [default: 10].
-    #[arg(long, value_name = "N", requires = "gbt_validation")]
+    #[arg(long, value_name = "N")]
     gbt_patience: Option<usize>,
     /// MLP probe: hidden ReLU units [default: 128].
     #[arg(long, value_name = "N")]
@@ -391,6 +391,9 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
     g.l2 = args.gbt_l2.unwrap_or(g.l2);
     g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
     g.validation = args.gbt_validation.or(g.validation);
+    if args.gbt_patience.is_some() && g.validation.is_none() {
+        bail!("--gbt-patience needs --gbt-validation (or [settings.gbt] validation)");
+    }
     g.patience = args.gbt_patience.unwrap_or(g.patience);
     g.seed = args.seed.unwrap_or(g.seed);
     let m = &mut c.mlp;

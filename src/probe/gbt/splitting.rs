@@ -77,7 +77,7 @@ impl<'a> LeafTotals<'a> {
         inv: &Reciprocals,
         buf: &'a mut Vec<[f64; 2]>,
     ) -> Option<LeafTotals<'a>> {
-        if count < 2 * min_leaf {
+        if (count as u64) < 2 * min_leaf as u64 {
             return None;
         }
         let n = count as usize;
@@ -116,10 +116,11 @@ pub fn better(a: Option<Split>, b: Option<Split>) -> Option<Split> {
 /// starts at the first bin whose prefix holds `min_leaf` rows and stops past
 /// the last that leaves `min_leaf` on the right, and each candidate's score
 /// `G_L²/(n_L+λ) + G_R²/(n_R+λ)` takes both reciprocals from one table
-/// entry. An empty bin repeats the previous candidate's partition and score
-/// exactly, so the strict comparison keeps the lower bin without a test.
-/// Equal to maximising [`split_gain`] up to rounding (the tests keep that
-/// naive search to check this one).
+/// entry. An empty bin would repeat the previous candidate's partition; it
+/// is skipped (its gradient sum need not be exactly 0 after a subtraction,
+/// so its score could differ from the previous one by rounding), which
+/// keeps the lowest threshold. Equal to maximising [`split_gain`] up to
+/// rounding (the tests keep that naive search to check this one).
 pub fn best_split_feature(leaf: &LeafTotals<'_>, f: usize, g: &[f64], c: &[u32]) -> Option<Split> {
     // Candidates are bins 0..nb−1 (the last bin would send every row left).
     let m = c.len().saturating_sub(1);
@@ -141,7 +142,7 @@ pub fn best_split_feature(leaf: &LeafTotals<'_>, f: usize, g: &[f64], c: &[u32])
         let gr = leaf.grad - gl;
         let [il, ir] = leaf.pairs[nl as usize];
         let v = gl * gl * il + gr * gr * ir;
-        if v > top {
+        if v > top && c[b] != 0 {
             (top, arg, top_gl, top_nl) = (v, b, gl, nl);
         }
         b += 1;
@@ -210,6 +211,20 @@ mod tests {
         let leaf = LeafTotals::new(0.0, 40, 20, &inv, &mut buf).unwrap();
         assert_eq!(best_split(&h, &offsets, &leaf).map(|s| s.bin), Some(1));
         assert!(LeafTotals::new(0.0, 40, 21, &inv, &mut buf).is_none());
+        assert!(LeafTotals::new(0.0, 40, u32::MAX, &inv, &mut buf).is_none());
+
+        // An empty bin whose gradient sum is subtraction residue, not 0,
+        // must not move the threshold past it.
+        let offsets = [0, 5];
+        let mut h = Histogram {
+            grad: vec![-30.0, -30.0, -1e-13, 10.0, 50.0],
+            count: vec![10, 10, 0, 10, 10],
+        };
+        let leaf = LeafTotals::new(0.0, 40, 1, &inv, &mut buf).unwrap();
+        assert_eq!(best_split(&h, &offsets, &leaf).map(|s| s.bin), Some(1));
+        h.count[2] = 1;
+        h.count[3] = 9;
+        assert_eq!(best_split(&h, &offsets, &leaf).map(|s| s.bin), Some(2));
     }
 
     /// Every bin of every feature through [`split_gain`]: the search the
