@@ -179,14 +179,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let o = cpd_threads(dir.path(), &refs, threads);
         assert!(o.status.success(), "{:?}", text(&o));
     }
-    let load = |o: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(o).join("report.json")).unwrap(),
-        )
-        .unwrap();
-        v.as_object_mut().unwrap().remove("timing");
-        v
-    };
+    let load = |o: &str| report_without_timing(dir.path(), o);
     assert_eq!(load("t1"), load("t2"));
     for f in ["results.csv", "folds.csv"] {
         assert_eq!(
@@ -284,6 +277,16 @@ fn interrupted_run_leaves_the_previous_report_intact() {
     assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
 }
 
+/// `DIR/out/report.json` without its `timing` section (the only part
+/// that may differ between identical runs).
+fn report_without_timing(dir: &std::path::Path, out: &str) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(out).join("report.json")).unwrap())
+            .unwrap();
+    v.as_object_mut().unwrap().remove("timing");
+    v
+}
+
 /// A manifest over one bundled layer and two targets, for the MLP tests
 /// (small enough for the dev profile).
 fn mlp_manifest(dir: &std::path::Path) -> String {
@@ -310,14 +313,7 @@ fn mlp_results_do_not_depend_on_the_thread_count() {
         );
         assert!(o.status.success(), "{:?}", text(&o));
     }
-    let load = |o: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(o).join("report.json")).unwrap(),
-        )
-        .unwrap();
-        v.as_object_mut().unwrap().remove("timing");
-        v
-    };
+    let load = |o: &str| report_without_timing(dir.path(), o);
     let (a, b) = (load("t1"), load("t2"));
     let mlp: Vec<&serde_json::Value> = a["results"]
         .as_array()
@@ -423,14 +419,7 @@ fn gbt_results_do_not_depend_on_the_thread_count() {
         let o = cpd_threads(dir.path(), &args(out), threads);
         assert!(o.status.success(), "{:?}", text(&o));
     }
-    let load = |o: &str| {
-        let mut v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(o).join("report.json")).unwrap(),
-        )
-        .unwrap();
-        v.as_object_mut().unwrap().remove("timing");
-        v
-    };
+    let load = |o: &str| report_without_timing(dir.path(), o);
     let (a, b) = (load("t1"), load("t2"));
     let gbt = &a["settings"]["gbt"];
     assert_eq!(gbt["validation"], 0.2);

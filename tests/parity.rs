@@ -131,16 +131,20 @@ fn fixture_folds_are_cpds_seeded_folds() {
     assert_eq!(ours.assignment, fold);
 }
 
+/// The fixture's fold assignment written as a folds CSV in `dir`.
+fn fixture_folds(fx: &Value, dir: &std::path::Path) -> std::path::PathBuf {
+    let mut csv = String::from("id,fold\n");
+    let ids = fx["folds"]["ids"].as_array().unwrap();
+    for (id, f) in ids.iter().zip(fx["folds"]["fold"].as_array().unwrap()) {
+        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
+    }
+    write(dir, "folds.csv", &csv)
+}
+
 fn check(case: Case, probe: &str, ridge: RidgeParams) {
     let fx = load_fixture(case.fixture);
     let dir = tempdir();
-    let mut csv = String::from("id,fold\n");
-    let ids = fx["folds"]["ids"].as_array().unwrap();
-    let folds = fx["folds"]["fold"].as_array().unwrap();
-    for (id, f) in ids.iter().zip(folds) {
-        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
-    }
-    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let folds_path = fixture_folds(&fx, dir.path());
     let analysis = analyze(&config(&case, ridge, FoldSpec::File(folds_path))).unwrap();
     assert_eq!(
         analysis.report.composition.rank as u64,
@@ -266,12 +270,7 @@ const MLP_TOL: f64 = 0.02;
 fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
     let fx = load_fixture("tests/fixtures/sklearn_mlp.json");
     let dir = tempdir();
-    let mut csv = String::from("id,fold\n");
-    let ids = fx["folds"]["ids"].as_array().unwrap();
-    for (id, f) in ids.iter().zip(fx["folds"]["fold"].as_array().unwrap()) {
-        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
-    }
-    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let folds_path = fixture_folds(&fx, dir.path());
     let runs: Vec<Vec<ResultRecord>> = [0u64, 1]
         .iter()
         .map(|&seed| {
@@ -364,12 +363,7 @@ fn gbt_matches_lightgbm_accuracy_on_every_record() {
     let fx = load_fixture("tests/fixtures/gbt_reference.json");
     let settings = &fx["settings"];
     let dir = tempdir();
-    let mut csv = String::from("id,fold\n");
-    let ids = fx["folds"]["ids"].as_array().unwrap();
-    for (id, f) in ids.iter().zip(fx["folds"]["fold"].as_array().unwrap()) {
-        csv.push_str(&format!("{},{}\n", id.as_str().unwrap(), f));
-    }
-    let folds_path = write(dir.path(), "folds.csv", &csv);
+    let folds_path = fixture_folds(&fx, dir.path());
     let mut cfg = config(
         &bundled(),
         RidgeParams::default(),
