@@ -20,9 +20,13 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::binning::{BinMapper, Binned};
-use super::histogram::{build_feature, subtract_feature, Histogram, PARALLEL_WORK};
+use super::histogram::{build_feature, subtract_feature, Histogram};
 use super::predictor::{Node, Tree};
 use super::splitting::{best_split_feature, better, leaf_value, LeafTotals, Reciprocals, Split};
+
+/// A split step with fewer `(rows + 256) × features` than this runs on one
+/// thread (smaller work costs less than rayon's hand-off).
+const PARALLEL_WORK: usize = 1 << 16;
 
 /// Validated tree-shape parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]

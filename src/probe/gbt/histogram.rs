@@ -5,10 +5,7 @@
 //!
 //! The kernels work one feature at a time ([`build_feature`],
 //! [`subtract_feature`]) so that the grower can build, subtract and search
-//! a feature while its bins are in L1 cache; [`Histogram::build`] and
-//! [`Histogram::subtract`] apply them to every feature.
-
-use rayon::prelude::*;
+//! a feature while its bins are in L1 cache.
 
 use super::binning::Binned;
 
@@ -21,9 +18,6 @@ pub struct Histogram {
     /// Row counts per (feature, bin).
     pub count: Vec<u32>,
 }
-
-/// Leaves with fewer `rows × features` than this are built on one thread.
-pub(crate) const PARALLEL_WORK: usize = 1 << 16;
 
 impl Histogram {
     /// An all-zero histogram with the layout of `binned`.
@@ -39,31 +33,6 @@ impl Histogram {
     pub fn feature(&self, offsets: &[usize], f: usize) -> (&[f64], &[u32]) {
         let r = offsets[f]..offsets[f + 1];
         (&self.grad[r.clone()], &self.count[r])
-    }
-
-    /// Fill with the histogram of `rows`, whose gradients are `ordered_grad`
-    /// (`ordered_grad[k]` belongs to `rows[k]`). Features are independent,
-    /// so they are built in parallel; each feature sums its rows in order,
-    /// which keeps the result independent of the thread count.
-    pub fn build(&mut self, binned: &Binned, rows: &[u32], ordered_grad: &[f64]) {
-        let work = |(f, (g, c)): (usize, (&mut [f64], &mut [u32]))| {
-            build_feature(binned.column(f), rows, ordered_grad, g, c);
-        };
-        let (grads, counts) = self.per_feature(&binned.offsets);
-        if rows.len() * binned.d >= PARALLEL_WORK {
-            grads
-                .into_par_iter()
-                .zip(counts.into_par_iter())
-                .enumerate()
-                .for_each(work);
-        } else {
-            grads.into_iter().zip(counts).enumerate().for_each(work);
-        }
-    }
-
-    /// `self ← self − other` (parent minus the sibling gives the child).
-    pub fn subtract(&mut self, other: &Histogram) {
-        subtract_feature(&mut self.grad, &mut self.count, &other.grad, &other.count);
     }
 
     /// Per-feature mutable slices of the gradient and count buffers.
@@ -122,6 +91,16 @@ mod tests {
     use crate::probe::gbt::binning::BinMapper;
     use ndarray::Array2;
 
+    /// Every feature's [`build_feature`] into a fresh histogram.
+    fn build(binned: &Binned, rows: &[u32], ordered_grad: &[f64]) -> Histogram {
+        let mut h = Histogram::zeros(binned);
+        let (gs, cs) = h.per_feature(&binned.offsets);
+        for (f, (g, c)) in gs.into_iter().zip(cs).enumerate() {
+            build_feature(binned.column(f), rows, ordered_grad, g, c);
+        }
+        h
+    }
+
     /// The obvious triple loop, kept to check the fast version.
     fn naive(binned: &Binned, rows: &[u32], grad_by_row: &[f64]) -> Histogram {
         let mut h = Histogram::zeros(binned);
@@ -144,13 +123,11 @@ mod tests {
         let left: Vec<u32> = all.iter().copied().filter(|r| r % 3 == 0).collect();
         let right: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
         let ordered = |rows: &[u32]| rows.iter().map(|&r| grad[r as usize]).collect::<Vec<_>>();
-        let mut parent = Histogram::zeros(&binned);
-        parent.build(&binned, &all, &ordered(&all));
+        let parent = build(&binned, &all, &ordered(&all));
         assert_eq!(parent, naive(&binned, &all, &grad));
-        let mut l = Histogram::zeros(&binned);
-        l.build(&binned, &left, &ordered(&left));
+        let l = build(&binned, &left, &ordered(&left));
         let mut r = parent.clone();
-        r.subtract(&l);
+        subtract_feature(&mut r.grad, &mut r.count, &l.grad, &l.count);
         let direct = naive(&binned, &right, &grad);
         assert_eq!(r.count, direct.count);
         for (a, b) in r.grad.iter().zip(&direct.grad) {
