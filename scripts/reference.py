@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""scikit-learn reference numbers for cpd's ridge probes (parity fixture).
+"""scikit-learn reference numbers for cpd's ridge probes (parity fixtures).
 
 Purpose
 -------
 Recompute, with numpy/scipy/scikit-learn, exactly what ``cpd analyze --probes
 ridge`` computes, on the same folds, and write the numbers to a JSON fixture
-that the Rust test suite compares against (tolerance 1e-6).
+that the Rust test suite compares against (tolerance 1e-6). ``--scale``
+picks cpd's feature scaling: ``standard`` (the default; fixture
+``tests/fixtures/sklearn_ridge.json``) or ``clip`` (fixture
+``tests/fixtures/sklearn_ridge_clip.json``).
 
 Method (cpd's rules, followed literally):
 
@@ -22,10 +25,22 @@ Method (cpd's rules, followed literally):
 4. Representations: ``composition`` (``C``, no ones column), ``raw`` (``H``)
    and ``geom`` (``H_geom``). Targets are not residualised.
 5. For every fold ``f`` of the folds CSV (``id,fold``): ``StandardScaler`` fit
-   on the training rows, then ``RidgeCV(alphas=np.logspace(-3, 3, 13))``
-   (probe ``ridgecv``) and ``Ridge(alpha=1.0)`` (probe ``ridge_alpha1``),
-   one fit per target; per-fold ``r2_score``, plus pooled out-of-fold R2, MAE
-   and RMSE.
+   on the training rows, training and held-out rows transformed with it, then
+   ``RidgeCV(alphas=np.logspace(-3, 3, 13))`` (probe ``ridgecv``) and
+   ``Ridge(alpha=1.0)`` (probe ``ridge_alpha1``) fit on the standardised
+   training rows, one fit per target; per-fold ``r2_score``, plus pooled
+   out-of-fold R2, MAE and RMSE.
+6. ``--scale clip`` changes step 5 only in what is predicted: every held-out
+   row's standardised features are clipped to the training fold's per-column
+   [min, max] of the *standardised training values*, i.e.
+   ``Xte_s = np.clip(Xte_s, Xtr_s.min(0), Xtr_s.max(0))`` (a column that is
+   constant on the training rows standardises to 0 there, so it is 0 for
+   every held-out row too). The model is still fit on the unclipped
+   standardised training rows (clipping them would change nothing). Only
+   ``RidgeCV(alphas=np.logspace(-3, 3, 13))`` is run, as probe
+   ``ridgecv_clip``; the fixture carries ``"scale": "clip"`` at top level.
+   Without ``--scale`` (or with ``--scale standard``) the output is what it
+   always was, with no ``scale`` key.
 
 Rows of every file are joined by ``id``; ``.npz`` embeddings are aligned with
 their ``ids`` array (rows are taken in compositions order when there is none,
@@ -36,13 +51,28 @@ Usage (from the repository root)
     python scripts/reference.py --folds FOLDS.csv \
         [--compositions data/compositions.csv] [--targets data/targets.csv] \
         [--embeddings NAME=PATH ...] [--target T ...] \
-        [--out tests/fixtures/sklearn_ridge.json]
+        [--scale standard|clip] [--out FIXTURE]
 
 ``FOLDS.csv`` is typically the ``folds.csv`` written by
 ``cpd analyze ... --out DIR``. Without ``--embeddings`` every
 ``data/embeddings/*.npz`` is used (model = file stem, every layer); without
-``--target`` every target column is used. Relative default paths are resolved
-against the repository root (the parent of this script's directory).
+``--target`` every target column is used. ``--out`` defaults to
+``tests/fixtures/sklearn_ridge.json`` (``--scale standard``) or
+``tests/fixtures/sklearn_ridge_clip.json`` (``--scale clip``). Relative
+default paths are resolved against the repository root (the parent of this
+script's directory).
+
+The bundled fixtures use cpd's seed-0 5-fold split, which is stored in
+``tests/fixtures/sklearn_ridge.json["folds"]`` (``ids``, ``fold``). Without a
+cpd ``folds.csv`` at hand, write that split to an ``id,fold`` CSV, e.g.::
+
+    import json
+    folds = json.load(open("tests/fixtures/sklearn_ridge.json"))["folds"]
+    with open("/tmp/folds.csv", "w") as fh:
+        fh.write("id,fold\\n")
+        fh.writelines(f"{i},{k}\\n" for i, k in zip(folds["ids"], folds["fold"]))
+
+and pass it: ``python scripts/reference.py --folds /tmp/folds.csv --scale clip``.
 
 Requirements: ``pip install -r scripts/requirements-ref.txt``.
 """
@@ -68,6 +98,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ALPHAS = np.logspace(-3, 3, 13)
 ZERO_COLUMN_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 GENERATOR = "scripts/reference.py"
+SCALES = ("standard", "clip")
+# Probes written for each --scale (fixture order).
+SCALE_PROBES = {"standard": ("ridgecv", "ridge_alpha1"), "clip": ("ridgecv_clip",)}
+DEFAULT_OUT = {
+    "standard": "tests/fixtures/sklearn_ridge.json",
+    "clip": "tests/fixtures/sklearn_ridge_clip.json",
+}
 
 
 # --------------------------------------------------------------------------- #
@@ -303,22 +340,50 @@ def geometric_residual(H: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
 
 def make_probe(kind: str):
-    """A fresh scikit-learn estimator for probe ``kind``."""
-    if kind == "ridgecv":
+    """A fresh scikit-learn estimator for probe ``kind``.
+
+    ``ridgecv_clip`` is the same estimator as ``ridgecv``; the clipping is
+    done on its inputs by :func:`scale_fold`.
+    """
+    if kind in ("ridgecv", "ridgecv_clip"):
         return RidgeCV(alphas=ALPHAS)
     if kind == "ridge_alpha1":
         return Ridge(alpha=1.0)
     raise ValueError(kind)
 
 
+def scale_fold(
+    X_train: np.ndarray, X_test: np.ndarray, scale: str = "standard"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised training rows and the held-out rows to predict.
+
+    ``StandardScaler`` is fit on ``X_train`` and applied to both. With
+    ``scale="clip"`` the standardised held-out rows are then clipped, column
+    by column, to the [min, max] of the standardised training rows.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    scaler = StandardScaler().fit(X_train)
+    Xtr = scaler.transform(X_train)
+    Xte = scaler.transform(X_test)
+    if scale == "clip":
+        Xte = np.clip(Xte, Xtr.min(axis=0), Xtr.max(axis=0))
+    return Xtr, Xte
+
+
 def cross_validate(
-    X: np.ndarray, Y: np.ndarray, folds: np.ndarray, probes: tuple[str, ...]
+    X: np.ndarray,
+    Y: np.ndarray,
+    folds: np.ndarray,
+    probes: tuple[str, ...],
+    scale: str = "standard",
 ) -> dict[str, list[dict]]:
     """Cross-validated scores of every probe, one dict per column of ``Y``.
 
     The scaler is fit once per fold (it does not depend on the target) and
     each target gets its own estimator fit (1-D ``y``), as a scikit-learn user
-    would do. Returns ``{probe: [scores for target 0, target 1, ...]}``.
+    would do; ``scale`` is applied by :func:`scale_fold`. Returns
+    ``{probe: [scores for target 0, target 1, ...]}``.
     """
     n, t = Y.shape
     k = int(folds.max()) + 1
@@ -328,16 +393,14 @@ def cross_validate(
     for f in range(k):
         test = folds == f
         train = ~test
-        scaler = StandardScaler().fit(X[train])
-        Xtr = scaler.transform(X[train])
-        Xte = scaler.transform(X[test])
+        Xtr, Xte = scale_fold(X[train], X[test], scale)
         for p in probes:
             for j in range(t):
                 model = make_probe(p).fit(Xtr, Y[train, j])
                 pred = model.predict(Xte)
                 oof[p][test, j] = pred
                 r2[p][j, f] = r2_score(Y[test, j], pred)
-                alphas[p][j, f] = float(model.alpha_) if p == "ridgecv" else float(model.alpha)
+                alphas[p][j, f] = float(model.alpha_) if hasattr(model, "alpha_") else float(model.alpha)
     out: dict[str, list[dict]] = {}
     for p in probes:
         out[p] = []
@@ -358,7 +421,10 @@ def cross_validate(
 
 
 def run_reference(
-    ds: Dataset, folds: np.ndarray, probes: tuple[str, ...] = ("ridgecv", "ridge_alpha1")
+    ds: Dataset,
+    folds: np.ndarray,
+    probes: tuple[str, ...] = SCALE_PROBES["standard"],
+    scale: str = "standard",
 ) -> tuple[list[dict], int]:
     """All fixture records (composition once per target, then raw/geom per layer)."""
     Q, rank = composition_basis(ds.compositions)
@@ -377,14 +443,15 @@ def run_reference(
                 rec.update(scores[p][j])
                 records.append(rec)
 
-    add(None, None, "composition", cross_validate(ds.compositions, ds.targets, folds, probes))
+    add(None, None, "composition",
+        cross_validate(ds.compositions, ds.targets, folds, probes, scale))
     for lay in ds.layers:
         H = np.asarray(lay.matrix, dtype=np.float64)
-        add(lay.model, lay.layer, "raw", cross_validate(H, ds.targets, folds, probes))
+        add(lay.model, lay.layer, "raw", cross_validate(H, ds.targets, folds, probes, scale))
         # The stored dtype (not the float64 copy) picks the zeroing tolerance.
         G = geometric_residual(lay.matrix, Q)
         del H
-        add(lay.model, lay.layer, "geom", cross_validate(G, ds.targets, folds, probes))
+        add(lay.model, lay.layer, "geom", cross_validate(G, ds.targets, folds, probes, scale))
     return records, rank
 
 
@@ -421,8 +488,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedding file (.npz or .npy); repeatable; default: data/embeddings/*.npz",
     )
     ap.add_argument("--target", action="append", help="target column; repeatable; default: all")
-    ap.add_argument("--out", type=Path, default=default_path("tests/fixtures/sklearn_ridge.json"),
-                    help="fixture to write; default: tests/fixtures/sklearn_ridge.json")
+    ap.add_argument("--scale", choices=SCALES, default="standard",
+                    help="feature scaling: standard (StandardScaler; probes ridgecv and "
+                         "ridge_alpha1) or clip (StandardScaler, then held-out rows clipped "
+                         "to the training fold's standardised [min, max]; probe "
+                         "ridgecv_clip); default: standard")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="fixture to write; default: tests/fixtures/sklearn_ridge.json, "
+                         "or tests/fixtures/sklearn_ridge_clip.json with --scale clip")
     return ap
 
 
@@ -434,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         print("warning: no embeddings given or found; composition records only", file=sys.stderr)
     ds = load_dataset(args.compositions, args.targets, specs, args.target)
     folds = load_folds(args.folds, ds.ids)
-    records, rank = run_reference(ds, folds)
+    records, rank = run_reference(ds, folds, SCALE_PROBES[args.scale], args.scale)
+    out = args.out if args.out is not None else default_path(DEFAULT_OUT[args.scale])
     fixture = {
         "generator": GENERATOR,
         "versions": library_versions(),
@@ -443,13 +517,16 @@ def main(argv: list[str] | None = None) -> int:
         "composition_rank": rank,
         "records": records,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as fh:
+    if args.scale != "standard":
+        # Only non-default scalings are tagged: the standard fixture is unchanged.
+        fixture["scale"] = args.scale
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as fh:
         json.dump(fixture, fh, indent=1, allow_nan=False)
         fh.write("\n")
     r2 = [r["r2_mean"] for r in records]
     print(
-        f"wrote {args.out}: {len(records)} records "
+        f"wrote {out}: {len(records)} records (scale {args.scale}) "
         f"({len(ds.layers)} layers, {len(ds.target_names)} targets, "
         f"n={len(ds.ids)}, k={int(folds.max()) + 1} folds, composition rank {rank})"
     )

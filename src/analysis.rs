@@ -12,6 +12,7 @@ use crate::controls::{control_targets, is_linear, CONTROLS};
 use crate::curve::{learning_curve, CurveSpec};
 use crate::cv::{cross_validate_with, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
+use crate::diagnostics::{dominates, extrapolation, is_unstable, median, Extrapolation, RULE};
 use crate::error::{CpdError, Result};
 use crate::folds::Folds;
 use crate::io::embeddings::{self, EmbeddingFile};
@@ -21,12 +22,14 @@ use crate::metrics::mean_std;
 use crate::probe::gbt::GbtParams;
 use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
+use crate::probe::scale::Scale;
 use crate::probe::{Probe, ProbeKind};
 use crate::profile::profiles;
 use crate::projection::{residual_zero_tol, Projection};
 use crate::report::{
-    finite_or_none, CompositionInfo, CurveRecord, GapRecord, InflationRecord, InputInfo, Report,
-    ResultRecord, RidgeSettings, RoutingRecord, Settings, Timing, ToolInfo, SCHEMA_VERSION,
+    finite_or_none, CompositionInfo, Culprit, CurveRecord, FoldDiagnostic, GapRecord,
+    InflationRecord, InputInfo, Instability, Report, ResultRecord, RidgeSettings, RoutingRecord,
+    Settings, Timing, ToolInfo, SCHEMA_VERSION,
 };
 use crate::rows::{Dense, Rows, Stored};
 
@@ -99,6 +102,10 @@ pub struct AnalyzeConfig {
     pub inflation_threshold: f64,
     /// Learning curves to compute (whole layers).
     pub learning_curve: Option<LearningCurve>,
+    /// Feature scaling of the ridge and MLP probes.
+    pub scale: Scale,
+    /// Keep every record's out-of-fold predictions ([`Analysis::predictions`]).
+    pub predictions: bool,
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -120,6 +127,13 @@ pub struct Analysis {
     pub ids: Vec<String>,
     /// Fold assignment used.
     pub folds: Folds,
+    /// With [`AnalyzeConfig::predictions`], the out-of-fold predictions of
+    /// every record (in row order, `ids`' order), parallel to
+    /// `report.results`; empty otherwise.
+    pub predictions: Vec<Vec<f64>>,
+    /// The targets' values in row order, one column per target in
+    /// `report.settings.targets` (after `--residualize-target`).
+    pub targets: ndarray::Array2<f64>,
 }
 
 fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> Result<InputInfo> {
@@ -189,9 +203,9 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             )));
         }
     }
-    let ridge = config.ridge.clone().check()?;
+    let ridge = config.ridge.clone().check()?.with_scale(config.scale);
     let gbt = config.gbt.clone().check()?;
-    let mlp = config.mlp.clone().check()?;
+    let mlp = config.mlp.clone().check()?.with_scale(config.scale);
 
     // load
     let mut inputs = Vec::new();
@@ -286,7 +300,9 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         &folds,
         progress,
     )?;
+    let grid = ridge.alphas().to_vec();
     let mut results = Vec::new();
+    let mut predictions = Vec::new();
     let mut curves = Vec::new();
     for spec in &config.embeddings {
         if let Some(names) = &spec.channel_layers {
@@ -338,6 +354,9 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 n: ds.n(),
                 zero_tol: residual_zero_tol(layer.dtype()),
                 progress,
+                ids: &ds.ids,
+                grid: &grid,
+                keep_predictions: config.predictions,
             };
             // Channel groups are checked before any work on the layer.
             let split = spec.channels.as_ref().filter(|_| {
@@ -355,7 +374,9 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             // read rows of it, and of its residual, as they need them.
             let raw = Stored(&layer.data);
             let geom = projection.residual_rows(&raw, ctx.zero_tol);
-            results.extend(ctx.probe_pair(&raw, &geom, None)?);
+            let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
+            results.extend(recs);
+            predictions.extend(preds);
             if let Some(c) = &curve {
                 let comp = Dense(ds.composition.view());
                 for (rep, x) in [
@@ -385,13 +406,16 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 for group in &ch.groups {
                     let features = ch.features(group, &layer.data);
                     progress.add_work(2 * per_rep);
-                    results.extend(ctx.probe(&Dense(features.view()), Some(&group.name))?);
+                    let (recs, preds) = ctx.probe(&Dense(features.view()), Some(&group.name))?;
+                    results.extend(recs);
+                    predictions.extend(preds);
                 }
             }
         }
     }
 
-    let alphas = ridge.alphas().to_vec();
+    let alphas = grid;
+    let instability = instability(&results, &ds);
     let report = Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
@@ -430,6 +454,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 .map(|t| (t.to_string(), residual_zero_tol(t)))
                 .collect(),
             linalg_backend: linalg::BACKEND.into(),
+            scale: config.scale,
         },
         inputs,
         composition: CompositionInfo {
@@ -444,6 +469,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         channel_routing: channel_routing(&results),
         learning_curves: curves,
         profiles: profiles(&results),
+        instability,
         results,
         timing: Timing {
             seconds: start.elapsed().as_secs_f64(),
@@ -453,6 +479,8 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         report,
         ids: ds.ids,
         folds,
+        predictions,
+        targets: y,
     })
 }
 
@@ -465,16 +493,23 @@ struct LayerCtx<'a> {
     y: ArrayView2<'a, f64>,
     folds: &'a Folds,
     targets: &'a [String],
-    comp_scores: &'a [Vec<CvScores>],
+    comp_scores: &'a RepScores,
     n: usize,
     zero_tol: f64,
     progress: &'a dyn Progress,
+    ids: &'a [String],
+    grid: &'a [f64],
+    keep_predictions: bool,
 }
+
+/// Records of one layer (or channel group) and, when kept, their
+/// out-of-fold predictions.
+type Probed = (Vec<ResultRecord>, Vec<Vec<f64>>);
 
 impl LayerCtx<'_> {
     /// Every probe on `raw` and its residual; records for every target,
     /// probe and representation (composition, raw, geom).
-    fn probe(&self, raw: &dyn Rows, channels: Option<&str>) -> Result<Vec<ResultRecord>> {
+    fn probe(&self, raw: &dyn Rows, channels: Option<&str>) -> Result<Probed> {
         let geom = self.projection.residual_rows(raw, self.zero_tol);
         self.probe_pair(raw, &geom, channels)
     }
@@ -485,36 +520,48 @@ impl LayerCtx<'_> {
         raw: &dyn Rows,
         geom: &dyn Rows,
         channels: Option<&str>,
-    ) -> Result<Vec<ResultRecord>> {
+    ) -> Result<Probed> {
         let (raw_scores, geom_scores) = rayon::join(
             || score_all(self.probes, raw, self.y, self.folds, self.progress),
             || score_all(self.probes, geom, self.y, self.folds, self.progress),
         );
         let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
         let mut out = Vec::new();
+        let mut preds = Vec::new();
         for (t, target) in self.targets.iter().enumerate() {
             for (p, (kind, _)) in self.probes.iter().enumerate() {
                 for (rep, scores) in [
                     ("composition", self.comp_scores),
-                    ("raw", &raw_scores[..]),
-                    ("geom", &geom_scores[..]),
+                    ("raw", &raw_scores),
+                    ("geom", &geom_scores),
                 ] {
+                    let s = &scores.scores[p][t];
                     let mut r = record(
                         self.model,
                         self.layer,
                         target,
                         rep,
                         kind.name(),
-                        &scores[p][t],
+                        s,
                         self.n,
                         self.folds.k,
                     );
                     r.channels = channels.map(str::to_owned);
+                    diagnose(&mut r, s, &scores.extrapolation, self.ids);
+                    if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
+                        r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
+                            a == self.grid.first().expect("grid")
+                                || a == self.grid.last().expect("grid")
+                        }));
+                    }
+                    if self.keep_predictions {
+                        preds.push(s.oof.clone());
+                    }
                     out.push(r);
                 }
             }
         }
-        Ok(out)
+        Ok((out, preds))
     }
 }
 
@@ -626,18 +673,143 @@ fn mode_name(mode: CompositionMode) -> &'static str {
     }
 }
 
-/// Scores of every probe (outer) for every target (inner) on one representation.
+/// What was measured on one representation: the scores of every probe
+/// (outer) for every target (inner), and each fold's largest extrapolation.
+struct RepScores {
+    scores: Vec<Vec<CvScores>>,
+    extrapolation: Vec<Option<Extrapolation>>,
+}
+
+/// Score every probe on one representation.
 fn score_all(
     probes: &[(ProbeKind, &dyn Probe)],
     x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
     progress: &dyn Progress,
-) -> Result<Vec<Vec<CvScores>>> {
-    probes
+) -> Result<RepScores> {
+    Ok(RepScores {
+        scores: probes
+            .iter()
+            .map(|(_, p)| cross_validate_with(*p, x, y, folds, &|| progress.done()))
+            .collect::<Result<_>>()?,
+        extrapolation: extrapolation(x, folds),
+    })
+}
+
+/// Fill a record's median, per-fold diagnostics and instability verdict.
+fn diagnose(r: &mut ResultRecord, s: &CvScores, extrap: &[Option<Extrapolation>], ids: &[String]) {
+    r.r2_median = median(&s.r2_folds);
+    let shares: Vec<Option<f64>> = s.worst.iter().map(|w| w.map(|(_, share)| share)).collect();
+    r.unstable = is_unstable(&s.r2_folds, &shares);
+    r.fold_diagnostics = (0..s.r2_folds.len())
+        .map(|f| {
+            let worst = s.worst[f];
+            let e = extrap[f];
+            FoldDiagnostic {
+                fold: f,
+                r2: finite_or_none(s.r2_folds[f]),
+                worst_id: worst.map(|(row, _)| ids[row].clone()),
+                worst_share: worst.map(|(_, share)| share),
+                extrapolation_id: e.map(|e| ids[e.row].clone()),
+                extrapolation_column: e.map(|e| e.column),
+                extrapolation_z: e.map(|e| e.z),
+            }
+        })
+        .collect();
+}
+
+/// The run's instability summary: unstable records, the structures that
+/// dominate their folds, and the ridge records whose alpha hit the grid's edge.
+fn instability(results: &[ResultRecord], ds: &Dataset) -> Instability {
+    let mut culprits: Vec<Culprit> = Vec::new();
+    let mut z_of: std::collections::HashMap<(&str, usize), f64> = Default::default();
+    for r in results {
+        for d in &r.fold_diagnostics {
+            if let (Some(id), Some(z)) = (&d.extrapolation_id, d.extrapolation_z) {
+                let e = z_of.entry((id.as_str(), d.fold)).or_insert(z);
+                *e = e.max(z);
+            }
+        }
+    }
+    for r in results.iter().filter(|r| r.unstable) {
+        for d in &r.fold_diagnostics {
+            let (Some(id), Some(share)) = (&d.worst_id, d.worst_share) else {
+                continue;
+            };
+            if !d.r2.is_some_and(|r2| dominates(share, r2)) {
+                continue;
+            }
+            let pos = match culprits
+                .iter()
+                .position(|c| &c.id == id && c.fold == d.fold)
+            {
+                Some(p) => p,
+                None => {
+                    culprits.push(Culprit {
+                        id: id.clone(),
+                        formula: formula(ds, id),
+                        fold: d.fold,
+                        records: Vec::new(),
+                        max_share: share,
+                        max_z: z_of.get(&(id.as_str(), d.fold)).copied(),
+                    });
+                    culprits.len() - 1
+                }
+            };
+            let c = &mut culprits[pos];
+            c.records.push(r.key());
+            c.max_share = c.max_share.max(share);
+        }
+    }
+    // Most records first; the sort is stable, so ties keep first appearance.
+    culprits.sort_by_key(|c| std::cmp::Reverse(c.records.len()));
+    Instability {
+        rule: RULE.into(),
+        unstable: results
+            .iter()
+            .filter(|r| r.unstable)
+            .map(|r| r.key())
+            .collect(),
+        culprits,
+        alpha_at_edge: results
+            .iter()
+            .filter(|r| r.alpha_at_edge == Some(true))
+            .map(|r| r.key())
+            .collect(),
+    }
+}
+
+/// A structure's formula from its counts in Hill order (C, then H, then
+/// the other elements alphabetically; alphabetically throughout without
+/// carbon), e.g. `C2F6`; `None` for fractions.
+fn formula(ds: &Dataset, id: &str) -> Option<String> {
+    if ds.composition_mode != CompositionMode::Counts {
+        return None;
+    }
+    let row = ds.ids.iter().position(|i| i == id)?;
+    let mut parts: Vec<(&str, f64)> = ds
+        .composition_columns
         .iter()
-        .map(|(_, p)| cross_validate_with(*p, x, y, folds, &|| progress.done()))
-        .collect()
+        .enumerate()
+        .map(|(j, el)| (el.as_str(), ds.composition[(row, j)]))
+        .filter(|&(_, c)| c > 0.0)
+        .collect();
+    let has_carbon = parts.iter().any(|&(el, _)| el == "C");
+    let rank = |el: &str| match (has_carbon, el) {
+        (true, "C") => 0,
+        (true, "H") => 1,
+        _ => 2,
+    };
+    parts.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
+    let mut f = String::new();
+    for (el, c) in parts {
+        f.push_str(el);
+        if c != 1.0 {
+            f.push_str(&c.to_string());
+        }
+    }
+    Some(f)
 }
 
 /// Keep the requested layers, in the requested order; a name the file does
@@ -701,5 +873,9 @@ fn record(
         alpha,
         alphas: s.alphas.clone(),
         r2_folds: s.r2_folds.clone(),
+        r2_median: None,
+        unstable: false,
+        alpha_at_edge: None,
+        fold_diagnostics: Vec::new(),
     }
 }

@@ -19,6 +19,9 @@ use crate::report::{record_key, SCHEMA_VERSION};
 pub enum Metric {
     /// Mean of the per-fold R².
     R2Mean,
+    /// Median of the per-fold R² (robust to one bad fold: the gate for
+    /// unstable records).
+    R2Median,
     /// Pooled out-of-fold R².
     R2Pooled,
     /// Standard deviation of the per-fold R².
@@ -31,8 +34,9 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric, in documentation order.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 6] = [
         Metric::R2Mean,
+        Metric::R2Median,
         Metric::R2Pooled,
         Metric::R2Std,
         Metric::Mae,
@@ -43,6 +47,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::R2Mean => "r2_mean",
+            Metric::R2Median => "r2_median",
             Metric::R2Pooled => "r2_pooled",
             Metric::R2Std => "r2_std",
             Metric::Mae => "mae",
@@ -67,6 +72,7 @@ impl Metric {
     fn of(self, r: &CheckRecord) -> Option<f64> {
         match self {
             Metric::R2Mean => r.r2_mean,
+            Metric::R2Median => r.r2_median,
             Metric::R2Pooled => r.r2_pooled,
             Metric::R2Std => r.r2_std,
             Metric::Mae => r.mae,
@@ -85,6 +91,12 @@ struct CheckRecord {
     representation: String,
     probe: String,
     r2_mean: Option<f64>,
+    /// Absent from reports written before instability diagnostics.
+    #[serde(default)]
+    r2_median: Option<f64>,
+    /// Flagged unstable (absent: not flagged).
+    #[serde(default)]
+    unstable: bool,
     r2_pooled: Option<f64>,
     r2_std: Option<f64>,
     mae: Option<f64>,
@@ -239,6 +251,11 @@ pub struct Outcome {
     /// Top-level settings that differ between the reports (a hint for why
     /// numbers moved; not a failure by itself).
     pub settings_differ: Vec<String>,
+    /// Records flagged `unstable` in either report, with where: `baseline`,
+    /// `new` or `both` (a note, not a failure: their mean R² is decided by
+    /// a few structures; gate them on `r2_median` or with a per-record
+    /// `"tol"`).
+    pub unstable: Vec<(String, &'static str)>,
 }
 
 impl Outcome {
@@ -302,6 +319,21 @@ pub fn check(
     }
     let in_baseline: std::collections::HashSet<&str> =
         baseline.records.iter().map(|(k, _)| k.as_str()).collect();
+    let mut unstable = Vec::new();
+    for (key, b) in &baseline.records {
+        let n = index.get(key.as_str()).is_some_and(|n| n.unstable);
+        match (b.unstable, n) {
+            (true, true) => unstable.push((key.clone(), "both")),
+            (true, false) => unstable.push((key.clone(), "baseline")),
+            (false, true) => unstable.push((key.clone(), "new")),
+            (false, false) => {}
+        }
+    }
+    for (key, n) in &new.records {
+        if n.unstable && !in_baseline.contains(key.as_str()) {
+            unstable.push((key.clone(), "new"));
+        }
+    }
     for (key, n) in &new.records {
         if !in_baseline.contains(key.as_str()) {
             rows.push(Row {
@@ -318,6 +350,7 @@ pub fn check(
         tol,
         rows,
         settings_differ: settings_differ(&baseline.settings, &new.settings),
+        unstable,
     })
 }
 

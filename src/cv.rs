@@ -4,6 +4,7 @@
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
+use crate::diagnostics::worst_share;
 use crate::error::Result;
 use crate::folds::Folds;
 use crate::metrics;
@@ -23,6 +24,11 @@ pub struct CvScores {
     pub mae: f64,
     /// Root mean squared error of the pooled out-of-fold predictions.
     pub rmse: f64,
+    /// Per fold, the held-out row with the largest share of the fold's
+    /// squared error, and that share ([`crate::diagnostics::worst_share`]).
+    pub worst: Vec<Option<(usize, f64)>>,
+    /// Out-of-fold prediction of every row, in row order.
+    pub oof: Vec<f64>,
 }
 
 /// Run `probe` over every fold for every target column of `y`.
@@ -67,10 +73,12 @@ pub fn cross_validate_with(
         let mut oof = vec![0.0; n];
         let mut r2_folds = Vec::with_capacity(folds.k);
         let mut alphas = Vec::new();
+        let mut worst = Vec::with_capacity(folds.k);
         for (test, pred) in &per_fold {
             let y_test: Vec<f64> = test.iter().map(|&i| y[(i, t)]).collect();
             let p: Vec<f64> = pred.pred.column(t).to_vec();
             r2_folds.push(metrics::r2(&y_test, &p));
+            worst.push(worst_share(&y_test, &p).map(|(i, share)| (test[i], share)));
             for (&i, &v) in test.iter().zip(&p) {
                 oof[i] = v;
             }
@@ -85,6 +93,8 @@ pub fn cross_validate_with(
             r2_pooled: metrics::r2(&y_all, &oof),
             mae: metrics::mae(&y_all, &oof),
             rmse: metrics::rmse(&y_all, &oof),
+            worst,
+            oof,
         });
     }
     Ok(out)

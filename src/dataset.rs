@@ -82,6 +82,24 @@ impl Dataset {
                 message: format!("negative atom count {v}"),
             });
         }
+        if mode == CompositionMode::Counts {
+            if let Some(((r, c), v)) = composition
+                .values
+                .indexed_iter()
+                .find(|(_, v)| v.fract() != 0.0)
+            {
+                return Err(CpdError::Cell {
+                    path: path.clone(),
+                    row: r + 1,
+                    column: composition.columns[c].clone(),
+                    message: format!(
+                        "atom count {v} of '{}' is not a whole number (for atom fractions use \
+                         --composition fractions)",
+                        composition.ids[r]
+                    ),
+                });
+            }
+        }
         let mut values = composition.values;
         if mode == CompositionMode::Fractions {
             for (r, mut row) in values.axis_iter_mut(Axis(0)).enumerate() {
@@ -276,6 +294,26 @@ mod tests {
         };
         let layers = ds.align_embedding(emb).unwrap();
         assert_eq!(layers[0].data.column_f64(0).to_vec(), vec![1., 2., 3.]);
+    }
+
+    #[test]
+    fn a_fractional_count_is_refused_with_its_row_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("c.csv");
+        std::fs::write(&c, "id,H,C\na,2,1\nb,2.5,1\n").unwrap();
+        let t = dir.path().join("t.csv");
+        std::fs::write(&t, "id,z\na,1\nb,2\n").unwrap();
+        let read = |p: &std::path::Path| crate::io::table::read_table(p).unwrap();
+        let e = Dataset::new(read(&c), CompositionMode::Counts, read(&t), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("c.csv: row 2, column 'H'"), "{e}");
+        assert!(
+            e.contains("2.5") && e.contains("--composition fractions"),
+            "{e}"
+        );
+        // The same file is fine as fractions.
+        assert!(Dataset::new(read(&c), CompositionMode::Fractions, read(&t), &[]).is_ok());
     }
 
     #[test]

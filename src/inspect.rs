@@ -54,8 +54,30 @@ pub struct LayerSummary {
     pub min: f64,
     /// Largest finite value.
     pub max: f64,
+    /// Columns non-zero in at least one row but in fewer than
+    /// [`SPARSE_FRACTION`] of the rows: a rare element's channels, and the
+    /// usual source of single structures that decide a fold (a held-out
+    /// owner lands far outside the training fold's range).
+    pub sparse_columns: Vec<usize>,
+    /// The rows that own a sparse column (non-zero there), most sparse
+    /// columns first, then in row order.
+    pub sparse_owners: Vec<SparseOwner>,
     /// Per-column statistics.
     pub columns: Vec<ColumnStats>,
+}
+
+/// A column is sparse when non-zero in fewer than this fraction of rows.
+pub const SPARSE_FRACTION: f64 = 0.01;
+
+/// A row that owns sparse columns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SparseOwner {
+    /// 0-based row in the file.
+    pub row: usize,
+    /// Its id, when the file carries ids.
+    pub id: Option<String>,
+    /// How many of the layer's sparse columns it is non-zero in.
+    pub columns: usize,
 }
 
 /// A file's summary.
@@ -79,6 +101,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             let columns: Vec<ColumnStats> = (0..l.data.ncols())
                 .map(|j| column_stats(j, l.data.column_f64(j).view()))
                 .collect();
+            let (sparse_columns, sparse_owners) = sparse(&l.data, file.ids.as_deref());
             let finite_min = columns.iter().map(|c| c.min).fold(f64::INFINITY, f64::min);
             let finite_max = columns
                 .iter()
@@ -99,6 +122,8 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                     .count(),
                 min: finite_min,
                 max: finite_max,
+                sparse_columns,
+                sparse_owners,
                 columns,
             }
         })
@@ -108,6 +133,35 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         ids: file.ids.as_ref().map(Vec::len),
         layers,
     })
+}
+
+/// The sparse columns of a layer and the rows that own them.
+fn sparse(data: &embeddings::Values, ids: Option<&[String]>) -> (Vec<usize>, Vec<SparseOwner>) {
+    let n = data.nrows();
+    let mut owned = vec![0usize; n];
+    let mut cols = Vec::new();
+    for j in 0..data.ncols() {
+        let c = data.column_f64(j);
+        let nonzero: Vec<usize> = (0..n).filter(|&i| c[i] != 0.0).collect();
+        if !nonzero.is_empty() && (nonzero.len() as f64) < SPARSE_FRACTION * n as f64 {
+            cols.push(j);
+            for i in nonzero {
+                owned[i] += 1;
+            }
+        }
+    }
+    let mut owners: Vec<SparseOwner> = owned
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| k > 0)
+        .map(|(row, &columns)| SparseOwner {
+            row,
+            id: ids.map(|ids| ids[row].clone()),
+            columns,
+        })
+        .collect();
+    owners.sort_by(|a, b| b.columns.cmp(&a.columns).then(a.row.cmp(&b.row)));
+    (cols, owners)
 }
 
 /// Two-pass mean and variance over the finite values of a column.
@@ -156,5 +210,27 @@ mod tests {
         let s = column_stats(0, array![f64::NAN, f64::NEG_INFINITY].view());
         assert!(s.mean.is_nan() && s.min.is_nan());
         assert_eq!((s.nan, s.inf), (1, 1));
+    }
+
+    #[test]
+    fn sparse_columns_and_their_owners() {
+        // 200 rows: column 0 dense, column 1 non-zero in row 7 only (0.5 %),
+        // column 2 in rows 7 and 9 (1 %, not sparse), column 3 all zero.
+        let mut a = ndarray::Array2::<f32>::zeros((200, 4));
+        a.column_mut(0).fill(1.0);
+        a[(7, 1)] = 2.0;
+        a[(7, 2)] = 1.0;
+        a[(9, 2)] = 1.0;
+        let ids: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+        let (cols, owners) = sparse(&embeddings::Values::F32(a), Some(&ids));
+        assert_eq!(cols, vec![1]);
+        assert_eq!(
+            owners,
+            vec![SparseOwner {
+                row: 7,
+                id: Some("m7".into()),
+                columns: 1
+            }]
+        );
     }
 }

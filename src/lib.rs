@@ -18,6 +18,7 @@ pub mod controls;
 pub mod curve;
 pub mod cv;
 pub mod dataset;
+pub mod diagnostics;
 pub mod error;
 pub mod folds;
 pub mod inspect;

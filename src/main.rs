@@ -28,9 +28,10 @@ use cpd::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;
+use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
 use cpd::report::markdown::text_table;
-use cpd::report::write::{prepare_out_dir, write_outputs};
+use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +62,14 @@ enum CompositionArg {
     Counts,
     /// Atom fractions per element (crystals).
     Fractions,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScaleArg {
+    /// StandardScaler on the training fold (scikit-learn parity).
+    Standard,
+    /// StandardScaler, then held-out features clipped to the training fold's range.
+    Clip,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -164,6 +173,12 @@ struct AnalyzeArgs {
     /// MLP probe: early-stopping patience in epochs [default: 10].
     #[arg(long, value_name = "N")]
     mlp_patience: Option<usize>,
+    /// Feature scaling of the ridge and MLP probes: standard (StandardScaler), or clip (the same, then every held-out row's standardised features clipped to the training fold's per-column range: bounded extrapolation for rare elements). GBT bins its inputs and is unaffected [default: standard].
+    #[arg(long, value_enum, value_name = "MODE")]
+    scale: Option<ScaleArg>,
+    /// Also write predictions.csv: every record's out-of-fold prediction per structure (needs --out).
+    #[arg(long)]
+    predictions: bool,
     /// Also remove the composition-linear part of the target.
     #[arg(long)]
     residualize_target: bool,
@@ -351,6 +366,8 @@ fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         controls: false,
         inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
         learning_curve: None,
+        scale: Scale::Standard,
+        predictions: false,
     })
 }
 
@@ -404,6 +421,13 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
     m.max_epochs = args.mlp_max_epochs.unwrap_or(m.max_epochs);
     m.patience = args.mlp_patience.unwrap_or(m.patience);
     m.seed = args.seed.unwrap_or(m.seed);
+    if let Some(scale) = args.scale {
+        c.scale = match scale {
+            ScaleArg::Standard => Scale::Standard,
+            ScaleArg::Clip => Scale::Clip,
+        };
+    }
+    c.predictions |= args.predictions;
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;
     c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);
@@ -530,6 +554,9 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         (None, true) => Some(PathBuf::from("reports")),
         (None, false) => None,
     };
+    if config.predictions && out.is_none() {
+        bail!("--predictions writes predictions.csv and needs --out DIR");
+    }
     if let Some(dir) = &out {
         prepare_out_dir(dir).context("output directory is not writable")?;
     }
@@ -538,11 +565,26 @@ fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     drop(progress); // a finished bar is cleared before anything else prints
     let analysis = analysis?;
     if let Some(dir) = &out {
+        let extra = if config.predictions {
+            vec![(
+                PREDICTIONS_CSV.to_string(),
+                predictions_csv(
+                    &analysis.report,
+                    &analysis.ids,
+                    &analysis.folds.assignment,
+                    analysis.targets.view(),
+                    &analysis.predictions,
+                )?,
+            )]
+        } else {
+            Vec::new()
+        };
         let written = write_outputs(
             dir,
             &analysis.report,
             &analysis.ids,
             &analysis.folds.assignment,
+            extra,
         )?;
         if !args.quiet {
             let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
@@ -608,6 +650,16 @@ fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for d in &outcome.settings_differ {
         println!("note: settings differ: {d}");
     }
+    for (key, which) in &outcome.unstable {
+        let which = match *which {
+            "both" => "in both reports",
+            "baseline" => "in the baseline",
+            _ => "in the new report",
+        };
+        println!(
+            "note: unstable {which}: {key} (a few structures decide its mean R²; gate it with --metric r2_median or a per-record \"tol\")"
+        );
+    }
     println!(
         "check {}: {} within tolerance, {} moved, {} missing, {} new ({} against {}, {}, tol {})",
         if outcome.passed() { "passed" } else { "FAILED" },
@@ -669,6 +721,28 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "layer '{}': {} NaN and {} Inf values; cpd analyze refuses non-finite embeddings",
                 l.name, l.nan, l.inf
+            );
+        }
+        if !l.sparse_columns.is_empty() {
+            let shown: Vec<String> = l
+                .sparse_owners
+                .iter()
+                .take(10)
+                .map(|o| {
+                    let who = o.id.clone().unwrap_or_else(|| format!("row {}", o.row));
+                    format!("{who} ({})", o.columns)
+                })
+                .collect();
+            println!(
+                "layer '{}': {} sparse column(s) (non-zero in fewer than 1 % of rows), owned by {} row(s): {}{}",
+                l.name,
+                l.sparse_columns.len(),
+                l.sparse_owners.len(),
+                shown.join(", "),
+                if l.sparse_owners.len() > 10 { ", …" } else { "" }
+            );
+            println!(
+                "  a held-out owner lands far outside its training fold's range: see the instability section of cpd analyze, or try --scale clip"
             );
         }
         if args.columns {

@@ -17,6 +17,8 @@
 //! # residualize_target = false
 //! # controls = true  inflation_threshold = 0.1
 //! # learning_curve = [100, 500, 2000]  curve_repeats = 5
+//! # scale = "clip"                    # ridge/MLP: clip held-out features to the training range
+//! # predictions = true                # write predictions.csv (out-of-fold predictions)
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
@@ -45,6 +47,7 @@ use crate::error::{CpdError, Result};
 use crate::probe::gbt::GbtParams;
 use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
+use crate::probe::scale::Scale;
 use crate::probe::ProbeKind;
 
 /// A parsed manifest, paths already resolved against its directory.
@@ -107,6 +110,10 @@ pub struct SettingsSection {
     pub curve_repeats: Option<usize>,
     /// MLP hyper-parameters.
     pub mlp: Option<MlpSection>,
+    /// Feature scaling of the ridge and MLP probes: `standard` or `clip`.
+    pub scale: Option<Scale>,
+    /// Keep the out-of-fold predictions (`predictions.csv`).
+    pub predictions: Option<bool>,
 }
 
 /// `[settings.mlp]`.
@@ -351,6 +358,8 @@ impl Manifest {
                 sizes,
                 repeats: s.curve_repeats.unwrap_or(DEFAULT_CURVE_REPEATS),
             }),
+            scale: s.scale.unwrap_or_default(),
+            predictions: s.predictions.unwrap_or(false),
         })
     }
 }

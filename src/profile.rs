@@ -182,6 +182,10 @@ mod tests {
             alpha: None,
             alphas: None,
             r2_folds: vec![r2],
+            r2_median: Some(r2),
+            unstable: false,
+            alpha_at_edge: None,
+            fold_diagnostics: Vec::new(),
         }
     }
 

@@ -106,6 +106,8 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         controls: false,
         inflation_threshold: 0.1,
         learning_curve: None,
+        scale: Default::default(),
+        predictions: false,
     }
 }
 

@@ -64,6 +64,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::ridge::standardisation;
+use super::scale::{ClipBounds, Scale};
 use super::{FoldPrediction, Probe};
 use crate::error::{CpdError, Result};
 use crate::linalg::matmul_into_f32;
@@ -143,7 +144,10 @@ impl MlpParams {
                 self.validation_fraction
             ));
         }
-        Ok(Mlp { params: self })
+        Ok(Mlp {
+            params: self,
+            scale: Scale::Standard,
+        })
     }
 }
 
@@ -151,6 +155,7 @@ impl MlpParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     params: MlpParams,
+    scale: Scale,
 }
 
 /// A trained network for one target, on standardised inputs and target.
@@ -294,6 +299,12 @@ impl Mlp {
     /// The validated parameters.
     pub fn params(&self) -> &MlpParams {
         &self.params
+    }
+
+    /// The same probe with feature scaling `scale`.
+    pub fn with_scale(mut self, scale: Scale) -> Self {
+        self.scale = scale;
+        self
     }
 
     /// The random stream of the network for `target` on `fold`.
@@ -498,7 +509,22 @@ impl Mlp {
             }
             out
         };
-        let (xs_train, xs_test) = (to_f32(x_train), to_f32(x_test));
+        let xs_train = to_f32(x_train);
+        let xs_test = match self.scale {
+            Scale::Standard => to_f32(x_test),
+            // Clip in f64 to the training extremes, then round: rounding
+            // to f32 is monotone, so this equals clipping the f32 values.
+            Scale::Clip => {
+                let mut extremes = ClipBounds::empty(x_train.ncols());
+                extremes.extend(x_train);
+                let bounds =
+                    ClipBounds::from_raw_extremes(&extremes.lo, &extremes.hi, &mean, &scale);
+                let mut xs = (&x_test - &mean.view().insert_axis(Axis(0)))
+                    / scale.view().insert_axis(Axis(0));
+                bounds.clip(xs.view_mut());
+                xs.mapv(|v| v as f32)
+            }
+        };
         let cols = (0..y_train.ncols())
             .into_par_iter()
             .map(|t| {
@@ -637,6 +663,50 @@ mod tests {
         assert_eq!(a.w1, b.w1);
         assert_eq!(a.b2, b.b2);
         assert_ne!(a.w1, c.w1);
+    }
+
+    #[test]
+    fn clip_moves_only_rows_outside_the_training_box() {
+        let x = lcg(300, 4, 5);
+        let y = Array2::from_shape_fn((300, 1), |(i, _)| x[(i, 0)] * x[(i, 1)] + x[(i, 2)]);
+        let standard = MlpParams {
+            max_epochs: 20,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let clip = standard.clone().with_scale(Scale::Clip);
+        let inside = x.slice(s![..10, ..]).to_owned();
+        let a = standard
+            .fit_predict_fold(x.view(), y.view(), inside.view(), 0)
+            .unwrap();
+        let b = clip
+            .fit_predict_fold(x.view(), y.view(), inside.view(), 0)
+            .unwrap();
+        assert_eq!(
+            a.pred, b.pred,
+            "rows inside the training range are not moved"
+        );
+        let mut far = inside.clone();
+        far[(0, 0)] = 1e3;
+        let mut by_hand = far.clone();
+        let max0 = x
+            .column(0)
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        by_hand[(0, 0)] = max0;
+        let c = clip
+            .fit_predict_fold(x.view(), y.view(), far.view(), 0)
+            .unwrap();
+        let d = standard
+            .fit_predict_fold(x.view(), y.view(), by_hand.view(), 0)
+            .unwrap();
+        assert_eq!(c.pred, d.pred, "clip = predicting the clamped row");
+        let e = standard
+            .fit_predict_fold(x.view(), y.view(), far.view(), 0)
+            .unwrap();
+        assert!((e.pred[(0, 0)] - c.pred[(0, 0)]).abs() > 1.0);
     }
 
     #[test]

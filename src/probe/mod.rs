@@ -4,6 +4,7 @@
 pub mod gbt;
 pub mod mlp;
 pub mod ridge;
+pub mod scale;
 
 use ndarray::{Array2, ArrayView2};
 

@@ -24,12 +24,18 @@
 //! |------|---------|-------|
 //! | `alphas` | `logspace(-3, 3, 13)` | non-empty, each finite and > 0; one value = fixed alpha |
 //!
+//! # Scaling
+//! [`Scale::Clip`] clamps every predicted row's standardised features to
+//! the training fold's per-column range (see [`super::scale`]); the fit,
+//! and so the chosen alphas, are those of [`Scale::Standard`].
+//!
 //! # Degenerate input
 //! Constant training columns (scikit-learn's `_is_constant_feature` rule)
 //! standardise to zeros. Eigenvalues below zero from rounding are clamped to 0.
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
 
+use super::scale::{ClipBounds, Scale};
 use super::{FoldPrediction, Probe};
 use crate::error::{CpdError, Result};
 use crate::linalg;
@@ -79,6 +85,7 @@ impl RidgeParams {
         }
         Ok(Ridge {
             alphas: self.alphas,
+            scale: Scale::Standard,
         })
     }
 }
@@ -87,12 +94,24 @@ impl RidgeParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ridge {
     alphas: Vec<f64>,
+    scale: Scale,
 }
 
 impl Ridge {
     /// The candidate alphas (one value: fixed).
     pub fn alphas(&self) -> &[f64] {
         &self.alphas
+    }
+
+    /// The same probe with feature scaling `scale`.
+    pub fn with_scale(mut self, scale: Scale) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// The feature scaling.
+    pub fn scale(&self) -> Scale {
+        self.scale
     }
 
     /// Fit every target column of `y` on `x`.
@@ -141,13 +160,17 @@ impl Ridge {
         let mut buf = Array2::<f64>::zeros((BLOCK.min(n), d));
         let blocks = || train.chunks(BLOCK).enumerate().map(|(k, c)| (k * BLOCK, c));
 
-        // Pass 1: means.
+        // Pass 1: means (and, to clip, the raw extremes).
         let mut mean = Array1::<f64>::zeros(d);
+        let mut extremes = (self.scale == Scale::Clip).then(|| ClipBounds::empty(d));
         for (_, chunk) in blocks() {
             let mut b = buf.slice_mut(s![..chunk.len(), ..]);
             x.fill(chunk, b.view_mut());
             for row in b.rows() {
                 mean += &row;
+            }
+            if let Some(e) = &mut extremes {
+                e.extend(b.view());
             }
         }
         mean /= nf;
@@ -222,12 +245,14 @@ impl Ridge {
             coef.column_mut(target)
                 .assign(&v.dot(&(&p.column(target) * &inv)));
         }
+        let clip = extremes.map(|e| ClipBounds::from_raw_extremes(&e.lo, &e.hi, &mean, &scale));
         Ok(FittedRidge {
             mean,
             scale,
             coef,
             y_mean,
             alpha: best_alpha,
+            clip,
         })
     }
 
@@ -260,12 +285,18 @@ impl Ridge {
             coef.column_mut(target)
                 .assign(&xs.t().dot(&u.dot(&(&p.column(target) * &inv))));
         }
+        let clip = (self.scale == Scale::Clip).then(|| {
+            let mut b = ClipBounds::empty(d);
+            b.extend(xs.view());
+            b
+        });
         Ok(FittedRidge {
             mean,
             scale,
             coef,
             y_mean,
             alpha: best_alpha,
+            clip,
         })
     }
 }
@@ -387,6 +418,9 @@ pub struct FittedRidge {
     pub y_mean: Array1<f64>,
     /// Alpha used per target.
     pub alpha: Vec<f64>,
+    /// Under [`Scale::Clip`], the training fold's standardised range that
+    /// predicted rows are clamped to.
+    pub clip: Option<ClipBounds>,
 }
 
 impl FittedRidge {
@@ -404,6 +438,9 @@ impl FittedRidge {
             let mut b = buf.slice_mut(s![..chunk.len(), ..]);
             x.fill(chunk, b.view_mut());
             standardise_in_place(b.view_mut(), &self.mean, &self.scale);
+            if let Some(c) = &self.clip {
+                c.clip(b.view_mut());
+            }
             let p = linalg::matmul(b.view(), self.coef.view());
             out.slice_mut(s![k * BLOCK..k * BLOCK + chunk.len(), ..])
                 .assign(&p);
@@ -614,6 +651,44 @@ mod tests {
         let a = r.fit(x.view(), y.view()).unwrap().predict(x.view());
         let b = r.fit(xc.view(), y.view()).unwrap().predict(xc.view());
         assert!(a.iter().zip(b.iter()).all(|(u, v)| (u - v).abs() < 1e-10));
+    }
+
+    #[test]
+    fn clip_moves_only_rows_outside_the_training_box_in_both_regimes() {
+        for &(n, d) in &[(40, 5), (12, 30)] {
+            let (x, y) = data(n, d, 11 + n as u64);
+            let standard = RidgeParams::default().check().unwrap();
+            let clip = standard.clone().with_scale(Scale::Clip);
+            let (fs, fc) = (
+                standard.fit(x.view(), y.view()).unwrap(),
+                clip.fit(x.view(), y.view()).unwrap(),
+            );
+            assert_eq!(fs.coef, fc.coef, "the fit does not depend on the scaling");
+            assert_eq!(fs.alpha, fc.alpha);
+            // Training rows are inside the box: identical predictions.
+            assert_eq!(fs.predict(x.view()), fc.predict(x.view()));
+            // A row far outside: clip equals predicting the row clamped to
+            // the training extremes by hand.
+            let mut far = x.slice(s![0..1, ..]).to_owned();
+            far[(0, 0)] = 1e6;
+            far[(0, d - 1)] = -1e6;
+            let mut by_hand = far.clone();
+            for j in 0..d {
+                let col = x.column(j);
+                let (lo, hi) = col
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    });
+                by_hand[(0, j)] = by_hand[(0, j)].clamp(lo, hi);
+            }
+            let got = fc.predict(far.view());
+            let want = fs.predict(by_hand.view());
+            for t in 0..2 {
+                assert!((got[(0, t)] - want[(0, t)]).abs() < 1e-9, "n={n} d={d}");
+                assert!((got[(0, t)] - fs.predict(far.view())[(0, t)]).abs() > 1.0);
+            }
+        }
     }
 
     #[test]

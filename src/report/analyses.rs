@@ -230,6 +230,162 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             },
         ));
     }
+    out.extend(instability_sections(report));
+    out
+}
+
+/// Largest share of squared error of a record's folds, with its fold.
+fn worst_fold(r: &super::ResultRecord) -> Option<&super::FoldDiagnostic> {
+    r.fold_diagnostics
+        .iter()
+        .filter(|d| d.worst_share.is_some())
+        .max_by(|a, b| a.worst_share.partial_cmp(&b.worst_share).expect("finite"))
+}
+
+/// The instability sections: the unstable records, and the structures that
+/// decide their folds.
+fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
+    let ins = &report.instability;
+    let mut out = Vec::new();
+    let unstable: Vec<&super::ResultRecord> =
+        report.results.iter().filter(|r| r.unstable).collect();
+    if !unstable.is_empty() {
+        let rows = unstable
+            .iter()
+            .map(|r| {
+                let w = worst_fold(r);
+                vec![
+                    r.model.clone(),
+                    match &r.channels {
+                        Some(g) => format!("{}[{g}]", r.layer),
+                        None => r.layer.clone(),
+                    },
+                    r.target.clone(),
+                    r.representation.clone(),
+                    r.probe.clone(),
+                    r2(r.r2_mean),
+                    r2(r.r2_median),
+                    r.r2_folds
+                        .iter()
+                        .map(|&v| num(v))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    w.and_then(|d| d.worst_id.clone()).unwrap_or_default(),
+                    w.map(|d| d.fold.to_string()).unwrap_or_default(),
+                    w.and_then(|d| d.worst_share)
+                        .map(|s| format!("{:.0} %", 100.0 * s))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push((
+            "Unstable records",
+            format!(
+                "{} of {} records are unstable: {}. Their mean R² is decided by a few \
+                 structures, not by the representation; read the median. Bounding the \
+                 extrapolation (`--scale clip`: held-out features clipped to the training fold's \
+                 range; ridge and MLP) is the standard remedy. Scale: {}.",
+                unstable.len(),
+                report.results.len(),
+                ins.rule,
+                report.settings.scale.name(),
+            ),
+            Table {
+                columns: vec![
+                    col("model", false),
+                    col("layer", false),
+                    col("target", false),
+                    col("representation", false),
+                    col("probe", false),
+                    col("R² mean", true),
+                    col("R² median", true),
+                    col("R² per fold", false),
+                    col("worst structure", false),
+                    col("its fold", true),
+                    col("its share of the fold's squared error", true),
+                ],
+                rows,
+            },
+        ));
+    }
+    if !ins.culprits.is_empty() {
+        let rows = ins
+            .culprits
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.clone(),
+                    c.formula.clone().unwrap_or_default(),
+                    c.fold.to_string(),
+                    c.records.len().to_string(),
+                    format!("{:.0} %", 100.0 * c.max_share),
+                    c.max_z
+                        .map(|z| format!("{z:.1}"))
+                        .unwrap_or_else(|| "—".into()),
+                    c.records
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + if c.records.len() > 3 { ", …" } else { "" },
+                ]
+            })
+            .collect();
+        out.push((
+            "Structures that decide a fold",
+            "Each carries more than half of its held-out fold's squared error, and more than 0.1 of \
+             its R², in the records listed; |z| is its largest standardised value against the training fold when it is \
+             the fold's largest extrapolation (— when another structure is). `predictions.csv` \
+             (`--predictions`) has every out-of-fold prediction."
+                .to_string(),
+            Table {
+                columns: vec![
+                    col("id", false),
+                    col("formula", false),
+                    col("fold", true),
+                    col("records", true),
+                    col("max share", true),
+                    col("max |z|", true),
+                    col("records (first 3)", false),
+                ],
+                rows,
+            },
+        ));
+    }
+    if !ins.alpha_at_edge.is_empty() {
+        let rows = report
+            .results
+            .iter()
+            .filter(|r| r.alpha_at_edge == Some(true))
+            .map(|r| {
+                vec![
+                    r.key(),
+                    r.alphas
+                        .iter()
+                        .flatten()
+                        .map(|a| format!("{a}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect();
+        let grid = &report.settings.ridge.alphas;
+        out.push((
+            "Ridge alpha at the edge of the grid",
+            format!(
+                "On some training fold these ridge records chose the smallest ({}) or largest ({}) \
+                 alpha of the grid: the grid, not the data, set the penalty. Widen it with \
+                 `--alphas`.",
+                grid.first().copied().unwrap_or(f64::NAN),
+                grid.last().copied().unwrap_or(f64::NAN)
+            ),
+            Table {
+                columns: vec![col("record", false), col("alpha per fold", false)],
+                rows,
+            },
+        ));
+    }
     out
 }
 

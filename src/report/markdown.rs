@@ -73,6 +73,16 @@ pub(super) fn cell(r: Option<&ResultRecord>) -> String {
     }
 }
 
+/// [`cell`] with `!` after an unstable record (the text table).
+fn marked(r: Option<&ResultRecord>) -> String {
+    let mark = if r.is_some_and(|r| r.unstable) {
+        " !"
+    } else {
+        "  "
+    };
+    format!("{}{mark}", cell(r))
+}
+
 /// The short table printed on stdout: R² (mean ± std over folds) of the
 /// composition-only, raw and residual representations side by side.
 pub fn text_table(report: &Report) -> String {
@@ -88,13 +98,13 @@ pub fn text_table(report: &Report) -> String {
                 r.layer_label(),
                 r.target.to_string(),
                 r.probe.to_string(),
-                cell(r.comp),
-                cell(r.raw),
-                cell(r.geom),
+                marked(r.comp),
+                marked(r.raw),
+                marked(r.geom),
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
+    let mut widths = header.map(|h| h.chars().count() + if h.starts_with("R²") { 2 } else { 0 });
     for row in &body {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -118,9 +128,84 @@ pub fn text_table(report: &Report) -> String {
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
-    line(&mut out, &header.map(String::from));
+    // Numeric cells end in a two-character mark column (` !` or blank).
+    line(
+        &mut out,
+        &header.map(|h| {
+            if h.starts_with("R²") {
+                format!("{h}  ")
+            } else {
+                h.to_string()
+            }
+        }),
+    );
     for row in &body {
         line(&mut out, row);
+    }
+    out.push_str(&instability_lines(report));
+    out
+}
+
+/// Culprit lines shown at most, after the text table.
+const MAX_CULPRIT_LINES: usize = 8;
+
+/// The end of the text table: what the `!` marks mean, one line per
+/// structure that decides a fold, the remedy, and the ridge records whose
+/// alpha sits at the grid's edge. Empty when nothing is flagged.
+pub fn instability_lines(report: &Report) -> String {
+    let ins = &report.instability;
+    let mut out = String::new();
+    if !ins.unstable.is_empty() {
+        let _ = writeln!(
+            out,
+            "! unstable, {} of {} records: {}",
+            ins.unstable.len(),
+            report.results.len(),
+            ins.rule
+        );
+        for c in ins.culprits.iter().take(MAX_CULPRIT_LINES) {
+            let what = match c.formula.as_deref() {
+                Some(f) if !f.is_empty() => format!("{} ({f})", c.id),
+                _ => c.id.clone(),
+            };
+            let z = c
+                .max_z
+                .map(|z| format!("; |z| = {z:.1} against its training fold"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {what}, fold {}: up to {:.0} % of the fold's squared error in {} record(s), e.g. {}{z}",
+                c.fold,
+                100.0 * c.max_share,
+                c.records.len(),
+                c.records[0],
+            );
+        }
+        if ins.culprits.len() > MAX_CULPRIT_LINES {
+            let _ = writeln!(
+                out,
+                "  … and {} more structure(s): see report.md",
+                ins.culprits.len() - MAX_CULPRIT_LINES
+            );
+        }
+        if report.settings.scale == crate::probe::scale::Scale::Standard {
+            let _ = writeln!(
+                out,
+                "  try --scale clip (held-out features clipped to the training fold's range, ridge and mlp); \
+                 --predictions writes every out-of-fold prediction"
+            );
+        }
+    }
+    if !ins.alpha_at_edge.is_empty() {
+        let grid = &report.settings.ridge.alphas;
+        let _ = writeln!(
+            out,
+            "alpha at the edge of the grid [{}, {}] on some fold: {} ridge record(s), e.g. {}; widen --alphas",
+            grid.first().copied().unwrap_or(f64::NAN),
+            grid.last().copied().unwrap_or(f64::NAN),
+            ins.alpha_at_edge.len(),
+            ins.alpha_at_edge[0]
+        );
     }
     out
 }

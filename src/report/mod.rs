@@ -45,6 +45,9 @@ pub struct Report {
     /// Best layers and the ranking of models.
     #[serde(default)]
     pub profiles: Option<crate::profile::Profiles>,
+    /// Unstable records and the structures that make them so.
+    #[serde(default)]
+    pub instability: Instability,
     /// Wall-clock time of the analysis (the only field that varies between
     /// identical runs).
     pub timing: Timing,
@@ -91,6 +94,10 @@ pub struct Settings {
     pub residual_zero_tol: std::collections::BTreeMap<String, f64>,
     /// Linear-algebra backend (`faer` or `lapack`).
     pub linalg_backend: String,
+    /// Feature scaling of the ridge and MLP probes (`standard` or `clip`;
+    /// the GBT probe bins its inputs and does not scale them).
+    #[serde(default)]
+    pub scale: crate::probe::scale::Scale,
 }
 
 /// Ridge probe settings.
@@ -182,6 +189,86 @@ pub struct ResultRecord {
     pub alphas: Option<Vec<f64>>,
     /// R² on each held-out fold.
     pub r2_folds: Vec<f64>,
+    /// Median of the per-fold R² (mean of the middle two for an even
+    /// number of folds), robust to one bad fold where the mean is not.
+    #[serde(default, with = "finite")]
+    pub r2_median: Option<f64>,
+    /// Whether the record is flagged by the instability rule
+    /// ([`crate::diagnostics::RULE`]): its mean R² is decided by a few
+    /// structures, not by the representation.
+    #[serde(default)]
+    pub unstable: bool,
+    /// Ridge with an alpha grid: whether some training fold chose the
+    /// smallest or the largest alpha of the grid (the grid, not the data,
+    /// set the penalty); `null` for other probes and a fixed alpha.
+    #[serde(default)]
+    pub alpha_at_edge: Option<bool>,
+    /// Per held-out fold: its R², the structure with the largest share of
+    /// its squared error, and its largest extrapolation.
+    #[serde(default)]
+    pub fold_diagnostics: Vec<FoldDiagnostic>,
+}
+
+/// What decided one held-out fold's score.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FoldDiagnostic {
+    /// Fold number (from 0).
+    pub fold: usize,
+    /// R² on the fold.
+    #[serde(with = "finite")]
+    pub r2: Option<f64>,
+    /// Id of the held-out structure with the largest squared error
+    /// (`null` when the fold's squared error is zero).
+    pub worst_id: Option<String>,
+    /// Its share of the fold's sum of squared errors, in [0, 1].
+    #[serde(with = "finite")]
+    pub worst_share: Option<f64>,
+    /// Id of the held-out structure with the largest `|z|` against the
+    /// training fold (`null` when every held-out value is at the mean).
+    pub extrapolation_id: Option<String>,
+    /// The column (0-based, of this representation) where it lies.
+    pub extrapolation_column: Option<usize>,
+    /// `|x − mean| / scale` with the training fold's `StandardScaler`
+    /// statistics, before any clipping.
+    #[serde(with = "finite")]
+    pub extrapolation_z: Option<f64>,
+}
+
+/// A structure that dominates some fold of some record: the run's
+/// instability summary, one entry per distinct structure.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Culprit {
+    /// Structure id.
+    pub id: String,
+    /// Its composition, e.g. `C2F6` (`null` for fractions).
+    pub formula: Option<String>,
+    /// The fold it is held out in.
+    pub fold: usize,
+    /// Keys of the unstable records whose fold it dominates
+    /// ([`crate::diagnostics::dominates`]).
+    pub records: Vec<String>,
+    /// Its largest share of a fold's squared error over those records.
+    pub max_share: f64,
+    /// Its largest `|z|` against the training fold, over every
+    /// representation where it is the fold's largest extrapolation
+    /// (`null` when it is not).
+    #[serde(with = "finite")]
+    pub max_z: Option<f64>,
+}
+
+/// The run's instability summary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Instability {
+    /// The rule that flags a record `unstable`.
+    pub rule: String,
+    /// Keys of the unstable records.
+    pub unstable: Vec<String>,
+    /// Structures that dominate a fold of an unstable record, most records
+    /// first.
+    pub culprits: Vec<Culprit>,
+    /// Keys of the ridge records whose alpha sits at an edge of the grid
+    /// on some fold.
+    pub alpha_at_edge: Vec<String>,
 }
 
 impl ResultRecord {
@@ -368,6 +455,10 @@ pub(crate) mod fixture {
             alpha: Some(10.0),
             alphas: Some(vec![10.0; 5]),
             r2_folds: vec![r2.unwrap_or(f64::NAN); 5],
+            r2_median: r2,
+            unstable: false,
+            alpha_at_edge: Some(false),
+            fold_diagnostics: Vec::new(),
         }
     }
 
@@ -418,6 +509,7 @@ pub(crate) mod fixture {
                     .into_iter()
                     .collect(),
                 linalg_backend: "faer".into(),
+                scale: Default::default(),
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),
@@ -440,6 +532,7 @@ pub(crate) mod fixture {
             channel_routing: Vec::new(),
             learning_curves: Vec::new(),
             profiles: None,
+            instability: Default::default(),
             gaps: crate::analysis::gaps(&results),
             results,
             timing: Timing { seconds: 1.25 },

@@ -29,6 +29,8 @@ pub const REPORT_HTML: &str = "report.html";
 pub const GAPS_CSV: &str = "gaps.csv";
 /// Fold assignment used (`id,fold`).
 pub const FOLDS_CSV: &str = "folds.csv";
+/// Out-of-fold predictions of every record (`--predictions`).
+pub const PREDICTIONS_CSV: &str = "predictions.csv";
 
 /// Create the output directory and check that it is writable, so that a bad
 /// path fails before the long work starts.
@@ -43,12 +45,15 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 /// `report.json`, in that order. Returns the paths written.
 ///
 /// SVG files of an earlier run in the same directory that this run does not
-/// draw (another target, say) are left in place.
+/// draw (another target, say) are left in place. `extra` files (name,
+/// bytes), such as [`predictions_csv`], are staged and renamed with the
+/// others, before `report.json`.
 pub fn write_outputs(
     dir: &Path,
     report: &Report,
     ids: &[String],
     assignment: &[usize],
+    extra: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<PathBuf>> {
     prepare_out_dir(dir)?;
     let mut json = serde_json::to_string_pretty(report)
@@ -71,6 +76,7 @@ pub fn write_outputs(
         ),
     ]);
     files.extend(super::analyses::csv_files(report)?);
+    files.extend(extra);
     files.extend(
         figures
             .into_iter()
@@ -190,6 +196,65 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
         .map_err(|e| CpdError::format(GAPS_CSV, e.to_string()))
 }
 
+/// `predictions.csv`: one row per (record, structure), records in report
+/// order and structures in `ids` order: `id, fold, model, layer, channels,
+/// target, representation, probe, y, y_pred`. `y` holds the targets in
+/// `ids` order, one column per `report.settings.targets`; `oof` the
+/// out-of-fold predictions parallel to `report.results`.
+pub fn predictions_csv(
+    report: &Report,
+    ids: &[String],
+    assignment: &[usize],
+    y: ndarray::ArrayView2<'_, f64>,
+    oof: &[Vec<f64>],
+) -> Result<Vec<u8>> {
+    let err = |e: csv::Error| CpdError::format(PREDICTIONS_CSV, e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "fold",
+        "model",
+        "layer",
+        "channels",
+        "target",
+        "representation",
+        "probe",
+        "y",
+        "y_pred",
+    ])
+    .map_err(err)?;
+    for (r, pred) in report.results.iter().zip(oof) {
+        let t = report
+            .settings
+            .targets
+            .iter()
+            .position(|t| t == &r.target)
+            .ok_or_else(|| {
+                CpdError::Invalid(format!("record {} has an unknown target", r.key()))
+            })?;
+        let channels = r.channels.as_deref().unwrap_or("");
+        for (i, id) in ids.iter().enumerate() {
+            let fold = assignment[i].to_string();
+            let (yv, pv) = (y[(i, t)].to_string(), pred[i].to_string());
+            w.write_record([
+                id.as_str(),
+                &fold,
+                &r.model,
+                &r.layer,
+                channels,
+                &r.target,
+                &r.representation,
+                &r.probe,
+                &yv,
+                &pv,
+            ])
+            .map_err(err)?;
+        }
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(PREDICTIONS_CSV, e.to_string()))
+}
+
 /// `id,fold` for every row.
 pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -227,7 +292,7 @@ mod tests {
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
         let dir = tempfile::tempdir().unwrap();
-        let written = write_outputs(dir.path(), &r, &[], &[]).unwrap();
+        let written = write_outputs(dir.path(), &r, &[], &[], Vec::new()).unwrap();
         assert!(written.iter().any(|p| p.ends_with(GAPS_CSV)));
     }
 
@@ -243,7 +308,7 @@ mod tests {
         ));
         let r = report(results);
         let ids: Vec<String> = (0..4).map(|i| format!("id{i}")).collect();
-        let written = write_outputs(dir.path(), &r, &ids, &[0, 1, 0, 1]).unwrap();
+        let written = write_outputs(dir.path(), &r, &ids, &[0, 1, 0, 1], Vec::new()).unwrap();
         let names: Vec<String> = written
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

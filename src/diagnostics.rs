@@ -1,0 +1,250 @@
+//! Instability diagnostics: which held-out structures decide a fold's score.
+//!
+//! A fold's R² is `1 − SSE/SST`; when one structure carries most of the
+//! fold's squared error, that structure, not the representation, decides
+//! the score. The usual cause is extrapolation: a structure that owns a
+//! sparse column (a rare element) sits far outside the training fold's range
+//! of that column once standardised, and a linear or MLP probe extrapolates
+//! from it. For every fold this module finds
+//! * the held-out structure with the largest share of the fold's squared
+//!   error ([`worst_share`]), and
+//! * the largest extrapolation, `|z| = |x − mean| / scale` against the
+//!   training fold's `StandardScaler` statistics ([`extrapolation`]),
+//!
+//! and [`is_unstable`] turns the per-fold figures into a verdict.
+
+use ndarray::{s, Array1, Array2};
+use rayon::prelude::*;
+
+use crate::folds::Folds;
+use crate::rows::{Rows, BLOCK};
+
+/// A record is unstable when one held-out structure carries more than this
+/// share of some fold's squared error (and costs it [`COST_LIMIT`]).
+pub const SHARE_LIMIT: f64 = 0.5;
+
+/// ... and when that structure alone costs the fold more than this much R²:
+/// `e_i² / SST = share · (1 − R²)`. A structure that carries most of a
+/// near-perfect fold's tiny error (R² = 0.998) decides nothing.
+pub const COST_LIMIT: f64 = 0.1;
+
+/// A record is unstable when some fold's R² lies more than this below the
+/// median fold R².
+pub const DROP_LIMIT: f64 = 0.5;
+
+/// The rule [`is_unstable`] applies, in words (for reports).
+pub const RULE: &str = "one held-out structure carries more than 50 % of a fold's squared error \
+and costs it more than 0.1 of R², or a fold's R² lies more than 0.5 below the median fold R²";
+
+/// The held-out row with the largest squared error and its share of the
+/// fold's sum of squared errors: `(position in the fold, share)`.
+///
+/// `None` when the fold has no rows or its squared error is zero or not
+/// finite (a perfect or a broken fit: no structure dominates it).
+pub fn worst_share(y: &[f64], pred: &[f64]) -> Option<(usize, f64)> {
+    let mut sse = 0.0;
+    let mut worst = (0, -1.0);
+    for (i, (a, b)) in y.iter().zip(pred).enumerate() {
+        let e = (a - b) * (a - b);
+        sse += e;
+        if e > worst.1 {
+            worst = (i, e);
+        }
+    }
+    (sse > 0.0 && sse.is_finite()).then(|| (worst.0, worst.1 / sse))
+}
+
+/// The largest standardised value of a held-out fold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extrapolation {
+    /// Row (of the data set) that holds it.
+    pub row: usize,
+    /// Column of the representation.
+    pub column: usize,
+    /// `|x − mean| / scale` with the training fold's `StandardScaler`
+    /// statistics (scale 1 for a column constant on the training fold).
+    pub z: f64,
+}
+
+/// For every fold, the held-out value furthest from the training fold's
+/// mean in standard deviations (`None` for a fold whose values are all
+/// at the mean). Ties keep the first row, then the first column.
+///
+/// Statistics as `StandardScaler` computes them (two passes, corrected
+/// variance, scale 1 for columns constant within rounding); the rows are
+/// streamed in blocks, so memory is a few `d`-vectors per fold.
+pub fn extrapolation(x: &dyn Rows, folds: &Folds) -> Vec<Option<Extrapolation>> {
+    (0..folds.k)
+        .into_par_iter()
+        .map(|f| {
+            let (train, test) = folds.split(f);
+            let (mean, scale) = streamed_standardisation(x, &train);
+            let mut best: Option<Extrapolation> = None;
+            let mut buf = Array2::<f64>::zeros((BLOCK.min(test.len()), x.ncols()));
+            for chunk in test.chunks(BLOCK) {
+                let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+                x.fill(chunk, b.view_mut());
+                for (row, values) in chunk.iter().zip(b.rows()) {
+                    for (column, ((&v, &m), &sc)) in
+                        values.iter().zip(&mean).zip(&scale).enumerate()
+                    {
+                        let z = ((v - m) / sc).abs();
+                        if z > best.map_or(0.0, |e| e.z) {
+                            best = Some(Extrapolation {
+                                row: *row,
+                                column,
+                                z,
+                            });
+                        }
+                    }
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// Mean and `StandardScaler` scale of the rows `train` of `x`.
+fn streamed_standardisation(x: &dyn Rows, train: &[usize]) -> (Array1<f64>, Array1<f64>) {
+    let d = x.ncols();
+    let n = train.len() as f64;
+    let mut buf = Array2::<f64>::zeros((BLOCK.min(train.len()), d));
+    let mut mean = Array1::<f64>::zeros(d);
+    for chunk in train.chunks(BLOCK) {
+        let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+        x.fill(chunk, b.view_mut());
+        for row in b.rows() {
+            mean += &row;
+        }
+    }
+    mean /= n;
+    let (mut corr, mut sq) = (Array1::<f64>::zeros(d), Array1::<f64>::zeros(d));
+    for chunk in train.chunks(BLOCK) {
+        let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+        x.fill(chunk, b.view_mut());
+        for row in b.rows() {
+            for j in 0..d {
+                let t = row[j] - mean[j];
+                corr[j] += t;
+                sq[j] += t * t;
+            }
+        }
+    }
+    let eps = f64::EPSILON;
+    let scale = Array1::from_shape_fn(d, |j| {
+        let var = (sq[j] - corr[j] * corr[j] / n) / n;
+        let bound = n * eps * var + (n * mean[j] * eps).powi(2);
+        if var > bound {
+            var.sqrt()
+        } else {
+            1.0
+        }
+    });
+    (mean, scale)
+}
+
+/// Median of finite values (the mean of the middle two for an even count);
+/// `None` when there are none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    })
+}
+
+/// Whether one structure with share `share` of a fold's squared error
+/// decides a fold whose R² is `r2`: more than [`SHARE_LIMIT`] of the error
+/// and more than [`COST_LIMIT`] of R².
+pub fn dominates(share: f64, r2: f64) -> bool {
+    share > SHARE_LIMIT && share * (1.0 - r2) > COST_LIMIT
+}
+
+/// The verdict: some fold is dominated by one structure ([`dominates`]),
+/// or has an R² more than [`DROP_LIMIT`] below the median fold R² (a
+/// non-finite fold R² counts as such a drop).
+pub fn is_unstable(r2_folds: &[f64], shares: &[Option<f64>]) -> bool {
+    if shares
+        .iter()
+        .zip(r2_folds)
+        .any(|(s, &r2)| s.is_some_and(|s| dominates(s, r2)))
+    {
+        return true;
+    }
+    match median(r2_folds) {
+        Some(m) => r2_folds
+            .iter()
+            .any(|&r| !r.is_finite() || r < m - DROP_LIMIT),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::Dense;
+    use ndarray::array;
+
+    #[test]
+    fn worst_share_names_the_dominant_row() {
+        // Errors 0.1, 3, 0.2: squared 0.01, 9, 0.04, share 9/9.05.
+        let (i, share) = worst_share(&[1.0, 2.0, 3.0], &[1.1, 5.0, 2.8]).unwrap();
+        assert_eq!(i, 1);
+        assert!((share - 9.0 / 9.05).abs() < 1e-12);
+        assert_eq!(worst_share(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(worst_share(&[], &[]), None);
+    }
+
+    #[test]
+    fn extrapolation_is_measured_against_the_training_fold() {
+        // Fold 1 holds rows 1 and 3; row 3's second column is 10 against a
+        // training fold (rows 0, 2, 4) with mean 1 and std sqrt(2/3).
+        let x = array![[0.0, 0.0], [0.5, 1.0], [1.0, 1.0], [0.2, 10.0], [2.0, 2.0]];
+        let folds = Folds {
+            k: 2,
+            assignment: vec![0, 1, 0, 1, 0],
+        };
+        let e = extrapolation(&Dense(x.view()), &folds);
+        let hit = e[1].unwrap();
+        assert_eq!((hit.row, hit.column), (3, 1));
+        assert!((hit.z - 9.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        // Fold 0's training rows (1, 3): column 0 mean 0.35, std 0.15.
+        let hit = e[0].unwrap();
+        assert_eq!(hit.column, 0);
+        assert_eq!(hit.row, 4);
+        assert!((hit.z - (2.0 - 0.35) / 0.15).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_rule_fires_on_a_dominant_structure_or_a_fold_far_below_the_median() {
+        let calm = [0.3, 0.35, 0.32, 0.29, 0.31];
+        assert!(!is_unstable(&calm, &[Some(0.1); 5]));
+        // Share 0.51 of a fold with R² 0.35: it costs 0.33 of R².
+        assert!(is_unstable(
+            &calm,
+            &[Some(0.1), Some(0.51), None, None, None]
+        ));
+        // Most of a near-perfect fold's error decides nothing (the bundled
+        // composition MLP on mass: share 0.587, fold R² 0.998).
+        let perfect = [0.999, 0.998, 0.999, 0.999, 0.999];
+        assert!(!is_unstable(
+            &perfect,
+            &[None, Some(0.587), None, None, None]
+        ));
+        assert!(!dominates(0.5, 0.0) && dominates(0.51, 0.0) && !dominates(0.9, 0.9));
+        assert!(is_unstable(
+            &[0.25, 0.37, -3.77, 0.29, 0.32],
+            &[Some(0.1); 5]
+        ));
+        assert!(!is_unstable(&[0.25, 0.37, -0.2, 0.29, 0.32], &[None; 5]));
+        assert!(is_unstable(&[0.25, f64::NAN, 0.3], &[None; 3]));
+        assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
+    }
+}
