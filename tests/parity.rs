@@ -12,6 +12,7 @@ use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, Fo
 use cpd::dataset::CompositionMode;
 use cpd::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
+use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
 use cpd::report::ResultRecord;
 use serde_json::Value;
@@ -90,7 +91,7 @@ fn robust() -> Case {
     }
 }
 
-fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
+fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec, scale: Scale) -> AnalyzeConfig {
     AnalyzeConfig {
         embeddings: case.embeddings.clone(),
         composition: CompositionSource::Table(case.compositions.clone()),
@@ -106,7 +107,7 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
         controls: false,
         inflation_threshold: 0.1,
         learning_curve: None,
-        scale: Default::default(),
+        scale,
         predictions: false,
     }
 }
@@ -144,10 +145,14 @@ fn fixture_folds(fx: &Value, dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn check(case: Case, probe: &str, ridge: RidgeParams) {
+    check_scaled(case, probe, ridge, Scale::Standard)
+}
+
+fn check_scaled(case: Case, probe: &str, ridge: RidgeParams, scale: Scale) {
     let fx = load_fixture(case.fixture);
     let dir = tempdir();
     let folds_path = fixture_folds(&fx, dir.path());
-    let analysis = analyze(&config(&case, ridge, FoldSpec::File(folds_path))).unwrap();
+    let analysis = analyze(&config(&case, ridge, FoldSpec::File(folds_path), scale)).unwrap();
     assert_eq!(
         analysis.report.composition.rank as u64,
         fx["composition_rank"].as_u64().unwrap()
@@ -234,6 +239,17 @@ fn ridge_alpha1_matches_sklearn_ridge_on_every_record() {
     check(bundled(), "ridge_alpha1", RidgeParams::fixed(1.0));
 }
 
+/// `--scale clip` against `scripts/reference.py --scale clip`
+/// (`StandardScaler`, held-out rows `np.clip`ped to the training fold's
+/// standardised range, `RidgeCV`): every record, per-fold R² within 1e-6
+/// and the same alphas.
+#[test]
+fn ridge_clip_matches_sklearn_clipped_ridgecv_on_every_record() {
+    let mut case = bundled();
+    case.fixture = "tests/fixtures/sklearn_ridge_clip.json";
+    check_scaled(case, "ridgecv_clip", RidgeParams::default(), Scale::Clip);
+}
+
 #[test]
 fn ill_conditioned_embeddings_match_sklearn_ridgecv() {
     check(robust(), "ridgecv", RidgeParams::default());
@@ -280,6 +296,7 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
                 &bundled(),
                 RidgeParams::default(),
                 FoldSpec::File(folds_path.clone()),
+                Scale::Standard,
             );
             cfg.probes = vec![ProbeKind::Mlp];
             cfg.mlp.seed = seed;
@@ -370,6 +387,7 @@ fn gbt_matches_lightgbm_accuracy_on_every_record() {
         &bundled(),
         RidgeParams::default(),
         FoldSpec::File(folds_path),
+        Scale::Standard,
     );
     cfg.probes = vec![ProbeKind::Gbt];
     let lgb = &settings["lightgbm"];

@@ -6,4 +6,5 @@ mod analyses;
 mod batch;
 mod catalogue;
 mod cli;
+mod instability;
 mod parity;
