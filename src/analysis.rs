@@ -12,7 +12,7 @@ use crate::controls::{control_targets, is_linear, CONTROLS};
 use crate::curve::{learning_curve, CurveSpec};
 use crate::cv::{cross_validate_with, CvScores};
 use crate::dataset::{CompositionMode, Dataset};
-use crate::diagnostics::{dominates, extrapolation, is_unstable, median, Extrapolation, RULE};
+use crate::diagnostics::{extrapolation, is_culprit, is_unstable, median, Extrapolation, RULE};
 use crate::error::{CpdError, Result};
 use crate::folds::Folds;
 use crate::io::embeddings::{self, EmbeddingFile};
@@ -737,7 +737,7 @@ fn instability(results: &[ResultRecord], ds: &Dataset) -> Instability {
             let (Some(id), Some(share)) = (&d.worst_id, d.worst_share) else {
                 continue;
             };
-            if !d.r2.is_some_and(|r2| dominates(share, r2)) {
+            if !d.r2.is_some_and(|r2| is_culprit(share, r2, r.r2_median)) {
                 continue;
             }
             let pos = match culprits

@@ -166,6 +166,16 @@ pub fn dominates(share: f64, r2: f64) -> bool {
     share > SHARE_LIMIT && share * (1.0 - r2) > COST_LIMIT
 }
 
+/// Whether a fold's worst structure is named as a culprit of an unstable
+/// record: it dominates the fold, or the fold's R² dropped more than
+/// [`DROP_LIMIT`] below the median and this one structure costs it more
+/// than [`COST_LIMIT`] of R² (a fold of 500 at R² = −2.4 whose worst
+/// structure carries 49 % of the error loses 1.7 of R² to it alone).
+pub fn is_culprit(share: f64, r2: f64, median: Option<f64>) -> bool {
+    let dropped = median.is_some_and(|m| r2 < m - DROP_LIMIT);
+    dominates(share, r2) || (dropped && share * (1.0 - r2) > COST_LIMIT)
+}
+
 /// The verdict: some fold is dominated by one structure ([`dominates`]),
 /// or has an R² more than [`DROP_LIMIT`] below the median fold R² (a
 /// non-finite fold R² counts as such a drop).
@@ -238,6 +248,11 @@ mod tests {
             &[None, Some(0.587), None, None, None]
         ));
         assert!(!dominates(0.5, 0.0) && dominates(0.51, 0.0) && !dominates(0.9, 0.9));
+        // The bundled ANI-2x residual, gap, ridge, fold 4: R² −2.43 against
+        // a median of 0.23, worst structure 49 % of the error.
+        assert!(is_culprit(0.49, -2.43, Some(0.23)));
+        assert!(!is_culprit(0.49, -2.43, None));
+        assert!(!is_culprit(0.01, -2.43, Some(0.23)));
         assert!(is_unstable(
             &[0.25, 0.37, -3.77, 0.29, 0.32],
             &[Some(0.1); 5]

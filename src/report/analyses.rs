@@ -334,8 +334,9 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             .collect();
         out.push((
             "Structures that decide a fold",
-            "Each carries more than half of its held-out fold's squared error, and more than 0.1 of \
-             its R², in the records listed; |z| is its largest standardised value against the training fold when it is \
+            "Each decides its held-out fold in the records listed: it carries more than half of the \
+             fold's squared error and more than 0.1 of its R², or the fold's R² lies more than 0.5 \
+             below the median and it alone costs more than 0.1 of it; |z| is its largest standardised value against the training fold when it is \
              the fold's largest extrapolation (— when another structure is). `predictions.csv` \
              (`--predictions`) has every out-of-fold prediction."
                 .to_string(),

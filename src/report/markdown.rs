@@ -400,12 +400,13 @@ pub fn report_markdown(report: &Report) -> String {
     let _ = writeln!(md, "# cpd report\n");
     let _ = writeln!(
         md,
-        "{} {} · {} folds ({}) · probes: {} · composition: {} ({}) · target residualised: {}\n",
+        "{} {} · {} folds ({}) · probes: {} · scale: {} · composition: {} ({}) · target residualised: {}\n",
         report.tool.name,
         report.tool.version,
         s.folds,
         folds_description(report),
         s.probes.join(", "),
+        s.scale.name(),
         s.composition_mode,
         rank_description(report),
         if s.residualize_target { "yes" } else { "no" },

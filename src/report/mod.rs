@@ -244,10 +244,10 @@ pub struct Culprit {
     pub formula: Option<String>,
     /// The fold it is held out in.
     pub fold: usize,
-    /// Keys of the unstable records whose fold it dominates
-    /// ([`crate::diagnostics::dominates`]).
+    /// Keys of the unstable records whose fold it decides
+    /// ([`crate::diagnostics::is_culprit`]).
     pub records: Vec<String>,
-    /// Its largest share of a fold's squared error over those records.
+    /// Its largest share of its fold's squared error over those records.
     pub max_share: f64,
     /// Its largest `|z|` against the training fold, over every
     /// representation where it is the fold's largest extrapolation
@@ -263,8 +263,8 @@ pub struct Instability {
     pub rule: String,
     /// Keys of the unstable records.
     pub unstable: Vec<String>,
-    /// Structures that dominate a fold of an unstable record, most records
-    /// first.
+    /// Structures that decide a fold of an unstable record
+    /// ([`crate::diagnostics::is_culprit`]), most records first.
     pub culprits: Vec<Culprit>,
     /// Keys of the ridge records whose alpha sits at an edge of the grid
     /// on some fold.

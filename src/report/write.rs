@@ -137,6 +137,9 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         "alpha",
         "alphas",
         "r2_folds",
+        "r2_median",
+        "unstable",
+        "alpha_at_edge",
     ])
     .map_err(err)?;
     for r in &report.results {
@@ -157,6 +160,9 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
             fmt_opt(r.alpha),
             r.alphas.as_deref().map(join).unwrap_or_default(),
             join(&r.r2_folds),
+            fmt_opt(r.r2_median),
+            r.unstable.to_string(),
+            r.alpha_at_edge.map(|b| b.to_string()).unwrap_or_default(),
         ])
         .map_err(err)?;
     }
