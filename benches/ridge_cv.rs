@@ -9,11 +9,11 @@ use ndarray::{Array2, Axis};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use cpd::cv::cross_validate;
-use cpd::folds::Folds;
+use cpd::flow::cv::cross_validate;
+use cpd::flow::folds::Folds;
+use cpd::flow::projection::Projection;
+use cpd::flow::rows::Dense;
 use cpd::probe::ridge::RidgeParams;
-use cpd::projection::Projection;
-use cpd::rows::Dense;
 
 struct Synthetic {
     h: Array2<f64>,

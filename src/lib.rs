@@ -5,31 +5,28 @@
 //! probes are cross-validated on the residual, beside the composition-only
 //! and raw baselines (see `DESIGN.md`).
 //!
-//! Data flows one way, one module per step:
-//! [`io`] (load) → [`dataset`] (align) → [`projection`] (project) →
-//! [`folds`] (split) → [`probe`] (probe) → [`cv`]/[`metrics`] (score) →
-//! [`report`]. [`analysis`] runs the whole chain. The library never prints
-//! and never exits.
+//! Data flows one way:
+//!
+//! 1. [`io`] loads embeddings, tables and structures;
+//! 2. [`flow`] aligns rows by id, projects composition out, splits folds
+//!    and scores under cross-validation;
+//! 3. [`probe`] fits ridge, MLP and GBT probes on a training fold;
+//! 4. [`analyses`] turn records into the paper's findings (controls,
+//!    channel routing, learning curves, profiles, gaps, instability);
+//! 5. [`report`] holds the report schema and writes it (JSON, CSV,
+//!    Markdown, HTML, SVG).
+//!
+//! [`commands`] runs that chain for each command of the CLI (`analyze` in
+//! named stages, `check`, `inspect`, manifests). [`linalg`] and [`error`]
+//! serve every step. The library never prints and never exits.
 
-pub mod analysis;
-pub mod channels;
-pub mod check;
-pub mod controls;
-pub mod curve;
-pub mod cv;
-pub mod dataset;
-pub mod diagnostics;
+pub mod analyses;
+pub mod commands;
 pub mod error;
-pub mod folds;
-pub mod inspect;
+pub mod flow;
 pub mod io;
 pub mod linalg;
-pub mod manifest;
-pub mod metrics;
 pub mod probe;
-pub mod profile;
-pub mod projection;
 pub mod report;
-pub mod rows;
 
 pub use error::{CpdError, Result};

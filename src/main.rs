@@ -15,16 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use cpd::analysis::LearningCurve;
-use cpd::analysis::{
+use cpd::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
+use cpd::commands::analyze::LearningCurve;
+use cpd::commands::analyze::{
     analyze_with_progress, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, NoProgress,
     Progress,
 };
-use cpd::check::{check, LoadedReport, Metric, Row, Status};
-use cpd::controls::DEFAULT_INFLATION_THRESHOLD;
-use cpd::dataset::CompositionMode;
-use cpd::inspect::inspect;
-use cpd::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
+use cpd::commands::check::{check, LoadedReport, Metric, Row, Status};
+use cpd::commands::inspect::inspect;
+use cpd::commands::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
+use cpd::flow::dataset::CompositionMode;
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;

@@ -7,8 +7,8 @@
 //! ridge extrapolates from it; the diagnostics must name it, with its share
 //! of the fold's squared error, and `--scale clip` must bound it.
 
-use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
-use cpd::dataset::CompositionMode;
+use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use cpd::flow::dataset::CompositionMode;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
@@ -141,7 +141,7 @@ fn a_planted_outlier_is_named_with_its_share_and_clip_bounds_it() {
     // offset may carry most of a small error, but costs little R²).
     for f in [0, 1, 2, 4] {
         let d = &raw.fold_diagnostics[f];
-        assert!(!cpd::diagnostics::dominates(
+        assert!(!cpd::analyses::instability::dominates(
             d.worst_share.unwrap(),
             d.r2.unwrap()
         ));

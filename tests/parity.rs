@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
-use cpd::analysis::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
-use cpd::dataset::CompositionMode;
-use cpd::folds::Folds;
+use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
+use cpd::flow::dataset::CompositionMode;
+use cpd::flow::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;

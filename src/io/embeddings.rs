@@ -18,6 +18,7 @@ use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
 use crate::io::table::read_table;
+use crate::io::MAX_ABS_VALUE;
 
 /// One embedding matrix (a layer) read from a file.
 #[derive(Debug, Clone)]
@@ -601,9 +602,6 @@ fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
     }
     Ok(ids)
 }
-
-/// Magnitudes beyond this overflow sums of squares in f64.
-pub const MAX_ABS_VALUE: f64 = 1e100;
 
 fn check_finite(path: &Path, layer: &str, data: &Values) -> Result<()> {
     if let Some(((row, col), v, bad)) = data.find(|v| !v.is_finite()) {

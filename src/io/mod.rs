@@ -2,7 +2,7 @@
 //! `id` column (compositions, targets, folds) and extended-XYZ structures.
 //!
 //! Loaders only parse and validate; matching rows across files happens in
-//! [`crate::dataset`].
+//! [`crate::flow::dataset`].
 
 pub mod elements;
 pub mod embeddings;
@@ -15,6 +15,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{CpdError, Result};
+
+/// Magnitudes beyond this overflow sums of squares in f64.
+pub const MAX_ABS_VALUE: f64 = 1e100;
 
 /// Hex SHA-256 of a file's bytes, recorded in reports so a run can be traced
 /// to the exact inputs.

@@ -143,10 +143,10 @@ fn parse_cell(path: &Path, row: usize, column: &str, cell: &str) -> Result<f64> 
     if !v.is_finite() {
         return Err(cell_error(format!("'{cell}' is not finite (NaN or Inf)")));
     }
-    if v.abs() > crate::io::embeddings::MAX_ABS_VALUE {
+    if v.abs() > crate::io::MAX_ABS_VALUE {
         return Err(cell_error(format!(
             "'{cell}' exceeds {:e} in magnitude",
-            crate::io::embeddings::MAX_ABS_VALUE
+            crate::io::MAX_ABS_VALUE
         )));
     }
     Ok(v)

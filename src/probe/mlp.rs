@@ -65,10 +65,10 @@ use rayon::prelude::*;
 
 use super::ridge::standardisation;
 use super::scale::{ClipBounds, Scale};
-use super::{FoldPrediction, Probe};
+use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
+use crate::flow::rows::Rows;
 use crate::linalg::matmul_into_f32;
-use crate::rows::Rows;
 
 const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
@@ -550,23 +550,12 @@ impl Mlp {
 impl Probe for Mlp {
     fn fit_predict(
         &self,
-        x_train: ArrayView2<'_, f64>,
-        y_train: ArrayView2<'_, f64>,
-        x_test: ArrayView2<'_, f64>,
-    ) -> Result<FoldPrediction> {
-        self.fit_predict_fold(x_train, y_train, x_test, 0)
-    }
-
-    fn fit_predict_fold_rows(
-        &self,
         x: &dyn Rows,
-        train: &[usize],
-        test: &[usize],
+        split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
-        fold: usize,
     ) -> Result<FoldPrediction> {
-        let (x_train, x_test) = (x.gather(train), x.gather(test));
-        self.fit_predict_fold(x_train.view(), y_train, x_test.view(), fold)
+        let (x_train, x_test) = (x.gather(split.train), x.gather(split.test));
+        self.fit_predict_fold(x_train.view(), y_train, x_test.view(), split.fold)
     }
 }
 
@@ -585,7 +574,7 @@ mod tests {
     }
 
     fn r2_f64(y: &[f64], p: &[f64]) -> f64 {
-        crate::metrics::r2(y, p)
+        crate::flow::metrics::r2(y, p)
     }
 
     #[test]
@@ -596,10 +585,11 @@ mod tests {
         let y2 = y.clone().insert_axis(Axis(1));
         let mlp = MlpParams::default().check().unwrap();
         let p = mlp
-            .fit_predict(
+            .fit_predict_fold(
                 x.slice(s![..800, ..]),
                 y2.slice(s![..800, ..]),
                 x.slice(s![800.., ..]),
+                0,
             )
             .unwrap();
         let r2 = r2_f64(&y.slice(s![800..]).to_vec(), &p.pred.column(0).to_vec());
@@ -617,10 +607,11 @@ mod tests {
         let y2 = y.clone().insert_axis(Axis(1));
         let mlp = MlpParams::default().check().unwrap();
         let p = mlp
-            .fit_predict(
+            .fit_predict_fold(
                 x.slice(s![..1600, ..]),
                 y2.slice(s![..1600, ..]),
                 x.slice(s![1600.., ..]),
+                0,
             )
             .unwrap();
         let r2 = r2_f64(&y.slice(s![1600..]).to_vec(), &p.pred.column(0).to_vec());
@@ -761,7 +752,9 @@ mod tests {
         let mlp = MlpParams::default().check().unwrap();
         let x = lcg(5, 2, 1);
         let y = lcg(5, 1, 2);
-        let e = mlp.fit_predict(x.view(), y.view(), x.view()).unwrap_err();
+        let e = mlp
+            .fit_predict_fold(x.view(), y.view(), x.view(), 0)
+            .unwrap_err();
         assert!(e.to_string().contains("validation"), "{e}");
     }
 
@@ -772,7 +765,9 @@ mod tests {
         let mut y = Array2::<f64>::from_elem((200, 2), 3.0);
         y.column_mut(1).assign(&x.column(0));
         let mlp = MlpParams::default().check().unwrap();
-        let p = mlp.fit_predict(x.view(), y.view(), x.view()).unwrap();
+        let p = mlp
+            .fit_predict_fold(x.view(), y.view(), x.view(), 0)
+            .unwrap();
         assert!(p.pred.column(1).iter().all(|v| v.is_finite()));
         let p = p.pred.slice(s![.., ..1]).to_owned();
         assert!(p.iter().all(|&v| v == 3.0), "{:?}", &p.slice(s![..3, ..]));

@@ -9,7 +9,7 @@ pub mod scale;
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{CpdError, Result};
-use crate::rows::Rows;
+use crate::flow::rows::Rows;
 
 /// The probes cpd knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -57,44 +57,32 @@ pub struct FoldPrediction {
     pub alpha: Option<Vec<f64>>,
 }
 
+/// Which rows a probe fits on and predicts, and which fold of the run they
+/// are (a probe with randomness seeds from it, so that the numbers do not
+/// depend on which thread fits which fold; learning-curve fits use fold 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Split<'a> {
+    /// Rows to fit on.
+    pub train: &'a [usize],
+    /// Rows to predict.
+    pub test: &'a [usize],
+    /// Fold number of the run.
+    pub fold: usize,
+}
+
 /// A validated probe, ready to be fitted on any training fold.
+///
+/// One way in: fit on the rows `split.train` of `x` and predict the rows
+/// `split.test`. How the rows are read is the probe's own business: ridge
+/// streams them in blocks (its memory does not grow with the fold), the MLP
+/// and the GBT gather them.
 pub trait Probe: Sync {
-    /// Fit on `(x_train, y_train)` (all targets at once) and predict `x_test`.
+    /// Fit on the rows `split.train` of `x` (`y_train` their targets, all
+    /// targets at once, in that order) and predict the rows `split.test`.
     fn fit_predict(
         &self,
-        x_train: ArrayView2<'_, f64>,
+        x: &dyn Rows,
+        split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
-        x_test: ArrayView2<'_, f64>,
     ) -> Result<FoldPrediction>;
-
-    /// Fit on the rows `train` of `x` (`y_train` their targets, in that
-    /// order) and predict the rows `test`. The default gathers both sets of
-    /// rows and calls [`Probe::fit_predict`]; a probe that can stream rows
-    /// overrides it.
-    fn fit_predict_rows(
-        &self,
-        x: &dyn Rows,
-        train: &[usize],
-        test: &[usize],
-        y_train: ArrayView2<'_, f64>,
-    ) -> Result<FoldPrediction> {
-        let x_train = x.gather(train);
-        let x_test = x.gather(test);
-        self.fit_predict(x_train.view(), y_train, x_test.view())
-    }
-
-    /// [`Probe::fit_predict_rows`] for fold number `fold` of the run. A
-    /// probe with randomness seeds from it (so that the numbers do not depend
-    /// on which thread fits which fold); the default ignores it.
-    fn fit_predict_fold_rows(
-        &self,
-        x: &dyn Rows,
-        train: &[usize],
-        test: &[usize],
-        y_train: ArrayView2<'_, f64>,
-        fold: usize,
-    ) -> Result<FoldPrediction> {
-        let _ = fold;
-        self.fit_predict_rows(x, train, test, y_train)
-    }
 }

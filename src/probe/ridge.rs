@@ -36,10 +36,10 @@
 use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
 
 use super::scale::{ClipBounds, Scale};
-use super::{FoldPrediction, Probe};
+use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
+use crate::flow::rows::{Dense, Rows, BLOCK};
 use crate::linalg;
-use crate::rows::{Dense, Rows, BLOCK};
 
 /// `logspace(-3, 3, 13)`: scikit-learn's usual `RidgeCV` grid, cpd's default.
 pub fn default_alphas() -> Vec<f64> {
@@ -379,27 +379,13 @@ fn best_alphas(alphas: &[f64], sse: &Array2<f64>, n: f64) -> Vec<f64> {
 impl Probe for Ridge {
     fn fit_predict(
         &self,
-        x_train: ArrayView2<'_, f64>,
-        y_train: ArrayView2<'_, f64>,
-        x_test: ArrayView2<'_, f64>,
-    ) -> Result<FoldPrediction> {
-        let fitted = self.fit(x_train, y_train)?;
-        Ok(FoldPrediction {
-            pred: fitted.predict(x_test),
-            alpha: Some(fitted.alpha.clone()),
-        })
-    }
-
-    fn fit_predict_rows(
-        &self,
         x: &dyn Rows,
-        train: &[usize],
-        test: &[usize],
+        split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
     ) -> Result<FoldPrediction> {
-        let fitted = self.fit_rows(x, train, y_train)?;
+        let fitted = self.fit_rows(x, split.train, y_train)?;
         Ok(FoldPrediction {
-            pred: fitted.predict_rows(x, test),
+            pred: fitted.predict_rows(x, split.test),
             alpha: Some(fitted.alpha.clone()),
         })
     }

@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 use super::markdown::{Column, Table};
 use super::Report;
-use crate::controls::INFLATION_NOTE;
 use crate::error::{CpdError, Result};
 
 /// `controls.csv`.
@@ -17,6 +16,9 @@ pub const CHANNELS_CSV: &str = "channels.csv";
 pub const CURVE_CSV: &str = "learning_curve.csv";
 /// `profiles.csv`.
 pub const PROFILES_CSV: &str = "profiles.csv";
+
+/// What an inflation flag means, for reports.
+pub const INFLATION_NOTE: &str = "inflated: the probe predicts a target computed from composition alone out of the composition-free residual, so it reads nonlinear composition signal; its R²_geom on real targets overstates geometric information.";
 
 fn col(name: &str, numeric: bool) -> Column {
     Column {
@@ -187,7 +189,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let picks = |v: &[crate::profile::LayerPick]| {
+                let picks = |v: &[super::LayerPick]| {
                     v.iter()
                         .map(|l| format!("{}: {} ({:.3})", l.target, l.layer, l.value))
                         .collect::<Vec<_>>()

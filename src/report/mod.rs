@@ -44,7 +44,7 @@ pub struct Report {
     pub learning_curves: Vec<CurveRecord>,
     /// Best layers and the ranking of models.
     #[serde(default)]
-    pub profiles: Option<crate::profile::Profiles>,
+    pub profiles: Option<Profiles>,
     /// Unstable records and the structures that make them so.
     #[serde(default)]
     pub instability: Instability,
@@ -194,7 +194,7 @@ pub struct ResultRecord {
     #[serde(default, with = "finite")]
     pub r2_median: Option<f64>,
     /// Whether the record is flagged by the instability rule
-    /// ([`crate::diagnostics::RULE`]): its mean R² is decided by a few
+    /// ([`crate::analyses::instability::RULE`]): its mean R² is decided by a few
     /// structures, not by the representation.
     #[serde(default)]
     pub unstable: bool,
@@ -245,7 +245,7 @@ pub struct Culprit {
     /// The fold it is held out in.
     pub fold: usize,
     /// Keys of the unstable records whose fold it decides
-    /// ([`crate::diagnostics::is_culprit`]).
+    /// ([`crate::analyses::instability::is_culprit`]).
     pub records: Vec<String>,
     /// Its largest share of its fold's squared error over those records.
     pub max_share: f64,
@@ -264,7 +264,7 @@ pub struct Instability {
     /// Keys of the unstable records.
     pub unstable: Vec<String>,
     /// Structures that decide a fold of an unstable record
-    /// ([`crate::diagnostics::is_culprit`]), most records first.
+    /// ([`crate::analyses::instability::is_culprit`]), most records first.
     pub culprits: Vec<Culprit>,
     /// Keys of the ridge records whose alpha sits at an edge of the grid
     /// on some fold.
@@ -322,7 +322,7 @@ pub struct InflationRecord {
     pub r2_geom: Option<f64>,
     /// The threshold applied.
     pub threshold: f64,
-    /// `r2_geom > threshold`: see [`crate::controls::INFLATION_NOTE`].
+    /// `r2_geom > threshold`: see [`crate::report::analyses::INFLATION_NOTE`].
     pub inflated: bool,
 }
 
@@ -395,6 +395,43 @@ pub struct GapRecord {
     /// and linearly readable.
     #[serde(with = "finite")]
     pub disentanglement: Option<f64>,
+}
+
+/// The best layer of a model for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerPick {
+    /// Target.
+    pub target: String,
+    /// Layer.
+    pub layer: String,
+    /// The value that picked it (R²_geom for `best`, the gap for `most_nonlinear`).
+    pub value: f64,
+}
+
+/// One model's profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelProfile {
+    /// Model.
+    pub model: String,
+    /// Per target, the layer with the highest ridge R²_geom.
+    pub best_layer: Vec<LayerPick>,
+    /// Per target, the layer with the largest gap R²_geom,mlp − R²_geom,ridge
+    /// (empty when the MLP probe did not run).
+    pub most_nonlinear_layer: Vec<LayerPick>,
+    /// The model's score (see [`Profiles::score`]; computed by
+    /// [`crate::analyses::profile`]).
+    pub score: f64,
+}
+
+/// Profiles of every model, ranked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profiles {
+    /// What the ranking score is.
+    pub score: String,
+    /// Probes the profiles used.
+    pub probes: Vec<String>,
+    /// Models, best first.
+    pub ranking: Vec<ModelProfile>,
 }
 
 /// Wall-clock timing.
@@ -533,7 +570,7 @@ pub(crate) mod fixture {
             learning_curves: Vec::new(),
             profiles: None,
             instability: Default::default(),
-            gaps: crate::analysis::gaps(&results),
+            gaps: Vec::new(),
             results,
             timing: Timing { seconds: 1.25 },
         }

@@ -50,9 +50,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::{FoldPrediction, Probe};
+use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
-use crate::rows::Rows;
+use crate::flow::rows::Rows;
 use binning::{BinMapper, Binned, MAX_BINS};
 use grower::{grow, TreeParams, Workspace};
 use predictor::{Node, Tree};
@@ -291,8 +291,8 @@ impl Gbt {
         Ok(rows)
     }
 
-    /// [`Probe::fit_predict`] for fold number `fold` (which seeds the
-    /// early-stopping split).
+    /// Fit on `(x_train, y_train)` (all targets) and predict `x_test`, as
+    /// fold number `fold` of the run (which seeds the early-stopping split).
     pub fn fit_predict_fold(
         &self,
         x_train: ArrayView2<'_, f64>,
@@ -353,24 +353,12 @@ impl Gbt {
 impl Probe for Gbt {
     fn fit_predict(
         &self,
-        x_train: ArrayView2<'_, f64>,
-        y_train: ArrayView2<'_, f64>,
-        x_test: ArrayView2<'_, f64>,
-    ) -> Result<FoldPrediction> {
-        self.fit_predict_fold(x_train, y_train, x_test, 0)
-    }
-
-    fn fit_predict_fold_rows(
-        &self,
         x: &dyn Rows,
-        train: &[usize],
-        test: &[usize],
+        split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
-        fold: usize,
     ) -> Result<FoldPrediction> {
-        let x_train = x.gather(train);
-        let x_test = x.gather(test);
-        self.fit_predict_fold(x_train.view(), y_train, x_test.view(), fold)
+        let (x_train, x_test) = (x.gather(split.train), x.gather(split.test));
+        self.fit_predict_fold(x_train.view(), y_train, x_test.view(), split.fold)
     }
 }
 
@@ -395,7 +383,9 @@ mod tests {
         }
         .check()
         .unwrap();
-        let out = gbt.fit_predict(x.view(), y.view(), x.view()).unwrap();
+        let out = gbt
+            .fit_predict_fold(x.view(), y.view(), x.view(), 0)
+            .unwrap();
         let err: f64 = out
             .pred
             .iter()

@@ -4,45 +4,7 @@
 //! the "disentanglement gradient". Control targets (`ctrl_*`) and channel
 //! groups are left out: profiles are about whole layers and real targets.
 
-use serde::{Deserialize, Serialize};
-
-use crate::report::ResultRecord;
-
-/// The best layer of a model for one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayerPick {
-    /// Target.
-    pub target: String,
-    /// Layer.
-    pub layer: String,
-    /// The value that picked it (R²_geom for `best`, the gap for `most_nonlinear`).
-    pub value: f64,
-}
-
-/// One model's profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelProfile {
-    /// Model.
-    pub model: String,
-    /// Per target, the layer with the highest ridge R²_geom.
-    pub best_layer: Vec<LayerPick>,
-    /// Per target, the layer with the largest gap R²_geom,mlp − R²_geom,ridge
-    /// (empty when the MLP probe did not run).
-    pub most_nonlinear_layer: Vec<LayerPick>,
-    /// The model's score (see [`Profiles::score`]).
-    pub score: f64,
-}
-
-/// Profiles of every model, ranked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Profiles {
-    /// What the ranking score is.
-    pub score: String,
-    /// Probes the profiles used.
-    pub probes: Vec<String>,
-    /// Models, best first.
-    pub ranking: Vec<ModelProfile>,
-}
+use crate::report::{LayerPick, ModelProfile, Profiles, ResultRecord};
 
 fn geom(
     results: &[ResultRecord],

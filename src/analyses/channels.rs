@@ -14,6 +14,7 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::error::{CpdError, Result};
 use crate::io::embeddings::Values;
+use crate::report::{ResultRecord, RoutingRecord};
 
 /// How an `L > 0` irrep enters its group's features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -188,6 +189,24 @@ impl ChannelSpec {
 /// [`Values`]).
 pub fn features_of(spec: &ChannelSpec, group: &Group, h: ArrayView2<'_, f64>) -> Array2<f64> {
     spec.features(group, &Values::F64(h.to_owned()))
+}
+
+/// R²_geom of every channel-group record.
+pub fn channel_routing(results: &[ResultRecord]) -> Vec<RoutingRecord> {
+    results
+        .iter()
+        .filter(|r| r.representation == "geom")
+        .filter_map(|r| {
+            Some(RoutingRecord {
+                model: r.model.clone(),
+                layer: r.layer.clone(),
+                group: r.channels.clone()?,
+                target: r.target.clone(),
+                probe: r.probe.clone(),
+                r2_geom: r.r2_mean,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! of that column once standardised, and a linear or MLP probe extrapolates
 //! from it. For every fold this module finds
 //! * the held-out structure with the largest share of the fold's squared
-//!   error ([`worst_share`]), and
+//!   error ([`crate::flow::metrics::worst_share`]), and
 //! * the largest extrapolation, `|z| = |x − mean| / scale` against the
 //!   training fold's `StandardScaler` statistics ([`extrapolation`]),
 //!
@@ -16,8 +16,10 @@
 use ndarray::{s, Array1, Array2};
 use rayon::prelude::*;
 
-use crate::folds::Folds;
-use crate::rows::{Rows, BLOCK};
+use crate::flow::dataset::{CompositionMode, Dataset};
+use crate::flow::folds::Folds;
+use crate::flow::rows::{Rows, BLOCK};
+use crate::report::{Culprit, Instability, ResultRecord};
 
 /// A record is unstable when one held-out structure carries more than this
 /// share of some fold's squared error (and costs it [`COST_LIMIT`]).
@@ -35,24 +37,6 @@ pub const DROP_LIMIT: f64 = 0.5;
 /// The rule [`is_unstable`] applies, in words (for reports).
 pub const RULE: &str = "one held-out structure carries more than 50 % of a fold's squared error \
 and costs it more than 0.1 of R², or a fold's R² lies more than 0.5 below the median fold R²";
-
-/// The held-out row with the largest squared error and its share of the
-/// fold's sum of squared errors: `(position in the fold, share)`.
-///
-/// `None` when the fold has no rows or its squared error is zero or not
-/// finite (a perfect or a broken fit: no structure dominates it).
-pub fn worst_share(y: &[f64], pred: &[f64]) -> Option<(usize, f64)> {
-    let mut sse = 0.0;
-    let mut worst = (0, -1.0);
-    for (i, (a, b)) in y.iter().zip(pred).enumerate() {
-        let e = (a - b) * (a - b);
-        sse += e;
-        if e > worst.1 {
-            worst = (i, e);
-        }
-    }
-    (sse > 0.0 && sse.is_finite()).then(|| (worst.0, worst.1 / sse))
-}
 
 /// The largest standardised value of a held-out fold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -195,21 +179,104 @@ pub fn is_unstable(r2_folds: &[f64], shares: &[Option<f64>]) -> bool {
     }
 }
 
+/// The run's instability summary: unstable records, the structures that
+/// dominate their folds, and the ridge records whose alpha hit the grid's edge.
+pub fn summary(results: &[ResultRecord], ds: &Dataset) -> Instability {
+    let mut culprits: Vec<Culprit> = Vec::new();
+    let mut z_of: std::collections::HashMap<(&str, usize), f64> = Default::default();
+    for r in results {
+        for d in &r.fold_diagnostics {
+            if let (Some(id), Some(z)) = (&d.extrapolation_id, d.extrapolation_z) {
+                let e = z_of.entry((id.as_str(), d.fold)).or_insert(z);
+                *e = e.max(z);
+            }
+        }
+    }
+    for r in results.iter().filter(|r| r.unstable) {
+        for d in &r.fold_diagnostics {
+            let (Some(id), Some(share)) = (&d.worst_id, d.worst_share) else {
+                continue;
+            };
+            if !d.r2.is_some_and(|r2| is_culprit(share, r2, r.r2_median)) {
+                continue;
+            }
+            let pos = match culprits
+                .iter()
+                .position(|c| &c.id == id && c.fold == d.fold)
+            {
+                Some(p) => p,
+                None => {
+                    culprits.push(Culprit {
+                        id: id.clone(),
+                        formula: formula(ds, id),
+                        fold: d.fold,
+                        records: Vec::new(),
+                        max_share: share,
+                        max_z: z_of.get(&(id.as_str(), d.fold)).copied(),
+                    });
+                    culprits.len() - 1
+                }
+            };
+            let c = &mut culprits[pos];
+            c.records.push(r.key());
+            c.max_share = c.max_share.max(share);
+        }
+    }
+    // Most records first; the sort is stable, so ties keep first appearance.
+    culprits.sort_by_key(|c| std::cmp::Reverse(c.records.len()));
+    Instability {
+        rule: RULE.into(),
+        unstable: results
+            .iter()
+            .filter(|r| r.unstable)
+            .map(|r| r.key())
+            .collect(),
+        culprits,
+        alpha_at_edge: results
+            .iter()
+            .filter(|r| r.alpha_at_edge == Some(true))
+            .map(|r| r.key())
+            .collect(),
+    }
+}
+
+/// A structure's formula from its counts in Hill order (C, then H, then
+/// the other elements alphabetically; alphabetically throughout without
+/// carbon), e.g. `C2F6`; `None` for fractions.
+pub fn formula(ds: &Dataset, id: &str) -> Option<String> {
+    if ds.composition_mode != CompositionMode::Counts {
+        return None;
+    }
+    let row = ds.ids.iter().position(|i| i == id)?;
+    let mut parts: Vec<(&str, f64)> = ds
+        .composition_columns
+        .iter()
+        .enumerate()
+        .map(|(j, el)| (el.as_str(), ds.composition[(row, j)]))
+        .filter(|&(_, c)| c > 0.0)
+        .collect();
+    let has_carbon = parts.iter().any(|&(el, _)| el == "C");
+    let rank = |el: &str| match (has_carbon, el) {
+        (true, "C") => 0,
+        (true, "H") => 1,
+        _ => 2,
+    };
+    parts.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
+    let mut f = String::new();
+    for (el, c) in parts {
+        f.push_str(el);
+        if c != 1.0 {
+            f.push_str(&c.to_string());
+        }
+    }
+    Some(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::Dense;
+    use crate::flow::rows::Dense;
     use ndarray::array;
-
-    #[test]
-    fn worst_share_names_the_dominant_row() {
-        // Errors 0.1, 3, 0.2: squared 0.01, 9, 0.04, share 9/9.05.
-        let (i, share) = worst_share(&[1.0, 2.0, 3.0], &[1.1, 5.0, 2.8]).unwrap();
-        assert_eq!(i, 1);
-        assert!((share - 9.0 / 9.05).abs() < 1e-12);
-        assert_eq!(worst_share(&[1.0, 2.0], &[1.0, 2.0]), None);
-        assert_eq!(worst_share(&[], &[]), None);
-    }
 
     #[test]
     fn extrapolation_is_measured_against_the_training_fold() {

@@ -7,8 +7,8 @@
 
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
 
+use crate::flow::rows::{Dense, Rows, BLOCK};
 use crate::linalg;
-use crate::rows::{Dense, Rows, BLOCK};
 
 /// Relative size below which a residual column is rounding noise, by the
 /// embedding's on-disk type.

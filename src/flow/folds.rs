@@ -6,8 +6,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::align_ids;
 use crate::error::{CpdError, Result};
+use crate::flow::dataset::align_ids;
 use crate::io::table::Table;
 
 /// A fold index per row.

@@ -10,10 +10,10 @@ use rayon::prelude::*;
 use ndarray::{ArrayView2, Axis};
 
 use crate::error::{CpdError, Result};
-use crate::folds::Folds;
-use crate::metrics::{mean_std, r2};
-use crate::probe::Probe;
-use crate::rows::Rows;
+use crate::flow::folds::Folds;
+use crate::flow::metrics::{mean_std, r2};
+use crate::flow::rows::Rows;
+use crate::probe::{Probe, Split};
 
 /// Training sizes and repeats.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +108,13 @@ pub fn learning_curve(
             let mut pick = pool[..m].to_vec();
             pick.sort_unstable();
             let y_train = y.select(Axis(0), &pick);
-            let pred = probe.fit_predict_rows(x, &pick, &test, y_train.view())?;
+            // Fold 0's stream for every fit (as the seeds above already vary).
+            let split = Split {
+                train: &pick,
+                test: &test,
+                fold: 0,
+            };
+            let pred = probe.fit_predict(x, split, y_train.view())?;
             Ok((0..y.ncols())
                 .map(|t| {
                     let truth: Vec<f64> = test.iter().map(|&i| y[(i, t)]).collect();
@@ -143,8 +149,8 @@ pub fn learning_curve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::rows::Dense;
     use crate::probe::ridge::RidgeParams;
-    use crate::rows::Dense;
     use ndarray::Array2;
 
     #[test]
@@ -178,7 +184,8 @@ mod tests {
         for w in r2s.windows(2) {
             assert!(w[1] > w[0], "{r2s:?}");
         }
-        let full = crate::cv::cross_validate(&ridge, &Dense(x.view()), y.view(), &folds).unwrap();
+        let full =
+            crate::flow::cv::cross_validate(&ridge, &Dense(x.view()), y.view(), &folds).unwrap();
         let full_mean = full[0].r2_folds.iter().sum::<f64>() / 5.0;
         assert!(r2s[0] < full_mean - 0.1, "{r2s:?} vs {full_mean}");
         assert!((r2s[4] - full_mean).abs() < 0.01, "{r2s:?} vs {full_mean}");

@@ -4,12 +4,11 @@
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::diagnostics::worst_share;
 use crate::error::Result;
-use crate::folds::Folds;
-use crate::metrics;
-use crate::probe::Probe;
-use crate::rows::Rows;
+use crate::flow::folds::Folds;
+use crate::flow::metrics::{self, worst_share};
+use crate::flow::rows::Rows;
+use crate::probe::{Probe, Split};
 
 /// Cross-validated scores of one probe on one representation for one target.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub struct CvScores {
     /// Root mean squared error of the pooled out-of-fold predictions.
     pub rmse: f64,
     /// Per fold, the held-out row with the largest share of the fold's
-    /// squared error, and that share ([`crate::diagnostics::worst_share`]).
+    /// squared error, and that share ([`metrics::worst_share`]).
     pub worst: Vec<Option<(usize, f64)>>,
     /// Out-of-fold prediction of every row, in row order.
     pub oof: Vec<f64>,
@@ -59,7 +58,15 @@ pub fn cross_validate_with(
             let (train, test) = folds.split(f);
             let y_train = y.select(Axis(0), &train);
             probe
-                .fit_predict_fold_rows(x, &train, &test, y_train.view(), f)
+                .fit_predict(
+                    x,
+                    Split {
+                        train: &train,
+                        test: &test,
+                        fold: f,
+                    },
+                    y_train.view(),
+                )
                 .map(|p| {
                     fold_done();
                     (test, p)

@@ -41,9 +41,37 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// The held-out row with the largest squared error and its share of the
+/// fold's sum of squared errors: `(position in the fold, share)`.
+///
+/// `None` when the fold has no rows or its squared error is zero or not
+/// finite (a perfect or a broken fit: no structure dominates it).
+pub fn worst_share(y: &[f64], pred: &[f64]) -> Option<(usize, f64)> {
+    let mut sse = 0.0;
+    let mut worst = (0, -1.0);
+    for (i, (a, b)) in y.iter().zip(pred).enumerate() {
+        let e = (a - b) * (a - b);
+        sse += e;
+        if e > worst.1 {
+            worst = (i, e);
+        }
+    }
+    (sse > 0.0 && sse.is_finite()).then(|| (worst.0, worst.1 / sse))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worst_share_names_the_dominant_row() {
+        // Errors 0.1, 3, 0.2: squared 0.01, 9, 0.04, share 9/9.05.
+        let (i, share) = worst_share(&[1.0, 2.0, 3.0], &[1.1, 5.0, 2.8]).unwrap();
+        assert_eq!(i, 1);
+        assert!((share - 9.0 / 9.05).abs() < 1e-12);
+        assert_eq!(worst_share(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(worst_share(&[], &[]), None);
+    }
 
     #[test]
     fn r2_matches_closed_forms() {

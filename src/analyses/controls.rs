@@ -16,6 +16,7 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::error::{CpdError, Result};
 use crate::io::elements::atomic_number;
+use crate::report::{InflationRecord, ResultRecord};
 
 /// Names of the control targets, in report order.
 pub const CONTROLS: [&str; 4] = [
@@ -33,9 +34,6 @@ pub fn is_linear(name: &str) -> bool {
 
 /// Default R²_geom above which a probe is flagged as inflated.
 pub const DEFAULT_INFLATION_THRESHOLD: f64 = 0.1;
-
-/// What an inflation flag means, for reports.
-pub const INFLATION_NOTE: &str = "inflated: the probe predicts a target computed from composition alone out of the composition-free residual, so it reads nonlinear composition signal; its R²_geom on real targets overstates geometric information.";
 
 /// Standard atomic weights (IUPAC 2021, abridged to five significant digits
 /// or the conventional value), by atomic number from H; for elements
@@ -87,6 +85,25 @@ pub fn control_targets(counts: ArrayView2<'_, f64>, columns: &[String]) -> Resul
         };
     }
     Ok(out)
+}
+
+/// The inflation verdict of every probe on every control's residual record.
+pub fn inflation(results: &[ResultRecord], threshold: f64) -> Vec<InflationRecord> {
+    results
+        .iter()
+        .filter(|r| r.representation == "geom" && CONTROLS.contains(&r.target.as_str()))
+        .map(|r| InflationRecord {
+            model: r.model.clone(),
+            layer: r.layer.clone(),
+            channels: r.channels.clone(),
+            probe: r.probe.clone(),
+            control: r.target.clone(),
+            linear: is_linear(&r.target),
+            r2_geom: r.r2_mean,
+            threshold,
+            inflated: r.r2_mean.is_some_and(|v| v > threshold),
+        })
+        .collect()
 }
 
 #[cfg(test)]

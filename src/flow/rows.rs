@@ -2,7 +2,7 @@
 //! test fold in blocks, widened to f64 as it reads them, so that neither the
 //! f64 copy of an embedding nor its composition residual is ever held whole:
 //! the embedding stays in memory once, in its on-disk type (see
-//! [`crate::projection::Residual`] for the residual computed on the fly).
+//! [`crate::flow::projection::Residual`] for the residual computed on the fly).
 
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 

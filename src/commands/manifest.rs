@@ -39,11 +39,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::analysis::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve};
-use crate::channels::{ChannelSpec, Invariants};
-use crate::controls::DEFAULT_INFLATION_THRESHOLD;
-use crate::dataset::CompositionMode;
+use crate::analyses::channels::{ChannelSpec, Invariants};
+use crate::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
+use crate::commands::analyze::{
+    AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
+};
 use crate::error::{CpdError, Result};
+use crate::flow::dataset::CompositionMode;
 use crate::probe::gbt::GbtParams;
 use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;

@@ -1,0 +1,12 @@
+//! The paper's analyses, computed from a run's records and representations:
+//! compositional controls and probe inflation ([`controls`]), irreps channel
+//! routing ([`channels`]), learning curves ([`curve`]), layer and model
+//! profiles ([`profile`]), the linear–nonlinear gap ([`gaps`]) and the
+//! instability diagnostics ([`instability`]).
+
+pub mod channels;
+pub mod controls;
+pub mod curve;
+pub mod gaps;
+pub mod instability;
+pub mod profile;

@@ -1,0 +1,266 @@
+//! One `cpd analyze` run, in named stages, each a function of its own:
+//!
+//! 1. check the settings ([`Probes::check`]);
+//! 2. load the compositions and targets ([`load::tables`]) and align them
+//!    by id ([`load::align`]);
+//! 3. split the rows into folds ([`split::folds`]);
+//! 4. project composition out ([`Projection`]);
+//! 5. probe and score every representation of every layer, one embedding
+//!    file in memory at a time ([`probe::Run`]);
+//! 6. analyse the records and assemble the report ([`assemble::report`]).
+//!
+//! The caller gets a [`Report`] and the fold assignment; writing files and
+//! printing are left to it.
+
+mod assemble;
+mod load;
+mod probe;
+mod split;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::analyses::channels::ChannelSpec;
+use crate::error::{CpdError, Result};
+use crate::flow::dataset::CompositionMode;
+use crate::flow::folds::Folds;
+use crate::flow::projection::Projection;
+use crate::probe::gbt::{Gbt, GbtParams};
+use crate::probe::mlp::{Mlp, MlpParams};
+use crate::probe::ridge::{Ridge, RidgeParams};
+use crate::probe::scale::Scale;
+use crate::probe::{Probe, ProbeKind};
+use crate::report::Report;
+
+/// An embedding file and the model name it is reported under.
+#[derive(Debug, Clone)]
+pub struct EmbeddingSpec {
+    /// Model name.
+    pub model: String,
+    /// `.npy`, `.npz` or `.csv` file.
+    pub path: PathBuf,
+    /// Layers to probe, in this order (`None`: every layer in file order).
+    pub layers: Option<Vec<String>>,
+    /// Channel groups to probe besides the whole layer.
+    pub channels: Option<ChannelSpec>,
+    /// Layers the channel groups apply to (`None`: every layer).
+    pub channel_layers: Option<Vec<String>>,
+}
+
+/// Where compositions come from.
+#[derive(Debug, Clone)]
+pub enum CompositionSource {
+    /// CSV with `id` and one column per element.
+    Table(PathBuf),
+    /// Extended-XYZ structures; counts are derived.
+    Structures(PathBuf),
+}
+
+/// How folds are made.
+#[derive(Debug, Clone)]
+pub enum FoldSpec {
+    /// Shuffled k-fold from a seed.
+    Shuffled {
+        /// Number of folds.
+        k: usize,
+        /// Seed.
+        seed: u64,
+    },
+    /// `id,fold` CSV.
+    File(PathBuf),
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct AnalyzeConfig {
+    /// Embedding files, in report order.
+    pub embeddings: Vec<EmbeddingSpec>,
+    /// Compositions.
+    pub composition: CompositionSource,
+    /// Counts or fractions.
+    pub composition_mode: CompositionMode,
+    /// Targets CSV.
+    pub targets: PathBuf,
+    /// Targets to probe (empty: all columns).
+    pub target_names: Vec<String>,
+    /// Probes to run.
+    pub probes: Vec<ProbeKind>,
+    /// Fold scheme.
+    pub folds: FoldSpec,
+    /// Ridge hyper-parameters.
+    pub ridge: RidgeParams,
+    /// Gradient-boosted-tree hyper-parameters.
+    pub gbt: GbtParams,
+    /// MLP hyper-parameters.
+    pub mlp: MlpParams,
+    /// Residualise the target against composition too.
+    pub residualize_target: bool,
+    /// Add the compositional control targets ([`crate::analyses::controls`]).
+    pub controls: bool,
+    /// R²_geom on a control above which a probe is flagged inflated.
+    pub inflation_threshold: f64,
+    /// Learning curves to compute (whole layers).
+    pub learning_curve: Option<LearningCurve>,
+    /// Feature scaling of the ridge and MLP probes.
+    pub scale: Scale,
+    /// Keep every record's out-of-fold predictions ([`Analysis::predictions`]).
+    pub predictions: bool,
+}
+
+/// Learning-curve request: training sizes and repeats (the seed is the
+/// fold seed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearningCurve {
+    /// Training sizes, increasing.
+    pub sizes: Vec<usize>,
+    /// Subsamples per size and fold.
+    pub repeats: usize,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The report.
+    pub report: Report,
+    /// Row ids in report order.
+    pub ids: Vec<String>,
+    /// Fold assignment used.
+    pub folds: Folds,
+    /// With [`AnalyzeConfig::predictions`], the out-of-fold predictions of
+    /// every record (in row order, `ids`' order), parallel to
+    /// `report.results`; empty otherwise.
+    pub predictions: Vec<Vec<f64>>,
+    /// The targets' values in row order, one column per target in
+    /// `report.settings.targets` (after `--residualize-target`).
+    pub targets: ndarray::Array2<f64>,
+}
+
+/// Where a run reports how far it has got. The library never prints; a
+/// front end turns these calls into a progress bar (or ignores them).
+///
+/// The unit of work is one probe fitted on one fold of one representation
+/// of one layer (all targets at once).
+pub trait Progress: Sync {
+    /// `n` more units of work became known (one layer was loaded).
+    fn add_work(&self, n: u64);
+    /// The run moved on to `what` (`model/layer`).
+    fn stage(&self, what: &str);
+    /// One unit of work finished.
+    fn done(&self);
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn add_work(&self, _: u64) {}
+    fn stage(&self, _: &str) {}
+    fn done(&self) {}
+}
+
+/// Run the analysis.
+pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
+    analyze_with_progress(config, &NoProgress)
+}
+
+/// Run the analysis, reporting progress to `progress`.
+pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
+    let start = Instant::now();
+    let probes = Probes::check(config)?;
+    let mut inputs = Vec::new();
+    let tables = load::tables(config, &mut inputs)?;
+    let ds = load::align(config, tables)?;
+    let (folds, curve) = split::folds(config, &ds, &mut inputs)?;
+    let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
+    let y = if config.residualize_target {
+        projection.residual_raw(ds.targets.view())
+    } else {
+        ds.targets.clone()
+    };
+    let run = probe::Run {
+        config,
+        probes: &probes.list(),
+        grid: probes.ridge.alphas(),
+        ds: &ds,
+        folds: &folds,
+        curve: curve.as_ref(),
+        projection: &projection,
+        y: y.view(),
+        progress,
+    };
+    let probed = run.all(&mut inputs)?;
+    let report = assemble::report(
+        config,
+        &probes,
+        &ds,
+        &folds,
+        &projection,
+        inputs,
+        probed.results,
+        probed.curves,
+        start,
+    );
+    Ok(Analysis {
+        report,
+        ids: ds.ids,
+        folds,
+        predictions: probed.predictions,
+        targets: y,
+    })
+}
+
+/// The run's probes, validated (with the run's scaling).
+struct Probes {
+    kinds: Vec<ProbeKind>,
+    ridge: Ridge,
+    gbt: Gbt,
+    mlp: Mlp,
+}
+
+impl Probes {
+    /// Check the settings that need no data: at least one embedding, unique
+    /// model names, at least one probe, none twice, valid hyper-parameters.
+    fn check(config: &AnalyzeConfig) -> Result<Probes> {
+        if config.embeddings.is_empty() {
+            return Err(CpdError::Invalid("no embeddings given".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for e in &config.embeddings {
+            if !seen.insert(e.model.as_str()) {
+                return Err(CpdError::Invalid(format!(
+                    "model name '{}' is used twice",
+                    e.model
+                )));
+            }
+        }
+        if config.probes.is_empty() {
+            return Err(CpdError::Invalid("no probes selected".into()));
+        }
+        for (i, p) in config.probes.iter().enumerate() {
+            if config.probes[..i].contains(p) {
+                return Err(CpdError::Invalid(format!(
+                    "probe '{}' is selected twice",
+                    p.name()
+                )));
+            }
+        }
+        Ok(Probes {
+            kinds: config.probes.clone(),
+            ridge: config.ridge.clone().check()?.with_scale(config.scale),
+            gbt: config.gbt.clone().check()?,
+            mlp: config.mlp.clone().check()?.with_scale(config.scale),
+        })
+    }
+
+    /// The selected probes, in the order asked for.
+    fn list(&self) -> Vec<(ProbeKind, &dyn Probe)> {
+        self.kinds
+            .iter()
+            .map(|&k| match k {
+                ProbeKind::Ridge => (k, &self.ridge as &dyn Probe),
+                ProbeKind::Gbt => (k, &self.gbt as &dyn Probe),
+                ProbeKind::Mlp => (k, &self.mlp as &dyn Probe),
+            })
+            .collect()
+    }
+}
