@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::markdown::{Column, Table};
+use super::table::{markdown_table, Column, Table};
 use super::Report;
 use crate::error::{CpdError, Result};
 
@@ -397,7 +397,7 @@ pub fn markdown(report: &Report) -> String {
     let mut md = String::new();
     for (title, lead, table) in sections(report) {
         let _ = writeln!(md, "\n## {title}\n\n{lead}\n");
-        super::markdown::markdown_table(&mut md, &table);
+        markdown_table(&mut md, &table);
     }
     md
 }

@@ -5,9 +5,10 @@
 use std::fmt::Write;
 
 use super::markdown::{
-    folds_description, gaps_table, inputs_table, rank_description, results_table, Table, GAP_NOTE,
+    folds_description, gaps_table, inputs_table, rank_description, results_table, GAP_NOTE,
 };
 use super::plot::Figure;
+use super::table::Table;
 use super::Report;
 
 /// Escape text for HTML element content and double- or single-quoted

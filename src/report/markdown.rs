@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::table::{markdown_table, Column, Table};
 use super::{Report, ResultRecord};
 
 /// One line of the pivoted view: a (model, layer, channels, target, probe)
@@ -210,23 +211,6 @@ pub fn instability_lines(report: &Report) -> String {
     out
 }
 
-/// A column of a results or inputs table.
-pub(super) struct Column {
-    /// Header text.
-    pub name: String,
-    /// Right-aligned (a number).
-    pub numeric: bool,
-    /// Rendered as code (paths, checksums).
-    pub code: bool,
-}
-
-/// A table shared by `report.md` and `report.html`: plain-text cells,
-/// escaped by each renderer.
-pub(super) struct Table {
-    pub columns: Vec<Column>,
-    pub rows: Vec<Vec<String>>,
-}
-
 fn col(name: &str, numeric: bool, code: bool) -> Column {
     Column {
         name: name.to_owned(),
@@ -371,25 +355,6 @@ pub(super) fn rank_description(report: &Report) -> String {
         format!("rank {}", c.rank)
     } else {
         format!("rank {}, dropped {}", c.rank, c.dropped.join(", "))
-    }
-}
-
-pub(super) fn markdown_table(md: &mut String, t: &Table) {
-    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
-    let _ = writeln!(md, "| {} |", names.join(" | "));
-    let rule: Vec<&str> = t
-        .columns
-        .iter()
-        .map(|c| if c.numeric { "---:" } else { "---" })
-        .collect();
-    let _ = writeln!(md, "|{}|", rule.join("|"));
-    for row in &t.rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&t.columns)
-            .map(|(v, c)| if c.code { format!("`{v}`") } else { v.clone() })
-            .collect();
-        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
 }
 

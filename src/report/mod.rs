@@ -6,6 +6,7 @@ pub mod analyses;
 pub mod html;
 pub mod markdown;
 pub mod plot;
+mod table;
 pub mod write;
 
 use serde::{Deserialize, Serialize};
