@@ -1,0 +1,103 @@
+//! `cpd analyze`: build the run's configuration, run it with progress,
+//! write the report files and print the table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use super::args::AnalyzeArgs;
+use super::config::{apply_flags, config_from_flags, demo_manifest};
+use super::progress::progress_sink;
+use cpd::commands::analyze::analyze_with_progress;
+use cpd::commands::manifest::Manifest;
+use cpd::report::markdown::text_table;
+use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("setting up the thread pool")?;
+    }
+    let demo = args.manifest.is_none()
+        && args.embeddings.is_empty()
+        && args.compositions.is_none()
+        && args.structures.is_none()
+        && args.targets.is_none();
+    let manifest = if demo {
+        Some(demo_manifest())
+    } else {
+        args.manifest.clone()
+    };
+    let mut config = match &manifest {
+        Some(path) => Manifest::load(path)?.to_config()?,
+        None => config_from_flags(&args)?,
+    };
+    apply_flags(&args, &mut config)?;
+    let out = match (&args.out, demo) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => Some(PathBuf::from("reports")),
+        (None, false) => None,
+    };
+    if config.predictions && out.is_none() {
+        bail!("--predictions writes predictions.csv and needs --out DIR");
+    }
+    if let Some(dir) = &out {
+        prepare_out_dir(dir).context("output directory is not writable")?;
+    }
+    let progress = progress_sink(args.progress, args.quiet);
+    let analysis = analyze_with_progress(&config, progress.as_ref());
+    drop(progress); // a finished bar is cleared before anything else prints
+    let analysis = analysis?;
+    if let Some(dir) = &out {
+        let extra = if config.predictions {
+            vec![(
+                PREDICTIONS_CSV.to_string(),
+                predictions_csv(
+                    &analysis.report,
+                    &analysis.ids,
+                    &analysis.folds.assignment,
+                    analysis.targets.view(),
+                    &analysis.predictions,
+                )?,
+            )]
+        } else {
+            Vec::new()
+        };
+        let written = write_outputs(
+            dir,
+            &analysis.report,
+            &analysis.ids,
+            &analysis.folds.assignment,
+            extra,
+        )?;
+        if !args.quiet {
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+            eprintln!("wrote {}", names.join(", "));
+        }
+    }
+    if !args.quiet {
+        let r = &analysis.report;
+        println!(
+            "cpd {}: {} structures, {} folds ({}), composition rank {} ({}{}), {:.2} s",
+            r.tool.version,
+            analysis.ids.len(),
+            r.settings.folds,
+            r.settings
+                .seed
+                .map_or_else(|| "from file".to_string(), |s| format!("seed {s}")),
+            r.composition.rank,
+            r.composition.columns.join(" "),
+            if r.composition.dropped.is_empty() {
+                String::new()
+            } else {
+                format!("; dropped {}", r.composition.dropped.join(" "))
+            },
+            r.timing.seconds
+        );
+        print!("{}", text_table(r));
+    }
+    Ok(ExitCode::SUCCESS)
+}

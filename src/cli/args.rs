@@ -1,0 +1,268 @@
+//! Stage one of the command line: the arguments as clap parses and checks
+//! them (types, ranges, conflicts), grouped under help headings. Nothing
+//! here reads a file; [`super::config`] turns them into the run.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "cpd",
+    version,
+    about = "Composition Projection Decomposition: what do atomistic embeddings encode beyond composition?"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Probe embeddings on composition alone, raw, and the composition-free residual.
+    ///
+    /// Without arguments, runs the bundled QM9 demo (data/demo.toml) and writes to reports/.
+    Analyze(Box<AnalyzeArgs>),
+    /// Compare a report with a baseline report: exit 0 when every baseline record is present and within tolerance, 1 otherwise.
+    Check(CheckArgs),
+    /// Describe an embedding file: shape, dtype, layout, NaN/Inf counts, column statistics.
+    Inspect(InspectArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CompositionArg {
+    /// Atom counts per element (molecules).
+    Counts,
+    /// Atom fractions per element (crystals).
+    Fractions,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScaleArg {
+    /// StandardScaler on the training fold (scikit-learn parity).
+    Standard,
+    /// StandardScaler, then held-out features clipped to the training fold's range.
+    Clip,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InvariantsArg {
+    /// The norm of each copy's 2L+1 components.
+    Norms,
+    /// The raw components.
+    Components,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A progress bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    /// Always report progress: a bar on a terminal, one line per layer otherwise.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(clap::Args)]
+pub struct AnalyzeArgs {
+    /// Run manifest (TOML): dataset, models and settings; paths relative to it. Flags given beside it override its settings.
+    #[arg(help_heading = "Inputs", long, value_name = "FILE", conflicts_with_all = ["embeddings", "compositions", "structures", "targets", "folds_file"])]
+    pub manifest: Option<PathBuf>,
+    /// Embedding file as NAME=PATH (.npy, .npz with one array per layer, or .csv with an id column); repeatable. NAME defaults to the file stem.
+    #[arg(help_heading = "Inputs", long = "embeddings", value_name = "NAME=PATH")]
+    pub embeddings: Vec<String>,
+    /// Composition CSV: an id column and one count column per element symbol.
+    #[arg(
+        help_heading = "Inputs",
+        long,
+        value_name = "FILE",
+        conflicts_with = "structures"
+    )]
+    pub compositions: Option<PathBuf>,
+    /// Extended-XYZ structures to derive compositions from (id from each frame's id=, else its index).
+    #[arg(help_heading = "Inputs", long, value_name = "FILE")]
+    pub structures: Option<PathBuf>,
+    /// Targets CSV: an id column and one column per target.
+    #[arg(help_heading = "Inputs", long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Target column to probe; repeatable or comma-separated [default: all].
+    #[arg(
+        help_heading = "Inputs",
+        long = "target",
+        value_name = "T",
+        value_delimiter = ','
+    )]
+    pub target: Vec<String>,
+    /// Probes to run, comma-separated: ridge, mlp, gbt [default: ridge].
+    #[arg(
+        help_heading = "Probes",
+        long,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub probes: Option<Vec<String>>,
+    /// Number of shuffled cross-validation folds [default: 5].
+    #[arg(help_heading = "Probes", long, value_name = "K")]
+    pub folds: Option<usize>,
+    /// Seed of the fold shuffle and of the MLP networks [default: 0].
+    #[arg(help_heading = "Probes", long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Use this fold assignment (CSV with columns id,fold) instead of shuffled folds.
+    #[arg(help_heading = "Inputs", long, value_name = "FILE", conflicts_with_all = ["folds", "seed"])]
+    pub folds_file: Option<PathBuf>,
+    /// Fixed ridge alpha (no selection).
+    #[arg(
+        help_heading = "Ridge",
+        long,
+        value_name = "A",
+        conflicts_with = "alphas"
+    )]
+    pub alpha: Option<f64>,
+    /// Ridge alpha grid for leave-one-out selection, comma-separated [default: logspace(-3,3,13)].
+    #[arg(
+        help_heading = "Ridge",
+        long,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub alphas: Option<Vec<f64>>,
+    /// GBT probe: boosting rounds [default: 300].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_rounds: Option<usize>,
+    /// GBT probe: learning rate (shrinkage) [default: 0.1].
+    #[arg(help_heading = "GBT", long, value_name = "ETA")]
+    pub gbt_lr: Option<f64>,
+    /// GBT probe: maximum leaves per tree, grown leaf-wise [default: 31].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_leaves: Option<usize>,
+    /// GBT probe: maximum tree depth [default: unlimited].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_depth: Option<usize>,
+    /// GBT probe: minimum training rows per leaf [default: 20].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_min_leaf: Option<usize>,
+    /// GBT probe: L2 penalty on leaf values [default: 0].
+    #[arg(help_heading = "GBT", long, value_name = "LAMBDA")]
+    pub gbt_l2: Option<f64>,
+    /// GBT probe: maximum bins per feature (2..=255), from training-fold quantiles [default: 255].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_bins: Option<usize>,
+    /// GBT probe: hold out this fraction of each training fold and stop boosting when its error stops falling [default: off, all rounds].
+    #[arg(help_heading = "GBT", long, value_name = "FRACTION")]
+    pub gbt_validation: Option<f64>,
+    /// GBT probe: rounds without a lower validation error before stopping (with --gbt-validation) [default: 10].
+    #[arg(help_heading = "GBT", long, value_name = "N")]
+    pub gbt_patience: Option<usize>,
+    /// MLP probe: hidden ReLU units [default: 128].
+    #[arg(help_heading = "MLP", long, value_name = "N")]
+    pub mlp_hidden: Option<usize>,
+    /// MLP probe: L2 penalty on the weights [default: 1e-4].
+    #[arg(help_heading = "MLP", long, value_name = "ALPHA")]
+    pub mlp_alpha: Option<f64>,
+    /// MLP probe: Adam learning rate [default: 1e-3].
+    #[arg(help_heading = "MLP", long, value_name = "LR")]
+    pub mlp_lr: Option<f64>,
+    /// MLP probe: minibatch size, capped at the rows trained on [default: 200].
+    #[arg(help_heading = "MLP", long, value_name = "N")]
+    pub mlp_batch: Option<usize>,
+    /// MLP probe: maximum epochs [default: 200].
+    #[arg(help_heading = "MLP", long, value_name = "N")]
+    pub mlp_max_epochs: Option<usize>,
+    /// MLP probe: early-stopping patience in epochs [default: 10].
+    #[arg(help_heading = "MLP", long, value_name = "N")]
+    pub mlp_patience: Option<usize>,
+    /// Feature scaling of the ridge and MLP probes: standard (StandardScaler), or clip (the same, then every held-out row's standardised features clipped to the training fold's per-column range: bounded extrapolation for rare elements). GBT bins its inputs and is unaffected [default: standard].
+    #[arg(help_heading = "Probes", long, value_enum, value_name = "MODE")]
+    pub scale: Option<ScaleArg>,
+    /// Also write predictions.csv: every record's out-of-fold prediction per structure (needs --out).
+    #[arg(help_heading = "Output", long)]
+    pub predictions: bool,
+    /// Also remove the composition-linear part of the target.
+    #[arg(help_heading = "Probes", long)]
+    pub residualize_target: bool,
+    /// Add control targets computed from composition alone (atoms, mass, atoms², H fraction) and flag probes that are inflated on them.
+    #[arg(help_heading = "Analyses", long)]
+    pub controls: bool,
+    /// R²_geom on a control above which a probe is flagged inflated [default: 0.1].
+    #[arg(help_heading = "Analyses", long, value_name = "T")]
+    pub inflation_threshold: Option<f64>,
+    /// Also probe each irrep group of the layers, from an e3nn irreps string such as 128x0e+64x1o+32x2e.
+    #[arg(
+        help_heading = "Analyses",
+        long,
+        value_name = "IRREPS",
+        conflicts_with = "channels"
+    )]
+    pub irreps: Option<String>,
+    /// Also probe named column groups: name=start:end,... (0-based, end exclusive).
+    #[arg(help_heading = "Analyses", long, value_name = "SPEC")]
+    pub channels: Option<String>,
+    /// L > 0 irreps as the norm of each copy's components (norms) or raw (components) [default: norms].
+    #[arg(help_heading = "Analyses", long, value_enum)]
+    pub invariants: Option<InvariantsArg>,
+    /// Layers the channel groups apply to, comma-separated [default: every layer].
+    #[arg(
+        help_heading = "Analyses",
+        long,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub channel_layers: Option<Vec<String>>,
+    /// Learning curves at these training sizes, comma-separated (e.g. 100,200,500,1000,2000).
+    #[arg(
+        help_heading = "Analyses",
+        long,
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub learning_curve: Option<Vec<usize>>,
+    /// Subsamples per learning-curve size and fold [default: 5].
+    #[arg(help_heading = "Analyses", long, value_name = "N")]
+    pub curve_repeats: Option<usize>,
+    /// Composition as atom counts or fractions [default: counts].
+    #[arg(help_heading = "Inputs", long, value_enum)]
+    pub composition: Option<CompositionArg>,
+    /// Write report.json, results.csv, report.md and folds.csv here.
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Worker threads (default: RAYON_NUM_THREADS or all cores). Results do not depend on it.
+    #[arg(help_heading = "Output", long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Progress on stderr.
+    #[arg(help_heading = "Output", long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
+    /// Print nothing but errors (implies --progress never).
+    #[arg(help_heading = "Output", long, short)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The reference report.json (records may carry their own "tol").
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The new report.json.
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// Largest accepted |new − baseline| for records without their own tol.
+    #[arg(long, value_name = "T", default_value_t = 0.02)]
+    pub tol: f64,
+    /// Record field compared: r2_mean, r2_median (robust to one bad fold), r2_pooled, r2_std, mae, rmse.
+    #[arg(long, value_name = "NAME", default_value = "r2_mean")]
+    pub metric: String,
+    /// List every record, not only those that moved, are missing or are new.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// Embedding file (.npy, .npz or .csv).
+    pub file: PathBuf,
+    /// Also print every column's statistics.
+    #[arg(long)]
+    pub columns: bool,
+    /// Print the summary as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
