@@ -285,7 +285,7 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             format!(
                 "{} of {} records are unstable: {}. Their mean R² is decided by a few \
                  structures, not by the representation; read the median. Bounding the \
-                 extrapolation (`--scale clip`: held-out features clipped to the training fold's \
+                 extrapolation (--scale clip: held-out features clipped to the training fold's \
                  range; ridge and MLP) is the standard remedy. Scale: {}.",
                 unstable.len(),
                 report.results.len(),
@@ -339,8 +339,8 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             "Each decides its held-out fold in the records listed: it carries more than half of the \
              fold's squared error and more than 0.1 of its R², or the fold's R² lies more than 0.5 \
              below the median and it alone costs more than 0.1 of it; |z| is its largest standardised value against the training fold when it is \
-             the fold's largest extrapolation (— when another structure is). `predictions.csv` \
-             (`--predictions`) has every out-of-fold prediction."
+             the fold's largest extrapolation (— when another structure is). predictions.csv \
+             (--predictions) has every out-of-fold prediction."
                 .to_string(),
             Table {
                 columns: vec![
@@ -379,7 +379,7 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             format!(
                 "On some training fold these ridge records chose the smallest ({}) or largest ({}) \
                  alpha of the grid: the grid, not the data, set the penalty. Widen it with \
-                 `--alphas`.",
+                 --alphas.",
                 grid.first().copied().unwrap_or(f64::NAN),
                 grid.last().copied().unwrap_or(f64::NAN)
             ),
