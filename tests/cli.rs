@@ -206,75 +206,294 @@ fn results_do_not_depend_on_the_thread_count() {
     );
 }
 
-/// Killing a run (SIGKILL or SIGINT) at any point leaves the previous report
-/// files byte-identical: outputs are written to temporary files and renamed.
+/// A report directory's files by name (hidden temporary files left out).
+type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+fn report_files(dir: &std::path::Path) -> Files {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .map(|n| {
+            let bytes = std::fs::read(dir.join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect()
+}
+
+/// The temporary files a run stages before renaming them into place.
+fn partial_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".cpd-partial-")
+        })
+        .collect()
+}
+
+/// A report file with what may differ between two identical runs removed:
+/// `report.json`'s `timing` and `report.html`'s time row.
+fn without_timing(name: &str, bytes: &[u8]) -> Vec<u8> {
+    match name {
+        "report.json" => {
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            v.as_object_mut().unwrap().remove("timing");
+            v.to_string().into_bytes()
+        }
+        "report.html" => String::from_utf8_lossy(bytes)
+            .lines()
+            .filter(|l| !l.contains("<th>time</th>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes(),
+        _ => bytes.to_vec(),
+    }
+}
+
+/// What an interrupted run left in its output directory.
+#[derive(Debug, PartialEq)]
+enum Left {
+    /// Every file byte-identical to the previous run's.
+    EveryFileOld,
+    /// Every file as a complete run with the same arguments writes it.
+    EveryFileNew,
+    /// Anything else: each file named with what it is.
+    Mix(Vec<String>),
+}
+
+fn what_is_left(dir: &std::path::Path, old: &Files, new: &Files) -> Left {
+    let now = report_files(dir);
+    let names: std::collections::BTreeSet<&String> =
+        now.keys().chain(old.keys()).chain(new.keys()).collect();
+    let state: Vec<(String, &str)> = names
+        .into_iter()
+        .map(|n| {
+            let s = match now.get(n) {
+                None => "missing",
+                Some(b) if old.get(n) == Some(b) => "old",
+                Some(b) if new.get(n) == Some(&without_timing(n, b)) => "new",
+                Some(_) => "neither old nor new",
+            };
+            (n.clone(), s)
+        })
+        .collect();
+    if state.iter().all(|(_, s)| *s == "old") {
+        Left::EveryFileOld
+    } else if state.iter().all(|(_, s)| *s == "new") {
+        Left::EveryFileNew
+    } else {
+        Left::Mix(state.iter().map(|(n, s)| format!("{n}: {s}")).collect())
+    }
+}
+
+/// A connected socket pair whose first end's send buffer is full: a child
+/// given that end as stdout or stderr blocks on its first write to it, for
+/// as long as the other end is kept and not read.
+#[cfg(unix)]
+fn full_socket() -> (
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
+    use std::io::Write;
+    let (child_end, ours) = std::os::unix::net::UnixStream::pair().unwrap();
+    child_end.set_nonblocking(true).unwrap();
+    let chunk = [b'#'; 4096];
+    let mut len = chunk.len();
+    // Down to single bytes: once even one byte would block, every write does.
+    while len > 0 {
+        match (&child_end).write(&chunk[..len]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => len /= 2,
+            Err(e) => panic!("filling the socket: {e}"),
+        }
+    }
+    child_end.set_nonblocking(false).unwrap();
+    (child_end, ours)
+}
+
+/// Killing a run leaves every report file either as the previous run wrote
+/// it or as a complete run with the same arguments writes it: never a mix,
+/// never a half-written file. cpd writes all files to temporary files first
+/// and renames them into place only when all are complete, `report.json`
+/// last.
+///
+/// Where a kill lands must not depend on timing (a run killed after a fixed
+/// delay once landed after the last rename, on a fast moment of the
+/// machine, and every file was new). So each kill is pinned to a phase by
+/// what the child is blocked on, not by when it is sent:
+/// - computing: stderr is a socket whose buffer is full and `--progress
+///   always` writes a line before any probe runs, so the child cannot reach
+///   the writing step; SIGKILL and SIGINT then leave every file old and no
+///   temporary file;
+/// - staging the temporary files: the file-size limit (`ulimit -f`) is below
+///   the size of `report.html` and `report.json`, so the kernel kills the
+///   child (SIGXFSZ) in the middle of writing them, after the smaller files
+///   are staged: every file old, the staged files left behind;
+/// - after the last rename: stdout is the full socket, and cpd writes its
+///   table there only after the files are in place and it has said `wrote …`
+///   on stderr; SIGKILL then leaves every file new.
+///
+/// (Between two renames the directory briefly holds a mix, with the old
+/// `report.json`; no kill is aimed there.)
+#[cfg(unix)]
 #[test]
-fn interrupted_run_leaves_the_previous_report_intact() {
+fn interrupted_run_leaves_every_file_old_or_every_file_new() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
     let dir = tempdir();
     let d = dir.path();
-    let mut args: Vec<String> = vec!["analyze".into()];
-    for m in ["ani2x", "chgnet", "sevennet0"] {
-        args.push("--embeddings".into());
-        args.push(format!("{m}={}", s(&data(&format!("embeddings/{m}.npz")))));
+    let mut base: Vec<String> = vec!["analyze".into()];
+    for m in ["chgnet", "sevennet0"] {
+        base.push("--embeddings".into());
+        base.push(format!("{m}={}", s(&data(&format!("embeddings/{m}.npz")))));
     }
     for (flag, v) in [
         ("--compositions", "compositions.csv"),
         ("--targets", "targets.csv"),
     ] {
-        args.push(flag.into());
-        args.push(s(&data(v)));
+        base.push(flag.into());
+        base.push(s(&data(v)));
     }
-    args.extend(["--out".into(), "out".into()]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let first = cpd(d, &refs);
-    assert!(first.status.success(), "{:?}", text(&first));
-    let names = [
-        "report.json",
-        "results.csv",
-        "report.md",
-        "folds.csv",
-        "report.html",
-        "r2_gap_ev_ridge.svg",
-    ];
-    let before: Vec<Vec<u8>> = names
-        .iter()
-        .map(|n| std::fs::read(d.join("out").join(n)).unwrap())
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut a = base.clone();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = cpd(d, &refs);
+        assert!(o.status.success(), "{:?}", text(&o));
+    };
+    // The previous report in out/, and what a complete --seed 7 run writes.
+    run(with(&["--out", "out", "-q"]));
+    run(with(&["--out", "ref", "--seed", "7", "-q"]));
+    let old = report_files(&d.join("out"));
+    let new: Files = report_files(&d.join("ref"))
+        .into_iter()
+        .map(|(n, b)| {
+            let b = without_timing(&n, &b);
+            (n, b)
+        })
         .collect();
-
-    let mut interrupted = 0;
-    for (i, delay_ms) in [30u64, 150, 400, 800, 1500].into_iter().enumerate() {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cpd"))
-            .args(&refs)
-            .args(["--seed", "7", "-q"])
-            .current_dir(d)
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_some() {
-            continue; // finished before we could interrupt it
-        }
-        if i % 2 == 0 {
-            child.kill().unwrap();
-        } else {
-            std::process::Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
-        }
-        let status = child.wait().unwrap();
-        if status.success() {
-            continue; // completed between the check and the signal
-        }
-        interrupted += 1;
-        for (n, b) in names.iter().zip(&before) {
-            assert_eq!(
-                &std::fs::read(d.join("out").join(n)).unwrap(),
-                b,
-                "{n} changed after an interrupt at {delay_ms} ms"
-            );
-        }
+    assert_eq!(
+        old.keys().collect::<Vec<_>>(),
+        new.keys().collect::<Vec<_>>()
+    );
+    assert!(old.len() >= 8, "{:?}", old.keys());
+    for (n, b) in &old {
+        assert_ne!(
+            &without_timing(n, b),
+            &new[n],
+            "{n} is the same for both seeds"
+        );
     }
-    assert!(interrupted >= 2, "only {interrupted} runs were interrupted");
+    let again = with(&["--out", "out", "--seed", "7"]);
+    let spawn = |extra: &[&str], stdout: Stdio, stderr: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_cpd"))
+            .args(&again)
+            .args(extra)
+            .current_dir(d)
+            .env("RAYON_NUM_THREADS", "2")
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    };
+
+    // Computing: blocked on its first progress line.
+    for signal in ["KILL", "INT"] {
+        let (child_end, _keep) = full_socket();
+        let mut child = spawn(
+            &["--progress", "always"],
+            Stdio::null(),
+            Stdio::from(std::os::fd::OwnedFd::from(child_end)),
+        );
+        // Not a timing condition: wherever the child is by then (starting,
+        // reading its inputs or blocked), it has not reached the writing step.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let want = if signal == "KILL" { 9 } else { 2 };
+        assert_eq!(status.signal(), Some(want), "{status:?}");
+        assert_eq!(
+            what_is_left(&d.join("out"), &old, &new),
+            Left::EveryFileOld,
+            "SIG{signal} while computing"
+        );
+        assert_eq!(
+            partial_files(&d.join("out")),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+
+    // Staging: killed by the file-size limit while writing the larger files.
+    let big = new["report.json"].len().min(old["report.html"].len());
+    let blocks = big / 512 - 2; // 512-byte blocks (POSIX), well below both
+    assert!(
+        blocks * 512 > old["folds.csv"].len(),
+        "folds.csv is staged first"
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -c 0; ulimit -f "$1"; shift; exec "$@""#)
+        .arg("sh")
+        .arg(blocks.to_string())
+        .arg(env!("CARGO_BIN_EXE_cpd"))
+        .args(&again)
+        .arg("-q")
+        .current_dir(d)
+        .env("RAYON_NUM_THREADS", "2")
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the file-size limit stops the run");
+    assert_eq!(
+        what_is_left(&d.join("out"), &old, &new),
+        Left::EveryFileOld,
+        "killed while staging ({status:?})"
+    );
+    let staged = partial_files(&d.join("out"));
+    assert!(
+        staged
+            .iter()
+            .any(|p| std::fs::read(p).unwrap() == new["folds.csv"]),
+        "folds.csv was staged before the kill: {staged:?}"
+    );
+    for p in staged {
+        std::fs::remove_file(p).unwrap();
+    }
+
+    // After the last rename: blocked on the table it prints to stdout.
+    let (child_end, _keep) = full_socket();
+    let mut child = spawn(
+        &[],
+        Stdio::from(std::os::fd::OwnedFd::from(child_end)),
+        Stdio::piped(),
+    );
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("wrote ") {
+        line.clear();
+        let n = stderr.read_line(&mut line).unwrap();
+        assert!(n > 0, "cpd ended before writing its reports");
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert_eq!(
+        what_is_left(&d.join("out"), &old, &new),
+        Left::EveryFileNew,
+        "SIGKILL after the last rename"
+    );
 }
 
 /// `DIR/out/report.json` without its `timing` section (the only part

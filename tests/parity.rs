@@ -1,10 +1,20 @@
-//! cpd's ridge probe against scikit-learn on the bundled QM9 data.
+//! cpd's probes against scikit-learn and LightGBM on the bundled QM9 data.
 //!
 //! `tests/fixtures/sklearn_ridge.json` is written by `scripts/reference.py`
 //! (StandardScaler + RidgeCV(logspace(-3,3,13)) and Ridge(alpha=1) per fold,
 //! on cpd's own seed-0 fold assignment). Every model, layer, target and
 //! representation must agree: per-fold R² within 1e-6 and the same alpha
-//! chosen on every training fold.
+//! chosen on every training fold. The MLP and GBT probes are held to the
+//! accuracy of `MLPRegressor` and LightGBM (see their tests).
+//!
+//! Two tiers. `cargo test` checks each probe on a subset of the bundled
+//! records (`RIDGE_SUBSET`, `MLP_SUBSET`, `GBT_SUBSET`, each explained
+//! where it is defined): every code path, and every record that was ever
+//! the worst or fell short, within a few minutes on two cores. The
+//! `*_on_every_record` tests compare all 144 / 102 records with the same
+//! rules; they are `#[ignore]`d (the GBT one alone boosts 144 000 trees,
+//! about ten minutes) and `.ci/run` runs them with
+//! `cargo test -- --include-ignored`.
 
 use std::collections::HashMap;
 
@@ -14,7 +24,7 @@ use cpd::flow::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
-use cpd::report::ResultRecord;
+use cpd::report::{Report, ResultRecord};
 use serde_json::Value;
 
 use crate::util::{data, root, tempdir, write};
@@ -38,66 +48,147 @@ fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// Every (model, layer) of the bundled embeddings, in file order.
+const LAYERS: &[(&str, &str)] = &[
+    ("ani2x", "aev"),
+    ("chgnet", "emb"),
+    ("chgnet", "conv1"),
+    ("chgnet", "conv2"),
+    ("chgnet", "conv3"),
+    ("chgnet", "conv4"),
+    ("sevennet0", "l_prev"),
+    ("sevennet0", "l_last"),
+];
+
+/// Every bundled target.
+const TARGETS: &[&str] = &[
+    "gap_ev",
+    "homo_ev",
+    "lumo_ev",
+    "dipole_debye",
+    "polarizability_bohr3",
+    "mass_amu",
+];
+
+/// One `analyze` run over part of the bundled data: these (model, layer)
+/// pairs and these targets, every representation.
+struct Slice {
+    layers: &'static [(&'static str, &'static str)],
+    targets: &'static [&'static str],
+}
+
+/// The whole bundled data set in one run.
+const EVERY_RECORD: &[Slice] = &[Slice {
+    layers: LAYERS,
+    targets: TARGETS,
+}];
+
+/// One `analyze` run of a parity case (`targets` empty: every target).
+struct Run {
+    embeddings: Vec<EmbeddingSpec>,
+    targets: Vec<String>,
+}
+
 /// Where a parity case's inputs are.
 struct Case {
     fixture: &'static str,
-    embeddings: Vec<EmbeddingSpec>,
     compositions: std::path::PathBuf,
     targets: std::path::PathBuf,
+    runs: Vec<Run>,
+    /// cpd records compared with the ridge fixture: one per (layer, target,
+    /// representation), composition records counted under every layer.
     records: usize,
 }
 
-fn bundled() -> Case {
-    Case {
-        fixture: "tests/fixtures/sklearn_ridge.json",
-        embeddings: ["ani2x", "chgnet", "sevennet0"]
-            .iter()
-            .map(|m| EmbeddingSpec {
-                model: m.to_string(),
-                path: data(&format!("embeddings/{m}.npz")),
-                layers: None,
+impl Case {
+    /// Whether a fixture record is among the ones this case computes.
+    fn covers(&self, rec: &Value) -> bool {
+        self.runs.iter().any(|run| {
+            (run.targets.is_empty() || run.targets.iter().any(|t| rec["target"] == t.as_str()))
+                && (rec["model"].is_null()
+                    || run.embeddings.iter().any(|e| {
+                        rec["model"] == e.model.as_str()
+                            && e.layers
+                                .as_ref()
+                                .is_none_or(|ls| ls.iter().any(|l| rec["layer"] == l.as_str()))
+                    }))
+        })
+    }
+}
+
+/// The bundled embeddings restricted to `layers`, one spec per model.
+fn specs(layers: &[(&str, &str)]) -> Vec<EmbeddingSpec> {
+    let mut out: Vec<EmbeddingSpec> = Vec::new();
+    for &(model, layer) in layers {
+        match out.iter_mut().find(|s| s.model == model) {
+            Some(s) => s.layers.as_mut().unwrap().push(layer.to_string()),
+            None => out.push(EmbeddingSpec {
+                model: model.to_string(),
+                path: data(&format!("embeddings/{model}.npz")),
+                layers: Some(vec![layer.to_string()]),
                 channels: None,
                 channel_layers: None,
-            })
-            .collect(),
+            }),
+        }
+    }
+    out
+}
+
+/// The bundled QM9 data (`tests/fixtures/sklearn_ridge.json`), one run per
+/// slice.
+fn bundled(slices: &[Slice]) -> Case {
+    Case {
+        fixture: "tests/fixtures/sklearn_ridge.json",
         compositions: data("compositions.csv"),
         targets: data("targets.csv"),
-        // 8 layers × 6 targets × 3 representations.
-        records: 144,
+        runs: slices
+            .iter()
+            .map(|s| Run {
+                embeddings: specs(s.layers),
+                targets: s.targets.iter().map(|t| t.to_string()).collect(),
+            })
+            .collect(),
+        records: slices
+            .iter()
+            .map(|s| s.layers.len() * s.targets.len() * 3)
+            .sum(),
     }
 }
 
 /// Ill-conditioned embeddings from `scripts/make_robust_fixture.py`:
 /// columns scaled by 1e8 and 1e-6, exact duplicate and composition-linear
-/// columns, and d > n.
+/// columns, and d > n. Small: every test runs all of it.
 fn robust() -> Case {
     let dir = root().join("tests/fixtures/robust");
     Case {
         fixture: "tests/fixtures/robust/sklearn_ridge.json",
-        embeddings: ["scaled", "dup", "wide"]
-            .iter()
-            .map(|m| EmbeddingSpec {
-                model: m.to_string(),
-                path: dir.join(format!("{m}.npy")),
-                layers: None,
-                channels: None,
-                channel_layers: None,
-            })
-            .collect(),
         compositions: dir.join("compositions.csv"),
         targets: dir.join("targets.csv"),
+        runs: vec![Run {
+            embeddings: ["scaled", "dup", "wide"]
+                .iter()
+                .map(|m| EmbeddingSpec {
+                    model: m.to_string(),
+                    path: dir.join(format!("{m}.npy")),
+                    layers: None,
+                    channels: None,
+                    channel_layers: None,
+                })
+                .collect(),
+            targets: vec![],
+        }],
         // 3 layers × 2 targets × 3 representations.
         records: 18,
     }
 }
 
-fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec, scale: Scale) -> AnalyzeConfig {
+fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> AnalyzeConfig {
     AnalyzeConfig {
-        embeddings: case.embeddings.clone(),
+        embeddings: run.embeddings.clone(),
         composition: CompositionSource::Table(case.compositions.clone()),
         composition_mode: CompositionMode::Counts,
         targets: case.targets.clone(),
-        target_names: vec![],
+        target_names: run.targets.clone(),
         probes: vec![ProbeKind::Ridge],
         folds,
         ridge,
@@ -107,9 +198,36 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec, scale: Scale) -> Ana
         controls: false,
         inflation_threshold: 0.1,
         learning_curve: None,
-        scale,
+        scale: Scale::Standard,
         predictions: false,
     }
+}
+
+/// The report of every run of `case` on the given folds, after `edit`
+/// (probes, their settings) on each run's configuration.
+fn analyze_case(
+    case: &Case,
+    folds: &std::path::Path,
+    edit: impl Fn(&mut AnalyzeConfig),
+) -> Vec<Report> {
+    case.runs
+        .iter()
+        .map(|run| {
+            let mut cfg = config(
+                case,
+                run,
+                RidgeParams::default(),
+                FoldSpec::File(folds.to_path_buf()),
+            );
+            edit(&mut cfg);
+            analyze(&cfg).unwrap().report
+        })
+        .collect()
+}
+
+/// The records of all `reports`.
+fn all_results(reports: Vec<Report>) -> Vec<ResultRecord> {
+    reports.into_iter().flat_map(|r| r.results).collect()
 }
 
 /// The fixture's folds are cpd's seed-0 shuffled 5-fold split.
@@ -144,6 +262,26 @@ fn fixture_folds(fx: &Value, dir: &std::path::Path) -> std::path::PathBuf {
     write(dir, "folds.csv", &csv)
 }
 
+/// The cpd records a fixture record describes: composition records do not
+/// depend on the embedding, so one appears under every layer computed.
+fn matching<'a>(results: &'a [ResultRecord], rec: &Value) -> Vec<&'a ResultRecord> {
+    let (target, rep) = (
+        rec["target"].as_str().unwrap(),
+        rec["representation"].as_str().unwrap(),
+    );
+    results
+        .iter()
+        .filter(|r| {
+            r.target == target
+                && r.representation == rep
+                && (rec["model"].is_null()
+                    || (rec["model"] == r.model.as_str() && rec["layer"] == r.layer.as_str()))
+        })
+        .collect()
+}
+
+/// Ridge parity: per-fold R² within 1e-6 and the same alpha on every
+/// training fold, for every fixture record `case` computes.
 fn check(case: Case, probe: &str, ridge: RidgeParams) {
     check_scaled(case, probe, ridge, Scale::Standard)
 }
@@ -152,46 +290,24 @@ fn check_scaled(case: Case, probe: &str, ridge: RidgeParams, scale: Scale) {
     let fx = load_fixture(case.fixture);
     let dir = tempdir();
     let folds_path = fixture_folds(&fx, dir.path());
-    let analysis = analyze(&config(&case, ridge, FoldSpec::File(folds_path), scale)).unwrap();
-    assert_eq!(
-        analysis.report.composition.rank as u64,
-        fx["composition_rank"].as_u64().unwrap()
-    );
-    let ours: HashMap<(String, String, String, String), &ResultRecord> = analysis
-        .report
-        .results
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r.model.clone(),
-                    r.layer.clone(),
-                    r.target.clone(),
-                    r.representation.clone(),
-                ),
-                r,
-            )
-        })
-        .collect();
+    let reports = analyze_case(&case, &folds_path, |cfg| {
+        cfg.ridge = ridge.clone();
+        cfg.scale = scale;
+    });
+    for r in &reports {
+        assert_eq!(
+            r.composition.rank as u64,
+            fx["composition_rank"].as_u64().unwrap()
+        );
+    }
+    let results = all_results(reports);
 
     let (mut compared, mut worst_r2, mut worst_key) = (0, 0.0f64, String::new());
     for rec in fx["records"].as_array().unwrap() {
-        if rec["probe"] != probe {
+        if rec["probe"] != probe || !case.covers(rec) {
             continue;
         }
-        let target = rec["target"].as_str().unwrap();
-        let rep = rec["representation"].as_str().unwrap();
-        // Composition records do not depend on the embedding: check them under every layer.
-        let matches: Vec<&&ResultRecord> = ours
-            .iter()
-            .filter(|((m, l, t, r), _)| {
-                t == target
-                    && r == rep
-                    && (rec["model"].is_null()
-                        || (rec["model"] == m.as_str() && rec["layer"] == l.as_str()))
-            })
-            .map(|(_, v)| v)
-            .collect();
+        let matches = matching(&results, rec);
         assert!(!matches.is_empty(), "no cpd record for {rec}");
         let want_r2 = floats(&rec["r2_folds"]);
         let want_alpha = floats(&rec["alphas"]);
@@ -222,6 +338,7 @@ fn check_scaled(case: Case, probe: &str, ridge: RidgeParams, scale: Scale) {
         }
     }
     assert_eq!(compared, case.records, "every record compared");
+    assert_eq!(results.len(), case.records, "no record left unchecked");
     assert!(
         worst_r2 < TOL,
         "worst per-fold |ΔR²| = {worst_r2:e} at {worst_key}"
@@ -229,24 +346,76 @@ fn check_scaled(case: Case, probe: &str, ridge: RidgeParams, scale: Scale) {
     eprintln!("{probe}: {compared} records, worst per-fold |ΔR²| = {worst_r2:e} ({worst_key})");
 }
 
+// Ridge, fast tier: one layer per model, every target and representation
+// (54 records of 144). Ridge is cheap; the layers are the ones that stress
+// it most. ANI-2x `aev`: d = 1008, the largest eigendecomposition, 448
+// constant columns, and the worst `Ridge(alpha=1)` record (5.9e-9, on its
+// residual). CHGNet `emb`: the worst `RidgeCV` record (1.6e-10, raw).
+// SevenNet-0 `l_prev`: 320 columns, the largest of the equivariant layers.
+// Every other layer is a 64- or 128-column float32 layer like these; the
+// full comparison is `*_on_every_record` below.
+const RIDGE_SUBSET: &[Slice] = &[Slice {
+    layers: &[("ani2x", "aev"), ("chgnet", "emb"), ("sevennet0", "l_prev")],
+    targets: TARGETS,
+}];
+
 #[test]
-fn ridge_cv_matches_sklearn_ridgecv_on_every_record() {
-    check(bundled(), "ridgecv", RidgeParams::default());
+fn ridge_cv_matches_sklearn_ridgecv_on_one_layer_per_model() {
+    check(bundled(RIDGE_SUBSET), "ridgecv", RidgeParams::default());
 }
 
 #[test]
+fn ridge_alpha1_matches_sklearn_ridge_on_one_layer_per_model() {
+    check(
+        bundled(RIDGE_SUBSET),
+        "ridge_alpha1",
+        RidgeParams::fixed(1.0),
+    );
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn ridge_cv_matches_sklearn_ridgecv_on_every_record() {
+    check(bundled(EVERY_RECORD), "ridgecv", RidgeParams::default());
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
 fn ridge_alpha1_matches_sklearn_ridge_on_every_record() {
-    check(bundled(), "ridge_alpha1", RidgeParams::fixed(1.0));
+    check(
+        bundled(EVERY_RECORD),
+        "ridge_alpha1",
+        RidgeParams::fixed(1.0),
+    );
 }
 
 /// `--scale clip` against `scripts/reference.py --scale clip`
 /// (`StandardScaler`, held-out rows `np.clip`ped to the training fold's
-/// standardised range, `RidgeCV`): every record, per-fold R² within 1e-6
-/// and the same alphas.
-#[test]
-fn ridge_clip_matches_sklearn_clipped_ridgecv_on_every_record() {
-    let mut case = bundled();
+/// standardised range, `RidgeCV`): per-fold R² within 1e-6 and the same
+/// alphas. Fast tier: ANI-2x `aev` (the sparse F channels clip acts on) and
+/// CHGNet `conv1` (where clipping breaks ridge's cancelling coefficients:
+/// raw mass 0.719 → −34.1, so the clipped rows matter to every digit).
+const CLIP_SUBSET: &[Slice] = &[Slice {
+    layers: &[("ani2x", "aev"), ("chgnet", "conv1")],
+    targets: TARGETS,
+}];
+
+fn clip_case(slices: &[Slice]) -> Case {
+    let mut case = bundled(slices);
     case.fixture = "tests/fixtures/sklearn_ridge_clip.json";
+    case
+}
+
+#[test]
+fn ridge_clip_matches_sklearn_clipped_ridgecv_on_two_layers() {
+    let case = clip_case(CLIP_SUBSET);
+    check_scaled(case, "ridgecv_clip", RidgeParams::default(), Scale::Clip);
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn ridge_clip_matches_sklearn_clipped_ridgecv_on_every_record() {
+    let case = clip_case(EVERY_RECORD);
     check_scaled(case, "ridgecv_clip", RidgeParams::default(), Scale::Clip);
 }
 
@@ -265,7 +434,8 @@ const MLP_TOL: f64 = 0.02;
 
 /// cpd's MLP probe against `MLPRegressor` (`tests/fixtures/sklearn_mlp.json`,
 /// `scripts/reference_mlp.py`: every bundled model, layer, target and
-/// representation, on cpd's folds, `random_state` 0–4).
+/// representation, on cpd's folds, `random_state` 0–4), on the records of
+/// `slices`; `records` is how many distinct fixture records they hold.
 ///
 /// Networks from different random streams cannot agree bit for bit, and the
 /// mean R² of one seed is itself a noisy number: scikit-learn's per-seed
@@ -284,50 +454,52 @@ const MLP_TOL: f64 = 0.02;
 /// `max(0.02, seed range of sklearn + seed range of cpd)` ("within 0.02, or
 /// better", one-sided), with no exceptions. The lowest records and the
 /// smallest margin are printed.
-#[test]
-fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
+///
+/// The rule is per record, so it is the same on a subset, but a subset must
+/// run every target: a network's random stream comes from the seed and the
+/// (fold, target index) pair, so a run over fewer targets trains other
+/// networks. (CHGNet `conv3` polarizability residual run alone, as target
+/// 0, gives cpd 0.601 and 0.609 instead of 0.633 and 0.633, below the
+/// bound: two cpd seeds are a noisy estimate of its own seed spread.)
+fn mlp_accuracy(slices: &[Slice], records: usize) {
+    assert!(
+        slices.iter().all(|s| s.targets == TARGETS),
+        "every target, in file order: the networks depend on the target index"
+    );
     let fx = load_fixture("tests/fixtures/sklearn_mlp.json");
     let dir = tempdir();
     let folds_path = fixture_folds(&fx, dir.path());
+    let case = bundled(slices);
     let runs: Vec<Vec<ResultRecord>> = [0u64, 1]
         .iter()
         .map(|&seed| {
-            let mut cfg = config(
-                &bundled(),
-                RidgeParams::default(),
-                FoldSpec::File(folds_path.clone()),
-                Scale::Standard,
-            );
-            cfg.probes = vec![ProbeKind::Mlp];
-            cfg.mlp.seed = seed;
-            let report = analyze(&cfg).unwrap().report;
-            let settings = report.settings.mlp.as_ref().expect("mlp settings");
-            assert_eq!(
-                settings.hidden,
-                fx["settings"]["hidden"].as_u64().unwrap() as usize
-            );
-            report.results
+            let reports = analyze_case(&case, &folds_path, |cfg| {
+                cfg.probes = vec![ProbeKind::Mlp];
+                cfg.mlp.seed = seed;
+            });
+            for r in &reports {
+                let settings = r.settings.mlp.as_ref().expect("mlp settings");
+                assert_eq!(
+                    settings.hidden,
+                    fx["settings"]["hidden"].as_u64().unwrap() as usize
+                );
+            }
+            all_results(reports)
         })
         .collect();
 
     let (mut compared, mut failures, mut lines) = (0, Vec::new(), Vec::new());
     let (mut sum_signed, mut worst_margin) = (0.0, f64::INFINITY);
     for rec in fx["records"].as_array().unwrap() {
-        let target = rec["target"].as_str().unwrap();
-        let rep = rec["representation"].as_str().unwrap();
+        if !case.covers(rec) {
+            continue;
+        }
         // Composition records are identical under every layer: check one.
         let ours: Vec<&ResultRecord> = runs
             .iter()
             .map(|results| {
-                results
-                    .iter()
-                    .find(|r| {
-                        r.target == target
-                            && r.representation == rep
-                            && (rec["model"].is_null()
-                                || (rec["model"] == r.model.as_str()
-                                    && rec["layer"] == r.layer.as_str()))
-                    })
+                *matching(results, rec)
+                    .first()
                     .unwrap_or_else(|| panic!("no cpd record for {rec}"))
             })
             .collect();
@@ -345,23 +517,58 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
         sum_signed += d;
         worst_margin = worst_margin.min(d + tol);
         lines.push((
-            d,
+            d + tol,
             format!("{key}: cpd {mine:.3?} sklearn {theirs:.3?} Δ {d:+.4} (tol {tol:.3})"),
         ));
         if d < -tol {
             failures.push(lines.last().unwrap().1.clone());
         }
     }
-    assert_eq!(compared, 102, "6 composition + 8 layers × 6 targets × 2");
-    lines.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    assert_eq!(compared, records, "fixture records compared");
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
     let worst: Vec<&str> = lines.iter().take(8).map(|l| l.1.as_str()).collect();
     eprintln!(
         "mlp: {compared} records, mean signed Δ(cpd − sklearn) {:+.4}, smallest margin \
-         Δ + tol {worst_margin:+.4}; lowest:\n  {}",
+         Δ + tol {worst_margin:+.4}; smallest margins:\n  {}",
         sum_signed / compared as f64,
         worst.join("\n  ")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// MLP, fast tier: 5 of the 8 layers, 66 of the 102 records. Every record
+// the comparison ever found short: the CHGNet `emb` residual (gap, HOMO,
+// LUMO, dipole), the `conv4` dipole residual and SevenNet-0 `l_last`
+// polarizability raw; the five smallest margins of the full comparison at
+// the time of writing (`conv4` dipole residual +0.006, `l_last` HOMO
+// residual, composition HOMO, `conv3` polarizability residual, `conv4`
+// HOMO raw); and ANI-2x `aev` (d = 1008, 448 constant columns; its
+// residual R² swings by up to 2 between scikit-learn seeds). Left to the
+// full test: `conv1`, `conv2`, `l_prev` (smallest margin +0.014). Every
+// target of each layer runs (see `mlp_accuracy`), so each record here has
+// the very numbers of the full comparison.
+const MLP_SUBSET: &[Slice] = &[Slice {
+    layers: &[
+        ("ani2x", "aev"),
+        ("chgnet", "emb"),
+        ("chgnet", "conv3"),
+        ("chgnet", "conv4"),
+        ("sevennet0", "l_last"),
+    ],
+    targets: TARGETS,
+}];
+
+#[test]
+fn mlp_matches_sklearn_mlpregressor_accuracy_on_a_subset() {
+    // 6 composition + 5 layers × 6 targets × 2.
+    mlp_accuracy(MLP_SUBSET, 66);
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
+    // 6 composition + 8 layers × 6 targets × 2.
+    mlp_accuracy(EVERY_RECORD, 102);
 }
 
 /// Per-record accuracy bound of the GBT probe against LightGBM.
@@ -371,63 +578,59 @@ const GBT_TOL: f64 = 0.02;
 /// scikit-learn's `HistGradientBoostingRegressor`), both from
 /// `tests/fixtures/gbt_reference.json` (`scripts/reference_gbt.py`: every
 /// bundled model, layer, target and representation, on cpd's folds, 300
-/// rounds, 31 leaves, min 20 rows per leaf, λ = 0, 255 bins).
+/// rounds, 31 leaves, min 20 rows per leaf, λ = 0, 255 bins), on the
+/// records of `slices`; `records` is how many distinct fixture records of
+/// each library they hold.
 ///
 /// Three libraries bin and break ties differently, so trees are not
 /// identical; each record's mean R² must be within 0.02 of LightGBM's
 /// (both ways). The largest differences, and LightGBM's own distance to
 /// HistGradientBoosting on the same records, are printed.
-#[test]
-fn gbt_matches_lightgbm_accuracy_on_every_record() {
+fn gbt_accuracy(slices: &[Slice], records: usize) {
     let fx = load_fixture("tests/fixtures/gbt_reference.json");
-    let settings = &fx["settings"];
-    let dir = tempdir();
-    let folds_path = fixture_folds(&fx, dir.path());
-    let mut cfg = config(
-        &bundled(),
-        RidgeParams::default(),
-        FoldSpec::File(folds_path),
-        Scale::Standard,
-    );
-    cfg.probes = vec![ProbeKind::Gbt];
-    let lgb = &settings["lightgbm"];
-    cfg.gbt.rounds = lgb["n_estimators"].as_u64().unwrap() as usize;
-    cfg.gbt.learning_rate = lgb["learning_rate"].as_f64().unwrap();
-    cfg.gbt.max_leaves = lgb["num_leaves"].as_u64().unwrap() as usize;
-    cfg.gbt.min_leaf = lgb["min_child_samples"].as_u64().unwrap() as usize;
-    cfg.gbt.l2 = lgb["reg_lambda"].as_f64().unwrap();
-    cfg.gbt.max_bins = lgb["max_bin"].as_u64().unwrap() as usize;
+    let lgb = &fx["settings"]["lightgbm"];
+    let gbt = cpd::probe::gbt::GbtParams {
+        rounds: lgb["n_estimators"].as_u64().unwrap() as usize,
+        learning_rate: lgb["learning_rate"].as_f64().unwrap(),
+        max_leaves: lgb["num_leaves"].as_u64().unwrap() as usize,
+        min_leaf: lgb["min_child_samples"].as_u64().unwrap() as usize,
+        l2: lgb["reg_lambda"].as_f64().unwrap(),
+        max_bins: lgb["max_bin"].as_u64().unwrap() as usize,
+        ..Default::default()
+    };
     assert_eq!(
-        cfg.gbt,
+        gbt,
         cpd::probe::gbt::GbtParams::default(),
         "fixture uses the defaults"
     );
-    let results = analyze(&cfg).unwrap().report.results;
+    let dir = tempdir();
+    let folds_path = fixture_folds(&fx, dir.path());
+    let case = bundled(slices);
+    let results = all_results(analyze_case(&case, &folds_path, |cfg| {
+        cfg.probes = vec![ProbeKind::Gbt];
+        cfg.gbt = gbt.clone();
+    }));
 
+    // Composition records are identical under every layer: check one.
     let find = |rec: &Value| -> &ResultRecord {
-        let (target, rep) = (
-            rec["target"].as_str().unwrap(),
-            rec["representation"].as_str().unwrap(),
-        );
-        // Composition records are identical under every layer: check one.
-        results
-            .iter()
-            .find(|r| {
-                r.target == target
-                    && r.representation == rep
-                    && (rec["model"].is_null()
-                        || (rec["model"] == r.model.as_str() && rec["layer"] == r.layer.as_str()))
-            })
+        matching(&results, rec)
+            .first()
             .unwrap_or_else(|| panic!("no cpd record for {rec}"))
     };
-    let records = fx["records"].as_array().unwrap();
-    let hgb: HashMap<String, f64> = records
-        .iter()
-        .filter(|r| r["probe"] == "hgb")
+    let records_of = |probe: &str| -> Vec<&Value> {
+        fx["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["probe"] == probe && case.covers(r))
+            .collect()
+    };
+    let hgb: HashMap<String, f64> = records_of("hgb")
+        .into_iter()
         .map(|r| (find(r).key(), r["r2_mean"].as_f64().unwrap()))
         .collect();
     let (mut lines, mut failures, mut sum_abs, mut lib_gap) = (Vec::new(), Vec::new(), 0.0, 0.0f64);
-    for rec in records.iter().filter(|r| r["probe"] == "lightgbm") {
+    for rec in records_of("lightgbm") {
         let ours = find(rec);
         let key = ours.key();
         let (mine, theirs) = (
@@ -444,8 +647,8 @@ fn gbt_matches_lightgbm_accuracy_on_every_record() {
         }
         lines.push((d.abs(), line));
     }
-    assert_eq!(lines.len(), 102, "6 composition + 8 layers × 6 targets × 2");
-    assert_eq!(hgb.len(), 102);
+    assert_eq!(lines.len(), records, "LightGBM records compared");
+    assert_eq!(hgb.len(), records, "HistGradientBoosting records");
     lines.sort_by(|a, b| b.0.total_cmp(&a.0));
     let worst: Vec<&str> = lines.iter().take(6).map(|l| l.1.as_str()).collect();
     eprintln!(
@@ -455,4 +658,46 @@ fn gbt_matches_lightgbm_accuracy_on_every_record() {
         worst.join("\n  ")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// GBT, fast tier: 14 of the 102 records, the ones closest to the bound.
+// Over all records |Δ| ≤ 0.0164; the largest are SevenNet-0 `l_prev` mass
+// raw (0.0164), `l_last` mass residual (0.0155), CHGNet `conv1` mass raw
+// (0.0133) and dipole residual (0.0119), `conv4` dipole raw (0.0115) and
+// mass residual (0.0092): mass (a sum of atom masses, composition in a
+// nonlinear probe's eyes) and dipole are the hard targets. `l_prev` (320
+// columns) costs 40 CPU-seconds for its one target, more than the rest of
+// this subset, so `l_last` stands for SevenNet-0. CHGNet `emb` adds a
+// layer with few distinct values per column (median 220 < 255 bins: cut
+// at midpoints, not quantiles) and the inflated residual (mass R²_geom
+// 0.83). ANI-2x `aev` is left to the full test: its largest |Δ| is 0.0068,
+// its constant columns are covered by the binning unit tests, and one of
+// its targets costs as much as this subset.
+const GBT_SUBSET: &[Slice] = &[
+    Slice {
+        layers: &[
+            ("chgnet", "emb"),
+            ("chgnet", "conv1"),
+            ("chgnet", "conv4"),
+            ("sevennet0", "l_last"),
+        ],
+        targets: &["mass_amu"],
+    },
+    Slice {
+        layers: &[("chgnet", "conv1"), ("chgnet", "conv4")],
+        targets: &["dipole_debye"],
+    },
+];
+
+#[test]
+fn gbt_matches_lightgbm_accuracy_on_a_subset() {
+    // 2 composition + 4 layers × mass × 2 + 2 layers × dipole × 2.
+    gbt_accuracy(GBT_SUBSET, 14);
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn gbt_matches_lightgbm_accuracy_on_every_record() {
+    // 6 composition + 8 layers × 6 targets × 2.
+    gbt_accuracy(EVERY_RECORD, 102);
 }
