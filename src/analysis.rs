@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use ndarray::ArrayView2;
 
-use crate::channels::ChannelSpec;
+use crate::channels::{ChannelSpec, Invariants};
 use crate::controls::{control_targets, is_linear, CONTROLS};
 use crate::curve::{learning_curve, CurveSpec};
 use crate::cv::{cross_validate_with, CvScores};
@@ -16,6 +16,7 @@ use crate::diagnostics::{extrapolation, is_culprit, is_unstable, median, Extrapo
 use crate::error::{CpdError, Result};
 use crate::folds::Folds;
 use crate::io::embeddings::{self, EmbeddingFile};
+use crate::io::peratom::{self, Pool};
 use crate::io::{self, table::read_table, xyz};
 use crate::linalg;
 use crate::metrics::mean_std;
@@ -55,6 +56,8 @@ pub enum CompositionSource {
     Table(PathBuf),
     /// Extended-XYZ structures; counts are derived.
     Structures(PathBuf),
+    /// A per-atom `.npz` with `numbers`; counts are derived from them.
+    Atoms(PathBuf),
 }
 
 /// How folds are made.
@@ -106,6 +109,8 @@ pub struct AnalyzeConfig {
     pub scale: Scale,
     /// Keep every record's out-of-fold predictions ([`Analysis::predictions`]).
     pub predictions: bool,
+    /// How per-atom embedding files are pooled ([`crate::io::peratom`]).
+    pub pool: Pool,
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -146,6 +151,7 @@ fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> Result<Input
         model: None,
         layer: None,
         dtype: None,
+        atoms: None,
     })
 }
 
@@ -212,6 +218,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     let (comp_table, role) = match &config.composition {
         CompositionSource::Table(p) => (read_table(p)?, "compositions"),
         CompositionSource::Structures(p) => (xyz::read_compositions(p)?, "structures"),
+        CompositionSource::Atoms(p) => (peratom::read_compositions(p)?, "atoms"),
     };
     inputs.push(input_info(
         role,
@@ -304,6 +311,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     let mut results = Vec::new();
     let mut predictions = Vec::new();
     let mut curves = Vec::new();
+    let mut pooled = false; // per-atom: whether any file was per atom
     for spec in &config.embeddings {
         if let Some(names) = &spec.channel_layers {
             if spec.channels.is_none() {
@@ -314,7 +322,10 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
             }
         }
         progress.stage(&format!("{}: loading", spec.model));
-        let file = select_layers(embeddings::load(&spec.path)?, spec.layers.as_deref())?;
+        let file = embeddings::load_pooled(&spec.path, config.pool)?;
+        let file = select_layers(file, spec.layers.as_deref())?;
+        let atoms = file.atoms; // per-atom
+        pooled |= atoms.is_some(); // per-atom
         let sha = io::sha256_file(&spec.path)?;
         let layers = ds.align_embedding(file)?;
         for name in spec.channel_layers.iter().flatten() {
@@ -341,6 +352,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 model: Some(spec.model.clone()),
                 layer: Some(layer.name.clone()),
                 dtype: Some(layer.dtype().into()),
+                atoms,
             });
             let ctx = LayerCtx {
                 model: &spec.model,
@@ -358,8 +370,13 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 grid: &grid,
                 keep_predictions: config.predictions,
             };
+            // per-atom: a layer's own irreps (`irreps/LAYER`) when none are given
+            let own = match (&spec.channels, &layer.irreps) {
+                (None, Some(t)) => Some(ChannelSpec::irreps(t, Invariants::Norms)?),
+                _ => None,
+            };
             // Channel groups are checked before any work on the layer.
-            let split = spec.channels.as_ref().filter(|_| {
+            let split = spec.channels.as_ref().or(own.as_ref()).filter(|_| {
                 spec.channel_layers
                     .as_ref()
                     .is_none_or(|ls| ls.contains(&layer.name))
@@ -455,6 +472,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
                 .collect(),
             linalg_backend: linalg::BACKEND.into(),
             scale: config.scale,
+            pool: pooled.then(|| config.pool.name().to_owned()),
         },
         inputs,
         composition: CompositionInfo {

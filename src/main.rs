@@ -24,6 +24,7 @@ use cpd::check::{check, LoadedReport, Metric, Row, Status};
 use cpd::controls::DEFAULT_INFLATION_THRESHOLD;
 use cpd::dataset::CompositionMode;
 use cpd::inspect::inspect;
+use cpd::io::peratom::Pool;
 use cpd::manifest::{channel_spec, Manifest, DEFAULT_CURVE_REPEATS};
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::mlp::MlpParams;
@@ -209,6 +210,9 @@ struct AnalyzeArgs {
     /// Composition as atom counts or fractions [default: counts].
     #[arg(long, value_enum)]
     composition: Option<CompositionArg>,
+    /// Pooling of per-atom .npz layers (a `structure` or `n_atoms` array) into one row per structure: mean, sum or max [default: mean].
+    #[arg(long, value_name = "MODE", value_parser = parse_pool)]
+    pool: Option<Pool>,
     /// Write report.json, results.csv, report.md and folds.csv here.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -339,7 +343,9 @@ fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
     let composition = match (&args.compositions, &args.structures) {
         (Some(c), None) => CompositionSource::Table(c.clone()),
         (None, Some(s)) => CompositionSource::Structures(s.clone()),
-        _ => bail!("one of --compositions FILE or --structures FILE is required"),
+        // per-atom: counts from the first embedding file's `numbers`
+        (None, None) => CompositionSource::Atoms(parse_embedding(&args.embeddings[0])?.path),
+        _ => bail!("give one of --compositions FILE or --structures FILE"),
     };
     let Some(targets) = args.targets.clone() else {
         bail!("--targets FILE is required");
@@ -368,6 +374,7 @@ fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         learning_curve: None,
         scale: Scale::Standard,
         predictions: false,
+        pool: Pool::Mean,
     })
 }
 
@@ -428,6 +435,7 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
         };
     }
     c.predictions |= args.predictions;
+    c.pool = args.pool.unwrap_or(c.pool); // per-atom
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;
     c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);
@@ -463,6 +471,11 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
         };
     }
     Ok(())
+}
+
+/// `--pool`: the library's parser, for clap.
+fn parse_pool(text: &str) -> Result<Pool, String> {
+    Pool::parse(text).map_err(|e| e.to_string())
 }
 
 /// A terminal progress bar.
@@ -694,6 +707,22 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             None => "no row ids (rows follow the compositions' order)".into(),
         }
     );
+    if let Some(atoms) = info.atoms {
+        println!("per atom: {atoms} atom rows, mean-pooled into one row per structure below");
+    }
+    for l in info.layers.iter().filter(|l| !l.groups.is_empty()) {
+        let groups: Vec<String> = l
+            .groups
+            .iter()
+            .map(|g| format!("{} = columns {}..{}", g.name, g.start, g.end))
+            .collect();
+        println!(
+            "layer '{}': irreps {}: {}",
+            l.name,
+            l.irreps.as_deref().unwrap_or(""),
+            groups.join(", ")
+        );
+    }
     let g = |v: f64| format!("{v:.4e}");
     let mut rows = vec![[
         "layer", "rows", "cols", "dtype", "order", "NaN", "Inf", "constant", "zero", "min", "max",

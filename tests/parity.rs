@@ -109,6 +109,7 @@ fn config(case: &Case, ridge: RidgeParams, folds: FoldSpec, scale: Scale) -> Ana
         learning_curve: None,
         scale,
         predictions: false,
+        pool: Default::default(),
     }
 }
 

@@ -523,6 +523,26 @@ pub(crate) fn pool_stream<R: Read>(
     })
 }
 
+/// A numpy `<U` string scalar (numpy's `np.array("...")`) as `.npy` bytes.
+pub fn npy_string(s: &str) -> Vec<u8> {
+    let n = s.chars().count().max(1);
+    let mut header = format!("{{'descr': '<U{n}', 'fortran_order': False, 'shape': (), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for c in s.chars() {
+        out.extend_from_slice(&(c as u32).to_le_bytes());
+    }
+    if s.is_empty() {
+        out.extend_from_slice(&[0; 4]);
+    }
+    out
+}
+
 fn decode(c: &[u8], big_endian: bool) -> f64 {
     match (c.len(), big_endian) {
         (4, false) => f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))),
@@ -547,24 +567,8 @@ pub(crate) mod tests {
         v
     }
 
-    /// A numpy `<U` string scalar as `.npy` bytes.
     pub(crate) fn npy_str(s: &str) -> Vec<u8> {
-        let n = s.chars().count().max(1);
-        let mut header = format!("{{'descr': '<U{n}', 'fortran_order': False, 'shape': (), }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        for c in s.chars() {
-            out.extend_from_slice(&(c as u32).to_le_bytes());
-        }
-        if s.is_empty() {
-            out.extend_from_slice(&[0; 4]);
-        }
-        out
+        npy_string(s)
     }
 
     /// Write an `.npz` of `(member, npy bytes)` entries (stored, in order).
