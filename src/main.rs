@@ -55,6 +55,21 @@ enum Command {
     Check(CheckArgs),
     /// Describe an embedding file: shape, dtype, layout, NaN/Inf counts, column statistics.
     Inspect(InspectArgs),
+    /// Pool a per-atom .npz into a per-structure .npz (ids, layers, irreps), to analyse it many times.
+    Pool(PoolArgs),
+}
+
+/// `cpd pool` (per-atom).
+#[derive(clap::Args)]
+struct PoolArgs {
+    /// Per-atom .npz (a `structure` or `n_atoms` array).
+    file: PathBuf,
+    /// Output .npz.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// mean, sum or max [default: mean].
+    #[arg(long, value_name = "MODE", value_parser = parse_pool)]
+    pool: Option<Pool>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,6 +297,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(*args),
         Command::Check(args) => run_check(args),
         Command::Inspect(args) => run_inspect(args),
+        Command::Pool(args) => run_pool(args),
     };
     match result {
         Ok(code) => code,
@@ -471,6 +487,31 @@ fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> 
         };
     }
     Ok(())
+}
+
+fn run_pool(args: PoolArgs) -> anyhow::Result<ExitCode> {
+    let pool = args.pool.unwrap_or_default();
+    let file = cpd::io::embeddings::load_pooled(&args.file, pool)?;
+    let Some(atoms) = file.atoms else {
+        bail!(
+            "{}: not a per-atom file (no 'structure' or 'n_atoms' array)",
+            args.file.display()
+        );
+    };
+    cpd::io::peratom::write_npz(&file, &args.out)?;
+    let layers: Vec<String> = file
+        .layers
+        .iter()
+        .map(|l| format!("{} ({})", l.name, l.data.ncols()))
+        .collect();
+    let rows = file.layers[0].data.nrows();
+    println!(
+        "wrote {}: {atoms} atoms pooled ({}) into {rows} structures; layers {}",
+        args.out.display(),
+        pool.name(),
+        layers.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--pool`: the library's parser, for clap.

@@ -300,3 +300,42 @@ fn inspect_shows_atoms_and_the_layout_in_the_file() {
     assert_eq!(v["layers"][1]["groups"][1]["start"], 2);
     assert_eq!(v["layers"][0]["irreps"], serde_json::Value::Null);
 }
+
+#[test]
+fn cpd_pool_writes_the_numpy_pooled_file() {
+    let dir = tempdir();
+    let out = dir.path().join("p.npz");
+    let o = cpd(
+        dir.path(),
+        &["pool", &s(&fixture("atoms.npz")), "--out", &s(&out)],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("2160 atoms pooled (mean) into 120 structures; layers a (4), b (5)"),
+        "{stdout}"
+    );
+    let ours = cpd::io::embeddings::load(&out).unwrap();
+    let numpy = cpd::io::embeddings::load(&fixture("pooled.npz")).unwrap();
+    let mut ours_layers = ours.layers.clone();
+    // pooled.npz is in ascending id order; ours in first-appearance order
+    let ids = ours.ids.clone().unwrap();
+    let order = cpd::dataset::align_ids(
+        &ids,
+        &out,
+        numpy.ids.as_ref().unwrap(),
+        &fixture("pooled.npz"),
+    )
+    .unwrap();
+    for (a, b) in ours_layers.iter_mut().zip(&numpy.layers) {
+        let mut theirs = b.data.clone();
+        theirs.permute_rows(&order);
+        assert_eq!(a.data, theirs, "{}", a.name);
+        assert_eq!(a.irreps, b.irreps);
+    }
+    let o = cpd(
+        dir.path(),
+        &["pool", &s(&fixture("pooled.npz")), "--out", &s(&out)],
+    );
+    assert_input_error(&o, &["pooled.npz", "not a per-atom file"]);
+}

@@ -523,6 +523,62 @@ pub(crate) fn pool_stream<R: Read>(
     })
 }
 
+/// Write a (pooled) embedding file as a per-structure `.npz`: `ids`
+/// (int64, when the file has ids, all integers), each layer in its type,
+/// and `irreps/LAYER` for layers with a layout. `cpd pool` uses it, so a
+/// per-atom file is pooled once and analysed many times.
+pub fn write_npz(file: &crate::io::embeddings::EmbeddingFile, out: &Path) -> Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    use std::io::Write;
+    let io = |e: std::io::Error| CpdError::io(out, e);
+    let npy =
+        |write: &dyn Fn(&mut Vec<u8>) -> std::result::Result<(), ndarray_npy::WriteNpyError>| {
+            let mut v = Vec::new();
+            write(&mut v).map_err(|e| CpdError::format(out, e.to_string()))?;
+            Ok::<_, CpdError>(v)
+        };
+    let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(ids) = &file.ids {
+        let ints: Vec<i64> = ids
+            .iter()
+            .map(|id| id.parse::<i64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| {
+                CpdError::format(
+                    &file.path,
+                    "ids are not all integers: cannot write an .npz 'ids' array",
+                )
+            })?;
+        let ints = Array1::from(ints);
+        members.push(("ids".into(), npy(&|v| ints.write_npy(v))?));
+    }
+    for layer in &file.layers {
+        let bytes = match &layer.data {
+            Values::F32(a) => npy(&|v| a.write_npy(v))?,
+            Values::F64(a) => npy(&|v| a.write_npy(v))?,
+        };
+        members.push((layer.name.clone(), bytes));
+        if let Some(irreps) = &layer.irreps {
+            let name = format!("{}{}", crate::io::layout::IRREPS_PREFIX, layer.name);
+            members.push((name, npy_string(irreps)));
+        }
+    }
+    let f = std::fs::File::create(out).map_err(io)?;
+    let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for (name, bytes) in members {
+        w.start_file(format!("{name}.npy"), opts)
+            .map_err(|e| CpdError::format(out, e.to_string()))?;
+        w.write_all(&bytes).map_err(io)?;
+    }
+    w.finish()
+        .map_err(|e| CpdError::format(out, e.to_string()))?
+        .flush()
+        .map_err(io)
+}
+
 /// A numpy `<U` string scalar (numpy's `np.array("...")`) as `.npy` bytes.
 pub fn npy_string(s: &str) -> Vec<u8> {
     let n = s.chars().count().max(1);
@@ -848,5 +904,30 @@ pub(crate) mod tests {
         );
         let e = load(&q).unwrap_err().to_string();
         assert!(e.contains("array 'irreps/l' must be one string"), "{e}");
+    }
+
+    #[test]
+    fn a_pooled_file_written_back_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = npz(
+            &dir,
+            "a.npz",
+            &[
+                ("h", npy(&atoms())),
+                ("g", npy(&atoms().mapv(|v| v as f32))),
+                ("irreps/h", npy_str("2x0e")),
+                ("structure", npy(&array![7i64, 7, 3, 7, 3])),
+            ],
+        );
+        let pooled = load_pooled(&p, Pool::Max).unwrap();
+        let out = dir.path().join("pooled.npz");
+        write_npz(&pooled, &out).unwrap();
+        let back = load(&out).unwrap();
+        assert_eq!(back.atoms, None);
+        assert_eq!(back.ids, pooled.ids);
+        for (a, b) in back.layers.iter().zip(&pooled.layers) {
+            assert_eq!((&a.name, &a.data, &a.irreps), (&b.name, &b.data, &b.irreps));
+        }
+        assert_eq!(back.layers[0].irreps.as_deref(), Some("2x0e"));
     }
 }
