@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
-"""Extract mean-pooled per-atom embeddings from pretrained atomistic models.
+"""Extract per-atom or mean-pooled embeddings from atomistic models, in the
+``.npz`` format ``cpd`` reads.
 
 This script is only used to *make* data for ``cpd``; ``cpd`` itself does not
-need Python.
+need Python. Every model runs offline on CPU, with weights shipped inside its
+PyPI package (or, for MACE, a local ``.model`` file).
 
 Input: any extended-XYZ file readable by ASE. Each frame's ``id`` (from the
 comment line, ``atoms.info["id"]``) is used as the row id; frames without an
 ``id`` get their 0-based frame index instead.
 
 Output: one ``<model>.npz`` per model in ``--out``, holding an int64 array
-``ids`` (frame order) and one float32 ``n_frames x d`` array per layer. Every
-layer is the mean over the atoms of a molecule of the per-atom features of
-that layer. No string arrays are written.
+``ids`` (frame order) and one array per layer, plus ``irreps/<layer>`` (a
+numpy string) for equivariant layers. By default each layer row is the mean
+over a molecule's atoms (computed in float64, stored as ``--dtype``, float32
+by default). With ``--per-atom`` the layers keep one row per atom, in frame
+order, and the file carries ``n_atoms`` (atoms per frame) and ``numbers``
+(atomic numbers): ``cpd analyze`` pools them (``--pool mean|sum|max``) and
+derives compositions from ``numbers``.
 
-Models (all run offline on CPU, weights shipped inside the PyPI packages):
+Models:
 
-``sevennet0``  SevenNet-0 (``sevenn``, checkpoint ``7net-0`` = SevenNet_0__11Jul2024).
+``sevennet0``  SevenNet-0 (``sevenn``, checkpoint ``7net-0`` = SevenNet_0__11Jul2024),
+               the bundled layers:
                ``l_last``: node features after the last interaction block
                (``4_equivariant_gate``, irreps 128x0e), i.e. the input of the
                readout ``reduce_input_to_hidden``.
@@ -25,6 +32,9 @@ Models (all run offline on CPU, weights shipped inside the PyPI packages):
                of each 1e irrep contiguous, order m=-1,0,1 as e3nn's y,z,x).
                Molecules are evaluated as SevenNet's ASE calculator does for
                non-periodic Atoms (no cell, pbc False, 5 A cutoff).
+``sevennet0-blocks``  every interaction block of SevenNet-0: ``block0`` ..
+               ``block4`` = the output of ``<t>_equivariant_gate``, whole, with
+               its irreps (128x0e, then 128x0e+64x1e+32x2e, ..., 128x0e).
 ``chgnet``     CHGNet (``chgnet``, default pretrained weights). ``emb``: atom
                embedding; ``conv1``..``convN``: atom features after each atom
                convolution layer (64 columns each). Each molecule is put in a
@@ -33,11 +43,30 @@ Models (all run offline on CPU, weights shipped inside the PyPI packages):
 ``ani2x``      ANI-2x atomic environment vector from ``torchani``
                (``AEVComputer.like_2x()``, no network weights). ``aev``: 1008
                columns (7 species x 16 radial + 28 species pairs x 32 angular).
+``mace``       any MACE model saved as a whole module (``torch.save(model,
+               path)``, the ``.model`` files ``mace_run_train`` writes), given
+               with ``--mace-model PATH``: ``int0``, ``int1``, ... = the node
+               features after each interaction's product block
+               (``products[i]``), with their irreps
+               (``products[i].linear.irreps_out``, e.g. 128x0e+128x1o, and
+               128x0e for the last). ``cpd analyze`` splits them by L from
+               ``irreps/int<i>``. Needs ``mace-torch`` (which pins e3nn 0.4.4:
+               use its own environment).
+``generic``    any torch module: ``--generic MODULE:FUNCTION --hooks a,b``
+               imports ``MODULE`` and calls ``FUNCTION()``, which returns
+               ``(module, run)``; ``run(module, frames)`` calls the module on
+               a list of ASE Atoms. The outputs of the named submodules
+               (``dict(module.named_modules())`` names) are captured with
+               forward hooks; each must be a tensor with one row per atom of
+               the frames passed. From Python: ``hook_layers`` and
+               ``write_embeddings`` (see README, "Bring your own model").
 
 Example::
 
     python scripts/extract.py --structures data/structures.xyz \\
         --models sevennet0,chgnet,ani2x --out data/embeddings
+    python scripts/extract.py --structures my.xyz --models mace \\
+        --mace-model my.model --per-atom --out emb
 """
 from __future__ import annotations
 
@@ -49,7 +78,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("sevennet0", "chgnet", "ani2x")
+MODELS = ("sevennet0", "sevennet0-blocks", "chgnet", "ani2x", "mace", "generic")
 
 
 def read_frames(path):
@@ -74,11 +103,98 @@ def progress(name, i, n, t0):
 
 
 # --------------------------------------------------------------------------
+# The generic entry point: forward hooks on named submodules
+# --------------------------------------------------------------------------
+def hook_layers(module, names, run, frames, batch_size=50, select=None, label="model"):
+    """Per-atom outputs of the submodules ``names`` of any torch ``module``.
+
+    ``run(module, chunk)`` must call the module's forward on ``chunk``, a list
+    of ASE Atoms (one batch of ``batch_size`` frames, in order). Every hooked
+    output must be a tensor with one row per atom of the chunk, atoms in frame
+    order, or ``select[name](output)`` must make it one (for modules that
+    return tuples or dicts). A submodule may run several times per call (its
+    outputs are concatenated in call order).
+
+    Returns ``{name: [float64 array (atoms of frame k) x d for each frame]}``.
+    """
+    import torch
+
+    modules = dict(module.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        known = ", ".join(n for n in modules if n)
+        raise SystemExit(f"no submodule(s) {missing} in {label}; it has: {known}")
+    select = select or {}
+    captured = {n: [] for n in names}
+
+    def hook(name):
+        def fn(_mod, _inp, out):
+            out = select[name](out) if name in select else out
+            if not torch.is_tensor(out):
+                raise SystemExit(f"{label}: output of '{name}' is a {type(out).__name__}, "
+                                 "not a tensor: give select[name] to pick one")
+            captured[name].append(out.detach().to(torch.float64).cpu().clone())
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in names]
+    layers = {n: [] for n in names}
+    t0 = time.time()
+    try:
+        for start in range(0, len(frames), batch_size):
+            chunk = frames[start:start + batch_size]
+            for n in names:
+                captured[n].clear()
+            with torch.no_grad():
+                run(module, chunk)
+            counts = [len(a) for a in chunk]
+            for n in names:
+                if not captured[n]:
+                    raise SystemExit(f"{label}: submodule '{n}' did not run")
+                feats = torch.cat(captured[n], dim=0)
+                if feats.ndim != 2 or feats.shape[0] != sum(counts):
+                    raise SystemExit(f"{label}: output of '{n}' has shape {tuple(feats.shape)}, "
+                                     f"expected ({sum(counts)} atoms, d)")
+                layers[n].extend(p.numpy() for p in torch.split(feats, counts))
+            progress(label, min(start + batch_size, len(frames)), len(frames), t0)
+    finally:
+        for h in handles:
+            h.remove()
+    return layers
+
+
+def write_embeddings(path, frames, ids, layers, irreps=None, per_atom=False, dtype="float32"):
+    """Write ``layers`` ({name: per-frame per-atom arrays}) in cpd's format.
+
+    Pooled (default): one row per frame, the mean over its atoms in float64,
+    stored as ``dtype``. ``per_atom``: one row per atom in frame order, with
+    ``n_atoms`` and ``numbers``. ``irreps`` ({name: e3nn irreps string}) are
+    stored as ``irreps/<name>``.
+    """
+    arrays = {"ids": np.asarray(ids, dtype=np.int64)}
+    if per_atom:
+        arrays["n_atoms"] = np.array([len(a) for a in frames], dtype=np.int64)
+        arrays["numbers"] = np.concatenate([a.numbers for a in frames]).astype(np.uint8)
+    for name, parts in layers.items():
+        if per_atom:
+            arr = np.concatenate(parts).astype(dtype)
+        else:
+            arr = np.array([p.mean(0) for p in parts]).astype(dtype)
+        if not np.isfinite(arr).all():
+            raise SystemExit(f"{path}: {name}: non-finite values")
+        arrays[name] = arr
+    for name, text in (irreps or {}).items():
+        if name not in layers:
+            raise SystemExit(f"irreps for unknown layer {name!r}")
+        arrays[f"irreps/{name}"] = np.array(str(text))
+    np.savez(path, **arrays)
+    return arrays
+
+
+# --------------------------------------------------------------------------
 # SevenNet-0
 # --------------------------------------------------------------------------
-def extract_sevennet0(frames, batch_size=100):
-    """Return ({layer: array}, {layer: description}) for SevenNet-0."""
-    import torch
+def extract_sevennet0(frames, blocks=False, batch_size=100, **_):
+    """SevenNet-0: the bundled ``l_prev``/``l_last`` or every block."""
     from e3nn.o3 import Irreps
     from torch_geometric.data import Batch
 
@@ -95,33 +211,20 @@ def extract_sevennet0(frames, batch_size=100):
     # only node features are needed: drop the force/stress (autograd) output
     model.delete_module_by_key("force_output")
     mods = model._modules
-    gates = sorted(k for k in mods if k.endswith("_equivariant_gate"))
-    last, prev = gates[-1], gates[-2]
-    t_last = int(last.split("_")[0])
-    # irreps of a block's output = irreps_in of the next linear layer
-    irreps_prev = Irreps(str(mods[f"{t_last}_self_interaction_1"].irreps_in))
-    irreps_last = Irreps(str(mods["reduce_input_to_hidden"].irreps_in))
-    keep = [(mul, ir) for mul, ir in irreps_prev if ir.l <= 1]
-    keep_slices = [sl for (mul, ir), sl in zip(irreps_prev, irreps_prev.slices()) if ir.l <= 1]
-    irreps_keep = Irreps(keep)
-    print(f"  sevennet0: {prev} out = {irreps_prev}, {last} out = {irreps_last}")
+    gates = sorted((k for k in mods if k.endswith("_equivariant_gate")),
+                   key=lambda k: int(k.split("_")[0]))
 
-    captured = {}
+    def out_irreps(gate):
+        # irreps of a block's output = irreps_in of the next linear layer
+        t = int(gate.split("_")[0])
+        nxt = f"{t + 1}_self_interaction_1"
+        return Irreps(str(mods[nxt].irreps_in if nxt in mods
+                          else mods["reduce_input_to_hidden"].irreps_in))
 
-    def hook(name):
-        def fn(_mod, _inp, out):
-            captured[name] = out[KEY.NODE_FEATURE].detach().clone()
-        return fn
-
-    handles = [mods[prev].register_forward_hook(hook("prev")),
-               mods[last].register_forward_hook(hook("last"))]
-    out_prev, out_last = [], []
-    t0 = time.time()
-    # Molecules are batched as disjoint graphs (torch_geometric Batch, as in
-    # SevenNet training); per-atom features are identical to one-by-one
-    # evaluation, and far faster on CPU than many differently-shaped calls.
-    for start in range(0, len(frames), batch_size):
-        chunk = frames[start:start + batch_size]
+    def run(m, chunk):
+        # Molecules are batched as disjoint graphs (torch_geometric Batch, as
+        # in SevenNet training); per-atom features are identical to one-by-one
+        # evaluation, and far faster on CPU.
         graphs = []
         for atoms in chunk:
             a = atoms.copy()
@@ -129,32 +232,30 @@ def extract_sevennet0(frames, batch_size=100):
             a.set_cell(np.zeros((3, 3)))
             graphs.append(AtomGraphData.from_numpy_dict(
                 unlabeled_atoms_to_graph(a, calc.cutoff, with_shift=False)))
-        batch = Batch.from_data_list(graphs)
-        captured.clear()
-        with torch.no_grad():
-            model(batch)
-        counts = [len(a) for a in chunk]
-        xp = captured["prev"].double()
-        xl = captured["last"].double()
-        assert xp.shape == (sum(counts), irreps_prev.dim), xp.shape
-        assert xl.shape == (sum(counts), irreps_last.dim), xl.shape
-        xp = torch.cat([xp[:, sl] for sl in keep_slices], dim=1)
-        for part in torch.split(xp, counts):
-            out_prev.append(part.mean(0).numpy())
-        for part in torch.split(xl, counts):
-            out_last.append(part.mean(0).numpy())
-        progress("sevennet0", min(start + batch_size, len(frames)), len(frames), t0)
-    for h in handles:
-        h.remove()
+        m(Batch.from_data_list(graphs))
+
+    wanted = gates if blocks else gates[-2:]
+    select = {g: (lambda out: out[KEY.NODE_FEATURE]) for g in wanted}
+    per = hook_layers(model, wanted, run, frames, batch_size, select, "sevennet0")
+    if blocks:
+        layers = {f"block{i}": per[g] for i, g in enumerate(gates)}
+        irreps = {f"block{i}": str(out_irreps(g)) for i, g in enumerate(gates)}
+        desc = {f"block{i}": f"{g} output {irreps[f'block{i}']}" for i, g in enumerate(gates)}
+        return layers, desc, irreps
+    prev, last = gates[-2], gates[-1]
+    irreps_prev, irreps_last = out_irreps(prev), out_irreps(last)
+    keep = [sl for (mul, ir), sl in zip(irreps_prev, irreps_prev.slices()) if ir.l <= 1]
+    irreps_keep = Irreps([(mul, ir) for mul, ir in irreps_prev if ir.l <= 1])
+    print(f"  sevennet0: {prev} out = {irreps_prev}, {last} out = {irreps_last}")
     layers = {
-        "l_prev": np.asarray(out_prev, dtype=np.float32),
-        "l_last": np.asarray(out_last, dtype=np.float32),
+        "l_prev": [np.concatenate([p[:, sl] for sl in keep], axis=1) for p in per[prev]],
+        "l_last": per[last],
     }
     desc = {
         "l_prev": f"{prev} output {irreps_prev}, kept L<=1 parts: {irreps_keep}",
         "l_last": f"{last} output {irreps_last} (input of reduce_input_to_hidden)",
     }
-    return layers, desc
+    return layers, desc, {"l_prev": str(irreps_keep), "l_last": str(irreps_last)}
 
 
 # --------------------------------------------------------------------------
@@ -172,56 +273,35 @@ def boxed_structure(atoms, pad=20.0):
                      coords_are_cartesian=True)
 
 
-def extract_chgnet(frames, batch_size=50):
-    """Return ({layer: array}, {layer: description}) for CHGNet."""
-    import torch
+def extract_chgnet(frames, batch_size=50, **_):
+    """CHGNet: the atom embedding and every atom convolution layer."""
     from chgnet.model import CHGNet
 
     model = CHGNet.load(use_device="cpu", verbose=False)
     model.eval()
     n_conv = len(model.atom_conv_layers)
+    hooks = ["atom_embedding"] + [f"atom_conv_layers.{k}" for k in range(n_conv)]
     names = ["emb"] + [f"conv{k + 1}" for k in range(n_conv)]
-    captured = {}
 
-    def hook(name):
-        def fn(_mod, _inp, out):
-            captured[name] = out.detach().clone()
-        return fn
-
-    handles = [model.atom_embedding.register_forward_hook(hook("emb"))]
-    for k, layer in enumerate(model.atom_conv_layers):
-        handles.append(layer.register_forward_hook(hook(f"conv{k + 1}")))
-
-    rows = {n: [] for n in names}
-    t0 = time.time()
-    for start in range(0, len(frames), batch_size):
-        chunk = frames[start:start + batch_size]
-        structs = [boxed_structure(a) for a in chunk]
-        captured.clear()
+    def run(m, chunk):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.predict_structure(structs, task="e", batch_size=len(structs))
-        counts = [len(a) for a in chunk]
-        for n in names:
-            feas = captured[n].double()
-            assert feas.shape[0] == sum(counts), (n, feas.shape, sum(counts))
-            for part in torch.split(feas, counts):
-                rows[n].append(part.mean(0).numpy())
-        progress("chgnet", min(start + batch_size, len(frames)), len(frames), t0)
-    for h in handles:
-        h.remove()
-    layers = {n: np.asarray(rows[n], dtype=np.float32) for n in names}
+            m.predict_structure([boxed_structure(a) for a in chunk], task="e",
+                                batch_size=len(chunk))
+
+    per = hook_layers(model, hooks, run, frames, batch_size, label="chgnet")
+    layers = {n: per[h] for n, h in zip(names, hooks)}
     desc = {"emb": "atom_embedding output (before message passing)"}
     for k in range(n_conv):
         desc[f"conv{k + 1}"] = f"atom features after atom_conv_layers[{k}]"
-    return layers, desc
+    return layers, desc, {}
 
 
 # --------------------------------------------------------------------------
 # ANI-2x AEV
 # --------------------------------------------------------------------------
-def extract_ani2x(frames):
-    """Return ({layer: array}, {layer: description}) for the ANI-2x AEV."""
+def extract_ani2x(frames, **_):
+    """ANI-2x atomic environment vectors (no network weights)."""
     import torch
     from torchani.aev import AEVComputer
 
@@ -238,27 +318,92 @@ def extract_ani2x(frames):
                 raise SystemExit(f"ANI-2x does not cover elements {sorted(bad)}")
             el = torch.tensor([[index[s] for s in syms]], dtype=torch.long)
             xyz = torch.tensor(atoms.get_positions()[None], dtype=torch.float32)
-            v = aev(el, xyz)[0].double()
-            rows.append(v.mean(0).numpy())
+            rows.append(aev(el, xyz)[0].double().numpy())
             progress("ani2x", i + 1, len(frames), t0)
-    layers = {"aev": np.asarray(rows, dtype=np.float32)}
-    desc = {"aev": f"ANI-2x AEV ({layers['aev'].shape[1]} columns: 7 species x 16 radial + 28 pairs x 32 angular)"}
-    return layers, desc
+    d = rows[0].shape[1] if rows else 0
+    desc = {"aev": f"ANI-2x AEV ({d} columns: 7 species x 16 radial + 28 pairs x 32 angular)"}
+    return {"aev": rows}, desc, {}
+
+
+# --------------------------------------------------------------------------
+# MACE (any local .model file)
+# --------------------------------------------------------------------------
+def mace_layers(model, frames, batch_size=50):
+    """Node features after each interaction of a MACE ``model`` (a module)."""
+    import torch
+    from mace import data as mace_data  # mace before e3nn (torch.load settings)
+    from mace.tools import torch_geometric, torch_tools, utils
+
+    model.eval()
+    dtype = next(model.parameters()).dtype
+    z_table = utils.AtomicNumberTable([int(z) for z in model.atomic_numbers])
+    r_max = float(model.r_max)
+    heads = list(getattr(model, "heads", None) or ["Default"])
+    n = len(model.products)
+    hooks = [f"products.{i}" for i in range(n)]
+
+    def run(m, chunk):
+        with torch_tools.default_dtype(dtype):
+            graphs = [mace_data.AtomicData.from_config(
+                mace_data.config_from_atoms(a, head_name=heads[0]),
+                z_table=z_table, cutoff=r_max, heads=heads) for a in chunk]
+        batch = torch_geometric.Batch.from_data_list(graphs)
+        m(batch.to_dict(), compute_force=False)
+
+    per = hook_layers(model, hooks, run, frames, batch_size, label="mace")
+    layers = {f"int{i}": per[h] for i, h in enumerate(hooks)}
+    irreps = {f"int{i}": str(model.products[i].linear.irreps_out) for i in range(n)}
+    desc = {f"int{i}": f"node features after products[{i}], {irreps[f'int{i}']}"
+            for i in range(n)}
+    return layers, desc, irreps
+
+
+def extract_mace(frames, mace_model=None, **_):
+    """MACE from a local ``.model`` file."""
+    import mace  # noqa: F401  (sets torch.load up for e3nn 0.4.4 first)
+    import torch
+
+    if not mace_model:
+        raise SystemExit("--models mace needs --mace-model PATH (a saved MACE module)")
+    model = torch.load(mace_model, map_location="cpu", weights_only=False)
+    return mace_layers(model, frames)
+
+
+def extract_generic(frames, generic=None, hooks=None, **_):
+    """Any torch module: MODULE:FUNCTION returns (module, run)."""
+    import importlib
+
+    if not generic or not hooks:
+        raise SystemExit("--models generic needs --generic MODULE:FUNCTION and --hooks a,b")
+    mod_name, _, func = generic.partition(":")
+    module, run = getattr(importlib.import_module(mod_name), func or "make")()
+    names = [h.strip() for h in hooks.split(",") if h.strip()]
+    layers = hook_layers(module, names, run, frames, label=generic)
+    return layers, {n: f"output of {n}" for n in names}, {}
 
 
 EXTRACTORS = {
     "sevennet0": extract_sevennet0,
+    "sevennet0-blocks": lambda frames, **kw: extract_sevennet0(frames, blocks=True, **kw),
     "chgnet": extract_chgnet,
     "ani2x": extract_ani2x,
+    "mace": extract_mace,
+    "generic": extract_generic,
 }
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--structures", required=True, help="extended-XYZ file")
-    ap.add_argument("--models", default=",".join(MODELS),
+    ap.add_argument("--models", default="sevennet0,chgnet,ani2x",
                     help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--out", required=True, help="output folder for <model>.npz")
+    ap.add_argument("--per-atom", action="store_true",
+                    help="one row per atom with n_atoms and numbers (cpd pools them)")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--mace-model", help="MACE .model file (for --models mace)")
+    ap.add_argument("--generic", help="MODULE:FUNCTION returning (module, run)")
+    ap.add_argument("--hooks", help="submodule names for --models generic")
     ap.add_argument("--limit", type=int, default=None,
                     help="only use the first N frames (for testing)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -281,13 +426,14 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for m in models:
         print(f"{m}:", flush=True)
-        layers, desc = EXTRACTORS[m](frames)
-        for name, arr in layers.items():
-            if not np.isfinite(arr).all():
-                raise SystemExit(f"{m}/{name}: non-finite values")
-            print(f"  {name}: {arr.shape} {arr.dtype}  {desc[name]}")
-        np.savez(out / f"{m}.npz", ids=ids, **layers)
-        print(f"  wrote {out / f'{m}.npz'}")
+        layers, desc, irreps = EXTRACTORS[m](frames, mace_model=args.mace_model,
+                                             generic=args.generic, hooks=args.hooks)
+        path = out / f"{m}.npz"
+        arrays = write_embeddings(path, frames, ids, layers, irreps, args.per_atom, args.dtype)
+        for name in layers:
+            ir = f" [{irreps[name]}]" if name in irreps else ""
+            print(f"  {name}: {arrays[name].shape} {arrays[name].dtype}{ir}  {desc[name]}")
+        print(f"  wrote {path}")
 
 
 if __name__ == "__main__":

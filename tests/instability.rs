@@ -96,6 +96,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         learning_curve: None,
         scale,
         predictions: true,
+        pool: Default::default(),
     }
 }
 

@@ -200,6 +200,7 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         learning_curve: None,
         scale: Scale::Standard,
         predictions: false,
+        pool: Default::default(),
     }
 }
 

@@ -8,3 +8,4 @@ mod catalogue;
 mod cli;
 mod instability;
 mod parity;
+mod peratom;

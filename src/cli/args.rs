@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use cpd::io::peratom::Pool;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +28,26 @@ pub enum Command {
     Check(CheckArgs),
     /// Describe an embedding file: shape, dtype, layout, NaN/Inf counts, column statistics.
     Inspect(InspectArgs),
+    /// Pool a per-atom .npz into a per-structure .npz (ids, layers, irreps), to analyse it many times.
+    Pool(PoolArgs),
+}
+
+/// `cpd pool`.
+#[derive(clap::Args)]
+pub struct PoolArgs {
+    /// Per-atom .npz (a `structure` or `n_atoms` array).
+    pub file: PathBuf,
+    /// Output .npz.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// mean, sum or max [default: mean].
+    #[arg(long, value_name = "MODE", value_parser = parse_pool)]
+    pub pool: Option<Pool>,
+}
+
+/// `--pool`: the library's parser, for clap.
+fn parse_pool(text: &str) -> Result<Pool, String> {
+    Pool::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -222,6 +243,9 @@ pub struct AnalyzeArgs {
     /// Composition as atom counts or fractions [default: counts].
     #[arg(help_heading = "Inputs", long, value_enum)]
     pub composition: Option<CompositionArg>,
+    /// Pooling of per-atom .npz layers (a `structure` or `n_atoms` array) into one row per structure: mean, sum or max [default: mean].
+    #[arg(help_heading = "Inputs", long, value_name = "MODE", value_parser = parse_pool)]
+    pub pool: Option<Pool>,
     /// Write report.json, results.csv, report.md and folds.csv here.
     #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -13,6 +13,7 @@ use cpd::commands::analyze::{
 };
 use cpd::commands::manifest::{channel_spec, DEFAULT_CURVE_REPEATS};
 use cpd::flow::dataset::CompositionMode;
+use cpd::io::peratom::Pool;
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;
@@ -70,7 +71,9 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
     let composition = match (&args.compositions, &args.structures) {
         (Some(c), None) => CompositionSource::Table(c.clone()),
         (None, Some(s)) => CompositionSource::Structures(s.clone()),
-        _ => bail!("one of --compositions FILE or --structures FILE is required"),
+        // Counts from the first embedding file's per-atom `numbers`.
+        (None, None) => CompositionSource::Atoms(parse_embedding(&args.embeddings[0])?.path),
+        _ => bail!("give one of --compositions FILE or --structures FILE"),
     };
     let Some(targets) = args.targets.clone() else {
         bail!("--targets FILE is required");
@@ -99,6 +102,7 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         learning_curve: None,
         scale: Scale::Standard,
         predictions: false,
+        pool: Pool::Mean,
     })
 }
 
@@ -159,6 +163,7 @@ pub fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<
         };
     }
     c.predictions |= args.predictions;
+    c.pool = args.pool.unwrap_or(c.pool);
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;
     c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);

@@ -20,6 +20,22 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
             None => "no row ids (rows follow the compositions' order)".into(),
         }
     );
+    if let Some(atoms) = info.atoms {
+        println!("per atom: {atoms} atom rows, mean-pooled into one row per structure below");
+    }
+    for l in info.layers.iter().filter(|l| !l.groups.is_empty()) {
+        let groups: Vec<String> = l
+            .groups
+            .iter()
+            .map(|g| format!("{} = columns {}..{}", g.name, g.start, g.end))
+            .collect();
+        println!(
+            "layer '{}': irreps {}: {}",
+            l.name,
+            l.irreps.as_deref().unwrap_or(""),
+            groups.join(", ")
+        );
+    }
     let g = |v: f64| format!("{v:.4e}");
     let mut rows = vec![[
         "layer", "rows", "cols", "dtype", "order", "NaN", "Inf", "constant", "zero", "min", "max",

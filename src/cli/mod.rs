@@ -1,7 +1,7 @@
 //! The command line, built as ripgrep builds its own: clap parses the
 //! arguments into validated values ([`args`]); [`config`] turns them, with a
 //! manifest, into the run's configuration; one module per command calls the
-//! library and prints ([`analyze`], [`check`], [`inspect`]). Only this layer
+//! library and prints ([`analyze`], [`check`], [`inspect`], [`pool`]). Only this layer
 //! prints and chooses exit codes.
 
 mod analyze;
@@ -9,6 +9,7 @@ mod args;
 mod check;
 mod config;
 mod inspect;
+mod pool;
 mod progress;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ pub fn run() -> ExitCode {
         Command::Analyze(args) => analyze::run(*args),
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Pool(args) => pool::run(args),
     };
     match result {
         Ok(code) => code,

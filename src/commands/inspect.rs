@@ -7,6 +7,7 @@ use std::path::Path;
 use ndarray::ArrayView1;
 use serde::Serialize;
 
+use crate::analyses::channels::{ChannelSpec, Invariants};
 use crate::error::Result;
 use crate::io::embeddings;
 
@@ -64,6 +65,21 @@ pub struct LayerSummary {
     pub sparse_owners: Vec<SparseOwner>,
     /// Per-column statistics.
     pub columns: Vec<ColumnStats>,
+    /// e3nn irreps of the columns, from the file's `irreps/LAYER` member.
+    pub irreps: Option<String>,
+    /// The channel groups `cpd analyze` probes for those irreps.
+    pub groups: Vec<GroupSummary>,
+}
+
+/// One channel group of a layer with irreps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSummary {
+    /// Group name (`128x0e`).
+    pub name: String,
+    /// First column (0-based).
+    pub start: usize,
+    /// One past the last column.
+    pub end: usize,
 }
 
 /// A column is sparse when non-zero in fewer than this fraction of rows.
@@ -89,6 +105,9 @@ pub struct Inspection {
     pub ids: Option<usize>,
     /// Layers in file order.
     pub layers: Vec<LayerSummary>,
+    /// Atom rows of a per-atom file, mean-pooled into the layers' rows
+    /// (`None`: one row per structure).
+    pub atoms: Option<usize>,
 }
 
 /// Read `path` (structure checked, values not) and summarise it.
@@ -125,6 +144,8 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 sparse_columns,
                 sparse_owners,
                 columns,
+                irreps: l.irreps.clone(),
+                groups: groups(l.irreps.as_deref()),
             }
         })
         .collect();
@@ -132,7 +153,25 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         path: path.display().to_string(),
         ids: file.ids.as_ref().map(Vec::len),
         layers,
+        atoms: file.atoms,
     })
+}
+
+/// The channel groups of an irreps string (validated when the file was read).
+fn groups(irreps: Option<&str>) -> Vec<GroupSummary> {
+    irreps
+        .and_then(|t| ChannelSpec::irreps(t, Invariants::Norms).ok())
+        .map(|s| {
+            s.groups
+                .into_iter()
+                .map(|g| GroupSummary {
+                    name: g.name,
+                    start: g.start,
+                    end: g.end,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The sparse columns of a layer and the rows that own them.

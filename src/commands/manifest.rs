@@ -5,6 +5,7 @@
 //! ```toml
 //! [dataset]                      # paths are relative to this file
 //! compositions = "compositions.csv"   # or: structures = "structures.xyz"
+//!                                     # or neither: counts from the first model's per-atom `numbers`
 //! targets = "targets.csv"
 //! # folds_file = "folds.csv"          # id,fold; else shuffled folds
 //! # composition = "counts"            # or "fractions"
@@ -19,6 +20,7 @@
 //! # learning_curve = [100, 500, 2000]  curve_repeats = 5
 //! # scale = "clip"                    # ridge/MLP: clip held-out features to the training range
 //! # predictions = true                # write predictions.csv (out-of-fold predictions)
+//! # pool = "mean"                     # per-atom .npz layers: "mean", "sum" or "max"
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
@@ -46,6 +48,7 @@ use crate::commands::analyze::{
 };
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
+use crate::io::peratom::Pool;
 use crate::probe::gbt::GbtParams;
 use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
@@ -116,6 +119,8 @@ pub struct SettingsSection {
     pub scale: Option<Scale>,
     /// Keep the out-of-fold predictions (`predictions.csv`).
     pub predictions: Option<bool>,
+    /// Pooling of per-atom embedding files: `mean`, `sum` or `max`.
+    pub pool: Option<Pool>,
 }
 
 /// `[settings.mlp]`.
@@ -222,8 +227,8 @@ impl Manifest {
 
     fn validate(&self) -> std::result::Result<(), String> {
         let d = &self.dataset;
-        if d.compositions.is_some() == d.structures.is_some() {
-            return Err("[dataset] needs exactly one of `compositions` or `structures`".into());
+        if d.compositions.is_some() && d.structures.is_some() {
+            return Err("[dataset] has both `compositions` and `structures`; choose one (or neither, for per-atom `numbers`)".into());
         }
         if self.models.is_empty() {
             return Err("no [[models]] entries: add at least one model".into());
@@ -280,7 +285,8 @@ impl Manifest {
         let composition = match (&d.compositions, &d.structures) {
             (Some(c), _) => CompositionSource::Table(c.clone()),
             (None, Some(x)) => CompositionSource::Structures(x.clone()),
-            (None, None) => unreachable!("validated"),
+            // per-atom: counts from the first model's `numbers`
+            (None, None) => CompositionSource::Atoms(self.models[0].file.clone()),
         };
         let probes = s
             .probes
@@ -362,6 +368,7 @@ impl Manifest {
             }),
             scale: s.scale.unwrap_or_default(),
             predictions: s.predictions.unwrap_or(false),
+            pool: s.pool.unwrap_or_default(),
         })
     }
 }
@@ -495,11 +502,8 @@ file = "b.npy"
         assert!(e.contains("line 5"), "{e}");
         let e = invalid(base);
         assert!(e.contains("no [[models]]"), "{e}");
-        let e = invalid(&format!("[dataset]\ntargets = \"t.csv\"\n{model}"));
-        assert!(
-            e.contains("exactly one of `compositions` or `structures`"),
-            "{e}"
-        );
+        let e = invalid(&format!("{base}structures = \"s.xyz\"\n{model}"));
+        assert!(e.contains("both `compositions` and `structures`"), "{e}");
         let e = invalid(&format!(
             "{base}[settings]\nalpha = 1.0\nalphas = [1.0]\n{model}"
         ));

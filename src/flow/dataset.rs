@@ -290,7 +290,9 @@ mod tests {
                 name: "l".into(),
                 order: "C",
                 data: Values::F32(array![[2.], [3.], [1.]]),
+                irreps: None,
             }],
+            atoms: None,
         };
         let layers = ds.align_embedding(emb).unwrap();
         assert_eq!(layers[0].data.column_f64(0).to_vec(), vec![1., 2., 3.]);
@@ -375,7 +377,9 @@ mod tests {
                 name: "e".into(),
                 order: "C",
                 data: Values::F64(Array2::zeros((3, 2))),
+                irreps: None,
             }],
+            atoms: None,
         };
         let ds = Dataset::new(
             comp(),

@@ -17,8 +17,9 @@ use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
-use crate::io::table::read_table;
+use crate::io::peratom::{self, Pool};
 use crate::io::MAX_ABS_VALUE;
+use crate::io::{layout, table::read_table};
 
 /// One embedding matrix (a layer) read from a file.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct Layer {
     pub order: &'static str,
     /// `n × d` values in their on-disk type.
     pub data: Values,
+    /// e3nn irreps of the columns, from the file's `irreps/LAYER` member.
+    pub irreps: Option<String>,
 }
 
 impl Layer {
@@ -155,6 +158,8 @@ pub struct EmbeddingFile {
     pub ids: Option<Vec<String>>,
     /// Layers in file order.
     pub layers: Vec<Layer>,
+    /// Atom rows pooled into each layer (`None`: the file is per structure).
+    pub atoms: Option<usize>,
 }
 
 /// Name of the optional id array in an `.npz` file.
@@ -163,7 +168,12 @@ pub const IDS_ARRAY: &str = "ids";
 /// Load an embedding file, choosing the reader by extension, and check that
 /// every value is finite and every layer has columns.
 pub fn load(path: &Path) -> Result<EmbeddingFile> {
-    let file = read(path)?;
+    load_pooled(path, Pool::Mean)
+}
+
+/// [`load`], pooling a per-atom `.npz` with `pool` ([`crate::io::peratom`]).
+pub fn load_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
+    let file = read_pooled(path, pool)?;
     for layer in &file.layers {
         check_finite(path, &layer.name, &layer.data)?;
         if layer.data.ncols() == 0 {
@@ -179,6 +189,11 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
 /// Read an embedding file with its structure checked (shapes, dtypes, ids)
 /// but not its values: NaN and Inf are kept, for `cpd inspect` to count.
 pub fn read(path: &Path) -> Result<EmbeddingFile> {
+    read_pooled(path, Pool::Mean)
+}
+
+/// [`read`], pooling a per-atom `.npz` with `pool`.
+pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -207,12 +222,14 @@ pub fn read(path: &Path) -> Result<EmbeddingFile> {
                     name: stem,
                     order,
                     data,
+                    irreps: None,
                 }],
+                atoms: None,
             }
         }
         "npz" => {
             let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
-            read_npz(BufReader::new(f), path)?
+            read_npz(BufReader::new(f), path, pool)?
         }
         "csv" => {
             let t = read_table(path)?;
@@ -223,7 +240,9 @@ pub fn read(path: &Path) -> Result<EmbeddingFile> {
                     name: stem,
                     order: "csv",
                     data: Values::F64(t.values),
+                    irreps: None,
                 }],
+                atoms: None,
             }
         }
         _ => {
@@ -294,6 +313,105 @@ fn read_npy_stream<R: Read>(
     path: &Path,
     what: &str,
 ) -> Result<(Values, &'static str)> {
+    let (layout, mut r) = read_npy_header(r, total, path, what)?;
+    let NpyLayout {
+        shape,
+        itemsize,
+        big_endian,
+        fortran,
+    } = layout;
+    let truncated = |e: std::io::Error| layout.read_error(e, path, what);
+    let values = if itemsize == 4 {
+        let v = read_elements(&mut r, shape.0 * shape.1, |b: [u8; 4]| {
+            if big_endian {
+                f32::from_be_bytes(b)
+            } else {
+                f32::from_le_bytes(b)
+            }
+        })
+        .map_err(truncated)?;
+        Values::F32(into_array(v, shape, fortran))
+    } else {
+        let v = read_elements(&mut r, shape.0 * shape.1, |b: [u8; 8]| {
+            if big_endian {
+                f64::from_be_bytes(b)
+            } else {
+                f64::from_le_bytes(b)
+            }
+        })
+        .map_err(truncated)?;
+        Values::F64(into_array(v, shape, fortran))
+    };
+    layout.check_end(&mut r, path, what)?;
+    Ok((values, layout.order()))
+}
+
+/// Shape and encoding of a 2-D float `.npy`, from its validated header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NpyLayout {
+    /// `(rows, columns)`.
+    pub shape: (usize, usize),
+    /// 4 (float32) or 8 (float64).
+    pub itemsize: u64,
+    /// Big-endian elements.
+    pub big_endian: bool,
+    /// Column-major data.
+    pub fortran: bool,
+}
+
+impl NpyLayout {
+    /// `C` or `Fortran`.
+    pub fn order(&self) -> &'static str {
+        if self.fortran {
+            "Fortran"
+        } else {
+            "C"
+        }
+    }
+
+    /// An error while reading the data: a stream that ends early is
+    /// reported as truncated.
+    pub fn read_error(&self, e: std::io::Error, path: &Path, what: &str) -> CpdError {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            CpdError::format(
+                path,
+                format!(
+                    "{what}: the data ends before the header's shape {:?} is filled (truncated?)",
+                    self.shape
+                ),
+            )
+        } else {
+            CpdError::io(path, e)
+        }
+    }
+
+    /// Nothing may follow the data (a zip entry longer than it declares).
+    pub fn check_end<R: Read>(&self, r: &mut R, path: &Path, what: &str) -> Result<()> {
+        let mut extra = [0u8; 1];
+        if r.read(&mut extra).map_err(|e| CpdError::io(path, e))? > 0 {
+            return Err(CpdError::format(
+                path,
+                format!(
+                    "{what}: bytes beyond the data the header's shape {:?} describes",
+                    self.shape
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Read and validate the header of a 2-D float32/float64 `.npy` of `total`
+/// bytes; returns its layout and the stream positioned at the data.
+///
+/// The header is checked against the byte count *before* any allocation, so
+/// a header claiming a huge shape is an error, not an out-of-memory abort.
+pub(crate) fn read_npy_header<R: Read>(
+    r: R,
+    total: u64,
+    path: &Path,
+    what: &str,
+) -> Result<(NpyLayout, impl Read)> {
     let io_err = |e: std::io::Error| CpdError::io(path, e);
     let mut r = r;
     let mut prefix = [0u8; 12];
@@ -360,49 +478,13 @@ fn read_npy_stream<R: Read>(
         }
     }
     let big_endian = matches!(&header.type_descriptor, PyValue::String(d) if d.starts_with('>'));
-    let shape = (header.shape[0], header.shape[1]);
-    let fortran = header.layout.is_fortran();
-    let truncated = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            CpdError::format(
-                path,
-                format!("{what}: the data ends before the header's shape {shape:?} is filled (truncated?)"),
-            )
-        } else {
-            CpdError::io(path, e)
-        }
+    let layout = NpyLayout {
+        shape: (header.shape[0], header.shape[1]),
+        itemsize,
+        big_endian,
+        fortran: header.layout.is_fortran(),
     };
-    let values = if itemsize == 4 {
-        let v = read_elements(&mut r, shape.0 * shape.1, |b: [u8; 4]| {
-            if big_endian {
-                f32::from_be_bytes(b)
-            } else {
-                f32::from_le_bytes(b)
-            }
-        })
-        .map_err(truncated)?;
-        Values::F32(into_array(v, shape, fortran))
-    } else {
-        let v = read_elements(&mut r, shape.0 * shape.1, |b: [u8; 8]| {
-            if big_endian {
-                f64::from_be_bytes(b)
-            } else {
-                f64::from_le_bytes(b)
-            }
-        })
-        .map_err(truncated)?;
-        Values::F64(into_array(v, shape, fortran))
-    };
-    // Nothing may follow the data (a zip entry longer than it declares).
-    let mut extra = [0u8; 1];
-    if r.read(&mut extra).map_err(io_err)? > 0 {
-        return Err(CpdError::format(
-            path,
-            format!("{what}: bytes beyond the data the header's shape {shape:?} describes"),
-        ));
-    }
-    let order = if fortran { "Fortran" } else { "C" };
-    Ok((values, order))
+    Ok((layout, r))
 }
 
 /// Read `count` elements of `N` bytes each, decoding each with `decode`.
@@ -445,7 +527,7 @@ const MAX_HEADER_LEN: u64 = 1 << 16;
 /// Check the first (up to 12) bytes of a `.npy` of `total` bytes: the magic
 /// string, and a header length within [`MAX_HEADER_LEN`] and the bytes
 /// present. Returns the length of the whole header (prefix included).
-fn check_header_len(prefix: &[u8], total: u64, path: &Path, what: &str) -> Result<u64> {
+pub(crate) fn check_header_len(prefix: &[u8], total: u64, path: &Path, what: &str) -> Result<u64> {
     let got = prefix.len();
     if got < 10 || &prefix[..6] != b"\x93NUMPY" {
         return Err(CpdError::format(
@@ -477,15 +559,21 @@ pub fn parse_npy_bytes(bytes: &[u8]) -> Result<Values> {
 
 /// Parse the bytes of a `.npz` file (used by the fuzz targets).
 pub fn parse_npz_bytes(bytes: &[u8]) -> Result<EmbeddingFile> {
-    read_npz(Cursor::new(bytes), Path::new("<bytes>"))
+    read_npz(Cursor::new(bytes), Path::new("<bytes>"), Pool::Mean)
 }
 
 /// Read an `.npz`: each 2-D float array is a layer, `ids` (integers) the row
 /// ids. Each layer is decompressed straight into its array and validated
-/// like a `.npy`.
-fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
+/// like a `.npy`. A per-atom file ([`crate::io::peratom`]) has its layers
+/// pooled with `pool` as they stream; `irreps/LAYER` members
+/// ([`crate::io::layout`]) give layers their layout.
+fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<EmbeddingFile> {
     let mut zip = zip::ZipArchive::new(reader)
         .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
+    // per-atom: begin
+    let atoms = peratom::read_index(&mut zip, path)?;
+    let mut irreps = Vec::new();
+    // per-atom: end
     let mut ids = None;
     let mut layers = Vec::new();
     let mut starts = std::collections::HashSet::new();
@@ -509,6 +597,37 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
         // there and then fails validation as a size mismatch).
         let declared = entry.size();
         let limited = (&mut entry).take(declared.saturating_add(1));
+        // per-atom: begin
+        if peratom::is_atom_member(&name) || (name == IDS_ARRAY && atoms.is_some()) {
+            continue; // read by peratom::read_index
+        }
+        if let Some(layer) = layout::irreps_layer(&name) {
+            let text = layout::read_string_member(limited, declared, path, &name)?;
+            irreps.push((layer.to_owned(), text));
+            continue;
+        }
+        if let Some(index) = &atoms {
+            let what = format!("array '{name}'");
+            let (npy, data) = read_npy_header(limited, declared, path, &what)
+                .and_then(|(npy, mut r)| {
+                    let data = peratom::pool_stream(&mut r, npy, index, pool, path, &what)?;
+                    Ok((npy, data))
+                })
+                .map_err(|e| match e {
+                    CpdError::Io { source, .. } => {
+                        CpdError::format(path, format!("{what}: {source}"))
+                    }
+                    other => other,
+                })?;
+            layers.push(Layer {
+                name,
+                order: npy.order(),
+                data,
+                irreps: None,
+            });
+            continue;
+        }
+        // per-atom: end
         if name == IDS_ARRAY {
             let mut bytes = Vec::new();
             { limited }
@@ -524,7 +643,12 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
                 }
                 other => other,
             })?;
-        layers.push(Layer { name, order, data });
+        layers.push(Layer {
+            name,
+            order,
+            data,
+            irreps: None,
+        });
     }
     if layers.is_empty() {
         return Err(CpdError::format(
@@ -532,15 +656,20 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path) -> Result<EmbeddingFile> {
             "no embedding arrays in the .npz (only an 'ids' array or nothing)",
         ));
     }
+    layout::attach_irreps(&mut layers, irreps, path)?;
+    if let Some(index) = &atoms {
+        ids = index.ids.clone();
+    }
     Ok(EmbeddingFile {
         path: path.to_owned(),
         ids,
         layers,
+        atoms: atoms.as_ref().map(|a| a.atoms()),
     })
 }
 
 /// The `ids` array of an `.npz`: 1-D, any integer type, rendered in decimal.
-fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
+pub(crate) fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
     check_header_len(
         &bytes[..bytes.len().min(12)],
         bytes.len() as u64,

@@ -6,6 +6,8 @@
 
 pub mod elements;
 pub mod embeddings;
+pub mod layout;
+pub mod peratom;
 pub mod table;
 pub mod xyz;
 

@@ -99,6 +99,10 @@ pub struct Settings {
     /// the GBT probe bins its inputs and does not scale them).
     #[serde(default)]
     pub scale: crate::probe::scale::Scale,
+    /// How per-atom layers were pooled (`mean`, `sum` or `max`); absent
+    /// when no input was per atom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 /// Ridge probe settings.
@@ -132,6 +136,9 @@ pub struct InputInfo {
     /// Element type on disk (embeddings only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtype: Option<String>,
+    /// Atom rows pooled into this layer's `rows` (per-atom embeddings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atoms: Option<usize>,
 }
 
 /// The composition basis.
@@ -548,6 +555,7 @@ pub(crate) mod fixture {
                     .collect(),
                 linalg_backend: "faer".into(),
                 scale: Default::default(),
+                pool: None,
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),
@@ -558,6 +566,7 @@ pub(crate) mod fixture {
                 model: Some("m".into()),
                 layer: Some("l".into()),
                 dtype: Some("float32".into()),
+                atoms: None,
             }],
             composition: CompositionInfo {
                 columns: vec!["H".into(), "C".into()],

@@ -31,6 +31,7 @@ pub(super) fn report(
     inputs: Vec<InputInfo>,
     results: Vec<ResultRecord>,
     curves: Vec<CurveRecord>,
+    pooled: bool,
     start: Instant,
 ) -> Report {
     Report {
@@ -39,7 +40,7 @@ pub(super) fn report(
             name: "cpd".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        settings: settings(config, probes, ds, folds),
+        settings: settings(config, probes, ds, folds, pooled),
         inputs,
         composition: CompositionInfo {
             columns: ds.composition_columns.clone(),
@@ -62,7 +63,13 @@ pub(super) fn report(
 }
 
 /// Every setting that affects the numbers.
-fn settings(config: &AnalyzeConfig, probes: &Probes, ds: &Dataset, folds: &Folds) -> Settings {
+fn settings(
+    config: &AnalyzeConfig,
+    probes: &Probes,
+    ds: &Dataset,
+    folds: &Folds,
+    pooled: bool,
+) -> Settings {
     let alphas = probes.ridge.alphas().to_vec();
     Settings {
         folds: folds.k,
@@ -97,6 +104,7 @@ fn settings(config: &AnalyzeConfig, probes: &Probes, ds: &Dataset, folds: &Folds
             .collect(),
         linalg_backend: linalg::BACKEND.into(),
         scale: config.scale,
+        pool: pooled.then(|| config.pool.name().to_owned()),
     }
 }
 

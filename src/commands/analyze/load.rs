@@ -8,7 +8,7 @@ use crate::error::{CpdError, Result};
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::io::embeddings::EmbeddingFile;
 use crate::io::table::{read_table, Table};
-use crate::io::{self, xyz};
+use crate::io::{self, peratom, xyz};
 use crate::report::InputInfo;
 
 /// The compositions (read from a table or derived from structures) and the
@@ -23,6 +23,7 @@ pub(super) fn tables(config: &AnalyzeConfig, inputs: &mut Vec<InputInfo>) -> Res
     let (composition, role) = match &config.composition {
         CompositionSource::Table(p) => (read_table(p)?, "compositions"),
         CompositionSource::Structures(p) => (xyz::read_compositions(p)?, "structures"),
+        CompositionSource::Atoms(p) => (peratom::read_compositions(p)?, "atoms"),
     };
     inputs.push(input_info(
         role,
@@ -74,6 +75,7 @@ pub(super) fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> R
         model: None,
         layer: None,
         dtype: None,
+        atoms: None,
     })
 }
 

@@ -25,6 +25,7 @@ use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
 use crate::flow::folds::Folds;
 use crate::flow::projection::Projection;
+use crate::io::peratom::Pool;
 use crate::probe::gbt::{Gbt, GbtParams};
 use crate::probe::mlp::{Mlp, MlpParams};
 use crate::probe::ridge::{Ridge, RidgeParams};
@@ -54,6 +55,8 @@ pub enum CompositionSource {
     Table(PathBuf),
     /// Extended-XYZ structures; counts are derived.
     Structures(PathBuf),
+    /// A per-atom `.npz` with `numbers`; counts are derived from them.
+    Atoms(PathBuf),
 }
 
 /// How folds are made.
@@ -105,6 +108,8 @@ pub struct AnalyzeConfig {
     pub scale: Scale,
     /// Keep every record's out-of-fold predictions ([`Analysis::predictions`]).
     pub predictions: bool,
+    /// How per-atom embedding files are pooled ([`crate::io::peratom`]).
+    pub pool: Pool,
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -198,6 +203,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         inputs,
         probed.results,
         probed.curves,
+        probed.pooled,
         start,
     );
     Ok(Analysis {

@@ -7,6 +7,7 @@ use ndarray::ArrayView2;
 
 use super::load::select_layers;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
+use crate::analyses::channels::{ChannelSpec, Invariants};
 use crate::analyses::curve::{learning_curve, CurveSpec};
 use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapolation};
 use crate::error::{CpdError, Result};
@@ -45,6 +46,8 @@ pub(super) struct Probed {
     pub predictions: Vec<Vec<f64>>,
     /// Learning-curve points.
     pub curves: Vec<CurveRecord>,
+    /// Whether any embedding file was per atom (and so pooled).
+    pub pooled: bool,
 }
 
 impl Run<'_> {
@@ -90,7 +93,10 @@ impl Run<'_> {
             }
         }
         self.progress.stage(&format!("{}: loading", spec.model));
-        let file = select_layers(embeddings::load(&spec.path)?, spec.layers.as_deref())?;
+        let file = embeddings::load_pooled(&spec.path, self.config.pool)?;
+        let file = select_layers(file, spec.layers.as_deref())?;
+        let atoms = file.atoms;
+        out.pooled |= atoms.is_some();
         let sha = io::sha256_file(&spec.path)?;
         let layers = self.ds.align_embedding(file)?;
         for name in spec.channel_layers.iter().flatten() {
@@ -117,6 +123,7 @@ impl Run<'_> {
                 model: Some(spec.model.clone()),
                 layer: Some(layer.name.clone()),
                 dtype: Some(layer.dtype().into()),
+                atoms,
             });
             self.layer(spec, layer, comp, out)?;
         }
@@ -150,8 +157,20 @@ impl Run<'_> {
             grid: self.grid,
             keep_predictions: self.config.predictions,
         };
+        // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
+        let own = match (&spec.channels, &layer.irreps) {
+            (None, Some(t)) => Some(ChannelSpec::irreps(t, Invariants::Norms).map_err(
+                |e| match e {
+                    CpdError::Invalid(m) => {
+                        CpdError::format(&spec.path, format!("array 'irreps/{}': {m}", layer.name))
+                    }
+                    other => other,
+                },
+            )?),
+            _ => None,
+        };
         // Channel groups are checked before any work on the layer.
-        let split = spec.channels.as_ref().filter(|_| {
+        let split = spec.channels.as_ref().or(own.as_ref()).filter(|_| {
             spec.channel_layers
                 .as_ref()
                 .is_none_or(|ls| ls.contains(&layer.name))
