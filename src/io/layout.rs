@@ -17,7 +17,7 @@ use ndarray_npy::npy::header::Header;
 use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
-use crate::io::embeddings::{check_header_len, Layer};
+use crate::io::npy::{check_header_len, Layer};
 
 /// Prefix of the members that hold a layer's irreps.
 pub const IRREPS_PREFIX: &str = "irreps/";

@@ -7,6 +7,7 @@
 pub mod elements;
 pub mod embeddings;
 pub mod layout;
+pub mod npy;
 pub mod peratom;
 pub mod table;
 pub mod xyz;

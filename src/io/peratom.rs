@@ -47,7 +47,7 @@ use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
 use crate::io::elements::SYMBOLS;
-use crate::io::embeddings::{check_header_len, read_ids, NpyLayout, Values};
+use crate::io::npy::{check_header_len, read_ids, NpyLayout, Values};
 use crate::io::table::Table;
 use crate::io::MAX_ABS_VALUE;
 
@@ -528,7 +528,7 @@ pub(crate) fn pool_stream<R: Read>(
 /// (int64, when the file has ids, all integers), each layer in its type,
 /// and `irreps/LAYER` for layers with a layout. `cpd pool` uses it, so a
 /// per-atom file is pooled once and analysed many times.
-pub fn write_npz(file: &crate::io::embeddings::EmbeddingFile, out: &Path) -> Result<()> {
+pub fn write_npz(file: &crate::io::npy::EmbeddingFile, out: &Path) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
     use std::io::Write;
     let io = |e: std::io::Error| CpdError::io(out, e);
