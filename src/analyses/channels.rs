@@ -209,9 +209,44 @@ pub fn channel_routing(results: &[ResultRecord]) -> Vec<RoutingRecord> {
         .collect()
 }
 
+/// The channel groups of a layer's own irreps (the `irreps/LAYER` member
+/// of the embedding file `path`), checked against the layer's width; errors
+/// name the file and the member.
+pub fn file_irreps(
+    text: &str,
+    ncols: usize,
+    layer: &str,
+    path: &std::path::Path,
+) -> Result<ChannelSpec> {
+    let inner = |e: CpdError| match e {
+        CpdError::Invalid(m) => CpdError::format(path, format!("array 'irreps/{layer}': {m}")),
+        other => other,
+    };
+    let spec = ChannelSpec::irreps(text, Invariants::Norms).map_err(inner)?;
+    spec.check_width(ncols, &format!("layer '{layer}'"))
+        .map_err(inner)?;
+    Ok(spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_own_irreps_are_checked_against_the_layer() {
+        let p = std::path::Path::new("w.npz");
+        assert_eq!(file_irreps("2x0e+1x1o", 5, "l", p).unwrap().groups.len(), 2);
+        for (text, expected) in [
+            (
+                "1x0e+1x1o",
+                "w.npz: array 'irreps/l': layer 'l' has 5 columns but '1x0e+1x1o' describes 4",
+            ),
+            ("2x0q", "array 'irreps/l': irreps '2x0q'"),
+        ] {
+            let e = file_irreps(text, 5, "l", p).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e}");
+        }
+    }
     use ndarray::array;
 
     #[test]

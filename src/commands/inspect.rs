@@ -7,7 +7,7 @@ use std::path::Path;
 use ndarray::ArrayView1;
 use serde::Serialize;
 
-use crate::analyses::channels::{ChannelSpec, Invariants};
+use crate::analyses::channels::file_irreps;
 use crate::error::Result;
 use crate::io::embeddings;
 
@@ -126,7 +126,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 .iter()
                 .map(|c| c.max)
                 .fold(f64::NEG_INFINITY, f64::max);
-            LayerSummary {
+            Ok(LayerSummary {
                 name: l.name.clone(),
                 rows: l.data.nrows(),
                 cols: l.data.ncols(),
@@ -145,10 +145,10 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
                 sparse_owners,
                 columns,
                 irreps: l.irreps.clone(),
-                groups: groups(l.irreps.as_deref()),
-            }
+                groups: groups(l, path)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     Ok(Inspection {
         path: path.display().to_string(),
         ids: file.ids.as_ref().map(Vec::len),
@@ -157,21 +157,21 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     })
 }
 
-/// The channel groups of an irreps string (validated when the file was read).
-fn groups(irreps: Option<&str>) -> Vec<GroupSummary> {
-    irreps
-        .and_then(|t| ChannelSpec::irreps(t, Invariants::Norms).ok())
-        .map(|s| {
-            s.groups
-                .into_iter()
-                .map(|g| GroupSummary {
-                    name: g.name,
-                    start: g.start,
-                    end: g.end,
-                })
-                .collect()
+/// The channel groups of a layer's own irreps, checked against its width.
+fn groups(l: &embeddings::Layer, path: &Path) -> Result<Vec<GroupSummary>> {
+    let Some(text) = &l.irreps else {
+        return Ok(Vec::new());
+    };
+    let spec = file_irreps(text, l.data.ncols(), &l.name, path)?;
+    Ok(spec
+        .groups
+        .into_iter()
+        .map(|g| GroupSummary {
+            name: g.name,
+            start: g.start,
+            end: g.end,
         })
-        .unwrap_or_default()
+        .collect())
 }
 
 /// The sparse columns of a layer and the rows that own them.

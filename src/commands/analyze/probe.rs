@@ -7,7 +7,7 @@ use ndarray::ArrayView2;
 
 use super::load::select_layers;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
-use crate::analyses::channels::{ChannelSpec, Invariants};
+use crate::analyses::channels::file_irreps;
 use crate::analyses::curve::{learning_curve, CurveSpec};
 use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapolation};
 use crate::error::{CpdError, Result};
@@ -159,14 +159,7 @@ impl Run<'_> {
         };
         // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
         let own = match (&spec.channels, &layer.irreps) {
-            (None, Some(t)) => Some(ChannelSpec::irreps(t, Invariants::Norms).map_err(
-                |e| match e {
-                    CpdError::Invalid(m) => {
-                        CpdError::format(&spec.path, format!("array 'irreps/{}': {m}", layer.name))
-                    }
-                    other => other,
-                },
-            )?),
+            (None, Some(t)) => Some(file_irreps(t, layer.data.ncols(), &layer.name, &spec.path)?),
             _ => None,
         };
         // Channel groups are checked before any work on the layer.
