@@ -304,7 +304,7 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
                     col("R² per fold", false),
                     col("worst structure", false),
                     col("its fold", true),
-                    col("its share of the fold's squared error", true),
+                    col("its share of squared error", true),
                 ],
                 rows,
             },
