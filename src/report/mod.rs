@@ -6,6 +6,7 @@ pub mod analyses;
 pub mod html;
 pub mod markdown;
 pub mod plot;
+pub mod sections;
 mod table;
 pub mod write;
 
