@@ -3,10 +3,12 @@
 //! a self-contained HTML page, and the short text table the CLI prints.
 
 pub mod analyses;
+mod figures;
 pub mod html;
 pub mod markdown;
 pub mod plot;
 pub mod sections;
+mod svg;
 mod table;
 pub mod write;
 
