@@ -154,7 +154,9 @@ fn the_demo_is_a_manifest() {
     let dir = tempdir();
     let a = cpd(
         dir.path(),
-        &["analyze", "--target", "homo_ev", "--out", "a", "-q"],
+        &[
+            "analyze", "--target", "homo_ev", "--probes", "ridge", "--out", "a", "-q",
+        ],
     );
     let b = cpd(
         dir.path(),
@@ -164,6 +166,8 @@ fn the_demo_is_a_manifest() {
             &s(&data("demo.toml")),
             "--target",
             "homo_ev",
+            "--probes",
+            "ridge",
             "--out",
             "b",
             "-q",

@@ -7,7 +7,18 @@ use crate::util::{cpd, cpd_threads, data, s, small, tempdir, text};
 fn demo_runs_without_arguments_and_writes_reports() {
     let dir = tempdir();
     // Run from a directory without data/: the crate's own data is used.
-    let out = cpd(dir.path(), &["analyze", "--target", "gap_ev,mass_amu"]);
+    // Ridge only: the demo's MLP is left to the MLP tests (it is most of the
+    // demo's run time).
+    let out = cpd(
+        dir.path(),
+        &[
+            "analyze",
+            "--target",
+            "gap_ev,mass_amu",
+            "--probes",
+            "ridge",
+        ],
+    );
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -30,9 +41,13 @@ fn demo_runs_without_arguments_and_writes_reports() {
         stderr.contains("reports/report.html") && stderr.contains("reports/r2_gap_ev_ridge.svg"),
         "{stderr}"
     );
-    // The page inlines both figures and shows every model/layer.
+    // The page opens with the verdict, inlines every figure (R² bars and
+    // layer profile per target, isomer accuracy for gap_ev: isomers share
+    // their mass) and shows every model/layer.
     let html = std::fs::read_to_string(dir.path().join("reports/report.html")).unwrap();
-    assert_eq!(html.matches("<svg ").count(), 2);
+    assert_eq!(html.matches("<svg ").count(), 5);
+    assert!(html.find("Verdict") < html.find("<h2>Run</h2>"));
+    assert!(stdout.starts_with("Verdict:\n* Model ranking"), "{stdout}");
     assert!(html.contains("ani2x/aev") && html.contains("sevennet0/l_last"));
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap(),

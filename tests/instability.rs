@@ -97,6 +97,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         scale,
         predictions: true,
         pool: Default::default(),
+        similarity: false,
     }
 }
 

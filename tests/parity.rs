@@ -201,6 +201,7 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         scale: Scale::Standard,
         predictions: false,
         pool: Default::default(),
+        similarity: false,
     }
 }
 

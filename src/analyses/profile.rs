@@ -148,6 +148,8 @@ mod tests {
             unstable: false,
             alpha_at_edge: None,
             fold_diagnostics: Vec::new(),
+            isomer_accuracy: None,
+            isomer_pairs: 0,
         }
     }
 

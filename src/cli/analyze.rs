@@ -12,6 +12,7 @@ use super::progress::progress_sink;
 use cpd::commands::analyze::analyze_with_progress;
 use cpd::commands::manifest::Manifest;
 use cpd::report::markdown::text_table;
+use cpd::report::sections::verdict_text;
 use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -80,6 +81,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet {
         let r = &analysis.report;
+        if !r.verdict.is_empty() {
+            println!("Verdict:\n{}", verdict_text(r));
+        }
         println!(
             "cpd {}: {} structures, {} folds ({}), composition rank {} ({}{}), {:.2} s",
             r.tool.version,

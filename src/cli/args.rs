@@ -198,6 +198,9 @@ pub struct AnalyzeArgs {
     /// Also write predictions.csv: every record's out-of-fold prediction per structure (needs --out).
     #[arg(help_heading = "Output", long)]
     pub predictions: bool,
+    /// Also compute linear CKA between every pair of layers of every model, on raw and geom (report.json 'similarity', similarity.csv, a heatmap).
+    #[arg(help_heading = "Analyses", long)]
+    pub similarity: bool,
     /// Also remove the composition-linear part of the target.
     #[arg(help_heading = "Probes", long)]
     pub residualize_target: bool,

@@ -103,6 +103,7 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         scale: Scale::Standard,
         predictions: false,
         pool: Pool::Mean,
+        similarity: false,
     })
 }
 
@@ -163,6 +164,7 @@ pub fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<
         };
     }
     c.predictions |= args.predictions;
+    c.similarity |= args.similarity;
     c.pool = args.pool.unwrap_or(c.pool);
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;

@@ -21,6 +21,7 @@
 //! # scale = "clip"                    # ridge/MLP: clip held-out features to the training range
 //! # predictions = true                # write predictions.csv (out-of-fold predictions)
 //! # pool = "mean"                     # per-atom .npz layers: "mean", "sum" or "max"
+//! # similarity = true                 # linear CKA between every pair of layers
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
@@ -121,6 +122,8 @@ pub struct SettingsSection {
     pub predictions: Option<bool>,
     /// Pooling of per-atom embedding files: `mean`, `sum` or `max`.
     pub pool: Option<Pool>,
+    /// Linear CKA between every pair of layers (`similarity.csv`).
+    pub similarity: Option<bool>,
 }
 
 /// `[settings.mlp]`.
@@ -369,6 +372,7 @@ impl Manifest {
             scale: s.scale.unwrap_or_default(),
             predictions: s.predictions.unwrap_or(false),
             pool: s.pool.unwrap_or_default(),
+            similarity: s.similarity.unwrap_or(false),
         })
     }
 }

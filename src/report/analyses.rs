@@ -47,8 +47,8 @@ fn opt(v: Option<f64>) -> String {
 }
 
 /// Sections present in this report, each as (title, lead text, table).
-pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
-    let mut out = Vec::new();
+pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
+    let mut out: Vec<(String, String, Table)> = Vec::new();
     if !report.inflation.is_empty() {
         let threshold = report.inflation[0].threshold;
         let rows = report
@@ -70,7 +70,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             })
             .collect();
         out.push((
-            "Compositional controls",
+            "Compositional controls".to_string(),
             format!(
                 "Targets computed from composition alone, probed on the residual. A probe with \
                  R²_geom > {threshold} on one is flagged — {INFLATION_NOTE}"
@@ -136,7 +136,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
         ];
         columns.extend(targets.iter().map(|t| col(t, true)));
         out.push((
-            "Channel routing (R² geom per channel group)",
+            "Channel routing (R² geom per channel group)".to_string(),
             "Each channel group probed on its own after CPD (for L > 0 irreps with \
              --invariants norms, one norm per copy): where each target's signal lives."
                 .to_string(),
@@ -164,7 +164,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             .collect();
         let repeats = report.learning_curves[0].repeats;
         out.push((
-            "Learning curves",
+            "Learning curves".to_string(),
             format!(
                 "R² on the held-out fold of a probe fitted on n_train rows drawn from the \
                  training fold; mean ± std over folds × {repeats} subsamples."
@@ -213,7 +213,7 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             })
             .collect();
         out.push((
-            "Layer and model profiles",
+            "Layer and model profiles".to_string(),
             format!(
                 "Models ranked by the {} (probes: {}). Best layer: highest ridge R²_geom per \
                  target; most nonlinear layer: largest R²_geom,mlp − R²_geom,ridge.",
@@ -232,7 +232,12 @@ pub(super) fn sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             },
         ));
     }
-    out.extend(instability_sections(report));
+    out.extend(super::sections::sections(report));
+    out.extend(
+        instability_sections(report)
+            .into_iter()
+            .map(|(t, l, tb)| (t.to_string(), l, tb)),
+    );
     out
 }
 
@@ -514,6 +519,7 @@ pub fn csv_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
             )?,
         ));
     }
+    out.extend(super::sections::csv_files(report)?);
     if let Some(p) = &report.profiles {
         let mut rows = Vec::new();
         for (i, m) in p.ranking.iter().enumerate() {

@@ -57,6 +57,13 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
          <title>cpd report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
     );
     let _ = writeln!(h, "<h1>cpd report</h1>");
+    if !report.verdict.is_empty() {
+        let _ = writeln!(h, "<h2>Verdict</h2>\n<ul class=\"verdict\">");
+        for line in &report.verdict {
+            let _ = writeln!(h, "<li>{}</li>", escape(line));
+        }
+        let _ = writeln!(h, "</ul>");
+    }
     let _ = writeln!(
         h,
         "<p class=\"lead\">R² is the mean ± std over folds of scikit-learn's <code>r2_score</code> \
@@ -93,7 +100,7 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
         html_table(&mut h, &gaps_table(report));
     }
     for (title, lead, table) in super::analyses::sections(report) {
-        let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(title), escape(&lead));
+        let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(&title), escape(&lead));
         html_table(&mut h, &table);
     }
     let _ = writeln!(h, "<h2>Inputs</h2>");

@@ -382,6 +382,7 @@ pub fn report_markdown(report: &Report) -> String {
          *comp*: probe on composition alone; *raw*: on the embedding; *geom*: on the embedding \
          after removing everything linear in composition (`H − Q Qᵀ H`).\n"
     );
+    md.push_str(&super::sections::verdict_markdown(report));
     let _ = writeln!(md, "## Results\n");
     markdown_table(&mut md, &results_table(report));
     if !report.gaps.is_empty() {

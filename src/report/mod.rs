@@ -3,9 +3,12 @@
 //! a self-contained HTML page, and the short text table the CLI prints.
 
 pub mod analyses;
+mod figures;
 pub mod html;
 pub mod markdown;
 pub mod plot;
+pub mod sections;
+mod svg;
 mod table;
 pub mod write;
 
@@ -49,6 +52,19 @@ pub struct Report {
     /// Unstable records and the structures that make them so.
     #[serde(default)]
     pub instability: Instability,
+    /// Per whole layer: composition's share of the centred variance and the
+    /// effective dimension of raw and geom ([`crate::analyses::layerstats`]).
+    #[serde(default)]
+    pub layer_stats: Vec<LayerStatsRecord>,
+    /// Linear CKA between every pair of layers, on raw and on geom (empty
+    /// without `--similarity`; [`crate::analyses::similarity`]).
+    #[serde(default)]
+    pub similarity: Vec<SimilarityRecord>,
+    /// The few lines a researcher can quote, in order: model ranking, best
+    /// layer per model, inflated and unstable records, the largest
+    /// linear–nonlinear gap ([`crate::analyses::verdict`]).
+    #[serde(default)]
+    pub verdict: Vec<String>,
     /// Wall-clock time of the analysis (the only field that varies between
     /// identical runs).
     pub timing: Timing,
@@ -103,6 +119,9 @@ pub struct Settings {
     /// when no input was per atom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+    /// Whether linear CKA between layers was computed (`--similarity`).
+    #[serde(default)]
+    pub similarity: bool,
 }
 
 /// Ridge probe settings.
@@ -215,6 +234,15 @@ pub struct ResultRecord {
     /// its squared error, and its largest extrapolation.
     #[serde(default)]
     pub fold_diagnostics: Vec<FoldDiagnostic>,
+    /// Pairwise accuracy on held-out isomers ([`crate::analyses::isomer`]):
+    /// among pairs of structures with identical composition in the same
+    /// held-out fold and different targets, the fraction whose out-of-fold
+    /// predictions are in the same order (ties ½); `null` without pairs.
+    #[serde(default, with = "finite")]
+    pub isomer_accuracy: Option<f64>,
+    /// Isomer pairs scored.
+    #[serde(default)]
+    pub isomer_pairs: usize,
 }
 
 /// What decided one held-out fold's score.
@@ -442,6 +470,48 @@ pub struct Profiles {
     pub ranking: Vec<ModelProfile>,
 }
 
+/// Statistics of one whole layer ([`crate::analyses::layerstats`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerStatsRecord {
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// Rows.
+    pub n: usize,
+    /// Columns.
+    pub dim: usize,
+    /// `1 − ‖H_geom‖²_F / ‖H − mean‖²_F`: the share of the centred variance
+    /// that is linear in composition (`null` for a constant layer).
+    #[serde(with = "finite")]
+    pub composition_share: Option<f64>,
+    /// Participation ratio `(Σλ)²/Σλ²` of the raw covariance spectrum.
+    #[serde(with = "finite")]
+    pub effective_dim_raw: Option<f64>,
+    /// The same of the residual's covariance spectrum.
+    #[serde(with = "finite")]
+    pub effective_dim_geom: Option<f64>,
+}
+
+/// Linear CKA between two layers on one representation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SimilarityRecord {
+    /// `raw` or `geom`.
+    pub representation: String,
+    /// First layer's model.
+    pub model_a: String,
+    /// First layer.
+    pub layer_a: String,
+    /// Second layer's model.
+    pub model_b: String,
+    /// Second layer.
+    pub layer_b: String,
+    /// `‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)` on centred rows (`null` when a layer
+    /// is constant).
+    #[serde(with = "finite")]
+    pub cka: Option<f64>,
+}
+
 /// Wall-clock timing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Timing {
@@ -504,6 +574,8 @@ pub(crate) mod fixture {
             unstable: false,
             alpha_at_edge: Some(false),
             fold_diagnostics: Vec::new(),
+            isomer_accuracy: None,
+            isomer_pairs: 0,
         }
     }
 
@@ -556,6 +628,7 @@ pub(crate) mod fixture {
                 linalg_backend: "faer".into(),
                 scale: Default::default(),
                 pool: None,
+                similarity: false,
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),
@@ -580,6 +653,9 @@ pub(crate) mod fixture {
             learning_curves: Vec::new(),
             profiles: None,
             instability: Default::default(),
+            layer_stats: Vec::new(),
+            similarity: Vec::new(),
+            verdict: Vec::new(),
             gaps: Vec::new(),
             results,
             timing: Timing { seconds: 1.25 },

@@ -1,10 +1,11 @@
 //! SVG figures of a report, drawn with `plotters`' SVG backend (text is
 //! written as SVG `<text>` elements, so no font library is needed).
 //!
-//! One figure kind so far: the *disentanglement gradient* — for each
-//! (target, probe), R²_comp, R²_raw and R²_geom side by side for every
-//! model/layer. A new kind (learning curves, channel tables) is one more
-//! function in [`KINDS`].
+//! The *disentanglement gradient* — for each (target, probe), R²_comp,
+//! R²_raw and R²_geom side by side for every model/layer — is drawn here;
+//! the analysis figures (layer profiles, isomer accuracy, disentanglement
+//! maps, learning curves, routing and similarity heatmaps) are in
+//! `figures.rs`. A new kind is one more function in [`KINDS`].
 
 use std::collections::BTreeSet;
 
@@ -34,7 +35,7 @@ pub struct Figure {
 type FigureKind = fn(&Report) -> Result<Vec<Figure>>;
 
 /// The figure kinds, in the order their figures are listed.
-const KINDS: &[FigureKind] = &[disentanglement_figures];
+const KINDS: &[FigureKind] = &[disentanglement_figures, super::figures::all];
 
 /// Every figure the report has data for, kind by kind, in report order.
 /// File names are unique (a clash after sanitising gets a `_2`, `_3`, …

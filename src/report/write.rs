@@ -140,6 +140,8 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         "r2_median",
         "unstable",
         "alpha_at_edge",
+        "isomer_accuracy",
+        "isomer_pairs",
     ])
     .map_err(err)?;
     for r in &report.results {
@@ -163,6 +165,8 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
             fmt_opt(r.r2_median),
             r.unstable.to_string(),
             r.alpha_at_edge.map(|b| b.to_string()).unwrap_or_default(),
+            fmt_opt(r.isomer_accuracy),
+            r.isomer_pairs.to_string(),
         ])
         .map_err(err)?;
     }

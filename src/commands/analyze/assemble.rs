@@ -1,5 +1,6 @@
 //! Stage 6: analyse the records (gaps, inflation, channel routing,
-//! profiles, instability) and assemble the report with the run's settings.
+//! profiles, instability), assemble the report with the run's settings and
+//! the layer statistics and similarity, and open it with the verdict.
 
 use std::time::Instant;
 
@@ -9,14 +10,15 @@ use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
 use crate::analyses::instability::summary;
 use crate::analyses::profile::profiles;
+use crate::analyses::verdict::verdict;
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::Folds;
 use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::linalg;
 use crate::probe::ProbeKind;
 use crate::report::{
-    CompositionInfo, CurveRecord, InputInfo, Report, ResultRecord, RidgeSettings, Settings, Timing,
-    ToolInfo, SCHEMA_VERSION,
+    CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, Report, ResultRecord, RidgeSettings,
+    Settings, SimilarityRecord, Timing, ToolInfo, SCHEMA_VERSION,
 };
 
 /// The report of a run: settings, inputs, composition basis, records and
@@ -32,9 +34,11 @@ pub(super) fn report(
     results: Vec<ResultRecord>,
     curves: Vec<CurveRecord>,
     pooled: bool,
+    layer_stats: Vec<LayerStatsRecord>,
+    similarity: Vec<SimilarityRecord>,
     start: Instant,
 ) -> Report {
-    Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
             name: "cpd".into(),
@@ -55,11 +59,16 @@ pub(super) fn report(
         learning_curves: curves,
         profiles: profiles(&results),
         instability: summary(&results, ds),
+        layer_stats,
+        similarity,
+        verdict: Vec::new(),
         results,
         timing: Timing {
             seconds: start.elapsed().as_secs_f64(),
         },
-    }
+    };
+    report.verdict = verdict(&report);
+    report
 }
 
 /// Every setting that affects the numbers.
@@ -105,6 +114,7 @@ fn settings(
         linalg_backend: linalg::BACKEND.into(),
         scale: config.scale,
         pool: pooled.then(|| config.pool.name().to_owned()),
+        similarity: config.similarity,
     }
 }
 

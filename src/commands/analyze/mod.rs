@@ -6,7 +6,9 @@
 //! 3. split the rows into folds ([`split::folds`]);
 //! 4. project composition out ([`Projection`]);
 //! 5. probe and score every representation of every layer, one embedding
-//!    file in memory at a time ([`probe::Run`]);
+//!    file in memory at a time ([`probe::Run`]), with each layer's
+//!    statistics; with `--similarity`, CKA between every pair of layers
+//!    ([`similarity::similarity`]);
 //! 6. analyse the records and assemble the report ([`assemble::report`]).
 //!
 //! The caller gets a [`Report`] and the fold assignment; writing files and
@@ -15,12 +17,14 @@
 mod assemble;
 mod load;
 mod probe;
+mod similarity;
 mod split;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::analyses::channels::ChannelSpec;
+use crate::analyses::isomer::Isomers;
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
 use crate::flow::folds::Folds;
@@ -110,6 +114,9 @@ pub struct AnalyzeConfig {
     pub predictions: bool,
     /// How per-atom embedding files are pooled ([`crate::io::peratom`]).
     pub pool: Pool,
+    /// Compute linear CKA between every pair of layers
+    /// ([`crate::analyses::similarity`]).
+    pub similarity: bool,
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -182,6 +189,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
     } else {
         ds.targets.clone()
     };
+    let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
     let run = probe::Run {
         config,
         probes: &probes.list(),
@@ -192,8 +200,15 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         projection: &projection,
         y: y.view(),
         progress,
+        isomers: &isomers,
     };
     let probed = run.all(&mut inputs)?;
+    let similarity = if config.similarity {
+        progress.stage("similarity");
+        similarity::similarity(config, &ds, &projection)?
+    } else {
+        Vec::new()
+    };
     let report = assemble::report(
         config,
         &probes,
@@ -204,6 +219,8 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         probed.results,
         probed.curves,
         probed.pooled,
+        probed.layer_stats,
+        similarity,
         start,
     );
     Ok(Analysis {

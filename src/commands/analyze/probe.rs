@@ -10,6 +10,8 @@ use super::{AnalyzeConfig, EmbeddingSpec, Progress};
 use crate::analyses::channels::file_irreps;
 use crate::analyses::curve::{learning_curve, CurveSpec};
 use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapolation};
+use crate::analyses::isomer::Isomers;
+use crate::analyses::layerstats::layer_stats;
 use crate::error::{CpdError, Result};
 use crate::flow::cv::{cross_validate_with, CvScores};
 use crate::flow::dataset::Dataset;
@@ -20,7 +22,9 @@ use crate::flow::rows::{Dense, Rows, Stored};
 use crate::io;
 use crate::io::embeddings::{self, Layer};
 use crate::probe::{Probe, ProbeKind};
-use crate::report::{finite_or_none, CurveRecord, FoldDiagnostic, InputInfo, ResultRecord};
+use crate::report::{
+    finite_or_none, CurveRecord, FoldDiagnostic, InputInfo, LayerStatsRecord, ResultRecord,
+};
 
 /// Everything the probing stage reads.
 pub(super) struct Run<'a> {
@@ -35,6 +39,8 @@ pub(super) struct Run<'a> {
     /// Targets, after `--residualize-target`.
     pub y: ArrayView2<'a, f64>,
     pub progress: &'a dyn Progress,
+    /// Isomer groups of the held-out folds (every record's isomer accuracy).
+    pub isomers: &'a Isomers,
 }
 
 /// What the probing stage produced.
@@ -48,6 +54,8 @@ pub(super) struct Probed {
     pub curves: Vec<CurveRecord>,
     /// Whether any embedding file was per atom (and so pooled).
     pub pooled: bool,
+    /// Statistics of every whole layer, in probing order.
+    pub layer_stats: Vec<LayerStatsRecord>,
 }
 
 impl Run<'_> {
@@ -156,6 +164,7 @@ impl Run<'_> {
             ids: &self.ds.ids,
             grid: self.grid,
             keep_predictions: self.config.predictions,
+            isomers: self.isomers,
         };
         // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
         let own = match (&spec.channels, &layer.irreps) {
@@ -181,6 +190,8 @@ impl Run<'_> {
         let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
         out.results.extend(recs);
         out.predictions.extend(preds);
+        out.layer_stats
+            .push(layer_stats(&spec.model, &layer.name, &raw, &geom));
         if let Some(c) = self.curve {
             out.curves
                 .extend(self.curves(&spec.model, &layer.name, c, &raw, &geom)?);
@@ -250,6 +261,7 @@ struct LayerCtx<'a> {
     ids: &'a [String],
     grid: &'a [f64],
     keep_predictions: bool,
+    isomers: &'a Isomers,
 }
 
 /// Records of one layer (or channel group) and, when kept, their
@@ -298,6 +310,8 @@ impl LayerCtx<'_> {
                     );
                     r.channels = channels.map(str::to_owned);
                     diagnose(&mut r, s, &scores.extrapolation, self.ids);
+                    (r.isomer_accuracy, r.isomer_pairs) =
+                        self.isomers.accuracy(self.y.column(t), &s.oof);
                     if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
                         r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
                             a == self.grid.first().expect("grid")
@@ -399,5 +413,7 @@ fn record(
         unstable: false,
         alpha_at_edge: None,
         fold_diagnostics: Vec::new(),
+        isomer_accuracy: None,
+        isomer_pairs: 0,
     }
 }

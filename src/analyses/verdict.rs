@@ -1,0 +1,267 @@
+//! The verdict that opens every report (and the CLI's output): a few lines a
+//! researcher can quote, drawn from the analyses already in the report —
+//! the model ranking ([`crate::analyses::profile`]), the best layer per model,
+//! the records flagged inflated ([`crate::analyses::controls`]) or unstable
+//! ([`crate::analyses::instability`]), the largest linear–nonlinear gap
+//! ([`crate::analyses::gaps`]) and the isomer test ([`crate::analyses::isomer`]).
+//! Whole layers and real targets only (no channel groups, no `ctrl_*`).
+
+use crate::report::{Report, ResultRecord};
+
+/// At most this many record keys are named on one line.
+const NAMED: usize = 3;
+
+fn real(r: &ResultRecord) -> bool {
+    r.channels.is_none() && !r.target.starts_with("ctrl_")
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// `a, b, c and 4 more`.
+fn named(keys: &[String]) -> String {
+    let mut s = keys
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if keys.len() > NAMED {
+        s.push_str(&format!(" and {} more", keys.len() - NAMED));
+    }
+    s
+}
+
+/// The primary probe: ridge when it ran (linear probes are the primary
+/// metric), else the first probe of the run.
+fn primary(report: &Report) -> Option<&str> {
+    let p = &report.settings.probes;
+    if p.iter().any(|p| p == "ridge") {
+        Some("ridge")
+    } else {
+        p.first().map(String::as_str)
+    }
+}
+
+/// Per model (run order), the layer with the highest mean R²_geom over the
+/// real targets under `probe`, with that mean.
+fn best_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, &'a str, f64)> {
+    let mut models: Vec<&str> = Vec::new();
+    for r in &report.results {
+        if !models.contains(&r.model.as_str()) {
+            models.push(&r.model);
+        }
+    }
+    models
+        .into_iter()
+        .filter_map(|m| {
+            let mut layers: Vec<&str> = Vec::new();
+            for r in report.results.iter().filter(|r| r.model == m) {
+                if !layers.contains(&r.layer.as_str()) {
+                    layers.push(&r.layer);
+                }
+            }
+            layers
+                .into_iter()
+                .filter_map(|l| {
+                    let v: Vec<f64> = report
+                        .results
+                        .iter()
+                        .filter(|r| {
+                            real(r)
+                                && r.model == m
+                                && r.layer == l
+                                && r.probe == probe
+                                && r.representation == "geom"
+                        })
+                        .filter_map(|r| r.r2_mean)
+                        .collect();
+                    mean(&v).map(|v| (m, l, v))
+                })
+                .max_by(|a, b| a.2.total_cmp(&b.2))
+        })
+        .collect()
+}
+
+/// The verdict lines of a report whose analyses are filled in.
+pub fn verdict(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = &report.profiles {
+        let ranks: Vec<String> = p
+            .ranking
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                if m.score.is_finite() {
+                    format!("{}. {} ({:.3})", i + 1, m.model, m.score)
+                } else {
+                    format!("{}. {} (—)", i + 1, m.model)
+                }
+            })
+            .collect();
+        out.push(format!(
+            "Model ranking by the {}: {}.",
+            p.score,
+            ranks.join(", ")
+        ));
+    }
+    if let Some(probe) = primary(report) {
+        let best: Vec<String> = best_layers(report, probe)
+            .into_iter()
+            .map(|(m, l, v)| format!("{m}: {l} ({v:.3})"))
+            .collect();
+        if !best.is_empty() {
+            out.push(format!(
+                "Best layer per model (highest {probe} R²_geom, mean over targets): {}.",
+                best.join("; ")
+            ));
+        }
+    }
+    if report.inflation.is_empty() {
+        out.push("Inflated: not tested (run with --controls to test the probes).".into());
+    } else {
+        let keys: Vec<String> = report
+            .inflation
+            .iter()
+            .filter(|r| r.inflated)
+            .map(|r| {
+                let layer = match &r.channels {
+                    Some(g) => format!("{}[{g}]", r.layer),
+                    None => r.layer.clone(),
+                };
+                format!("{} on {}/{layer} ({})", r.probe, r.model, r.control)
+            })
+            .collect();
+        out.push(if keys.is_empty() {
+            format!(
+                "Inflated: none of {} probe/control records.",
+                report.inflation.len()
+            )
+        } else {
+            format!(
+                "Inflated: {} of {} probe/control records: {}.",
+                keys.len(),
+                report.inflation.len(),
+                named(&keys)
+            )
+        });
+    }
+    let unstable = &report.instability.unstable;
+    out.push(if unstable.is_empty() {
+        format!("Unstable: none of {} records.", report.results.len())
+    } else {
+        format!(
+            "Unstable: {} of {} records: {}.",
+            unstable.len(),
+            report.results.len(),
+            named(unstable)
+        )
+    });
+    let gap = report
+        .gaps
+        .iter()
+        .filter(|g| g.channels.is_none() && !g.target.starts_with("ctrl_"))
+        .filter_map(|g| g.gap.map(|v| (g, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    out.push(match gap {
+        Some((g, v)) => format!(
+            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}).",
+            g.model,
+            g.layer,
+            g.target,
+            g.r2_geom_ridge.unwrap_or(f64::NAN),
+            g.r2_geom_mlp.unwrap_or(f64::NAN),
+        ),
+        None => "Linear–nonlinear gap: not measured (run the ridge and mlp probes).".into(),
+    });
+    if let Some(line) = isomer_line(report) {
+        out.push(line);
+    }
+    out
+}
+
+/// The best isomer accuracy on geom under the primary probe, per target,
+/// beside composition's (0.5 by construction).
+fn isomer_line(report: &Report) -> Option<String> {
+    let probe = primary(report)?;
+    let mut parts = Vec::new();
+    for t in &report.settings.targets {
+        if t.starts_with("ctrl_") {
+            continue;
+        }
+        let best = report
+            .results
+            .iter()
+            .filter(|r| real(r) && r.target == *t && r.probe == probe && r.representation == "geom")
+            .filter_map(|r| r.isomer_accuracy.map(|a| (r, a)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((r, a)) = best {
+            parts.push(format!(
+                "{t} {a:.3} ({}/{}, {} pairs)",
+                r.model, r.layer, r.isomer_pairs
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Isomers held out together ordered correctly by {probe} on geom (best layer; \
+             composition alone: 0.5): {}.",
+            parts.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{report, triple};
+    use crate::report::GapRecord;
+
+    #[test]
+    fn lines_name_the_best_layer_the_flags_and_the_largest_gap() {
+        let mut results = triple("m", "l1", "y", [Some(0.1), Some(0.5), Some(0.2)]);
+        results.extend(triple("m", "l2", "y", [Some(0.1), Some(0.6), Some(0.4)]));
+        results[5].isomer_accuracy = Some(0.8);
+        results[5].isomer_pairs = 12;
+        let mut rep = report(results);
+        rep.instability.unstable = vec!["m/l1/-/y/raw/ridge".into()];
+        rep.gaps = vec![
+            GapRecord {
+                model: "m".into(),
+                layer: "l1".into(),
+                channels: None,
+                target: "y".into(),
+                r2_geom_ridge: Some(0.2),
+                r2_geom_mlp: Some(0.3),
+                gap: Some(0.1),
+                disentanglement: Some(0.1),
+            },
+            GapRecord {
+                model: "m".into(),
+                layer: "l2".into(),
+                channels: None,
+                target: "y".into(),
+                r2_geom_ridge: Some(0.4),
+                r2_geom_mlp: Some(0.9),
+                gap: Some(0.5),
+                disentanglement: Some(-0.1),
+            },
+        ];
+        let v = verdict(&rep);
+        let text = v.join("\n");
+        assert!(
+            text.contains(
+                "Best layer per model (highest ridge R²_geom, mean over targets): m: l2 (0.400)."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Unstable: 1 of 6 records: m/l1/-/y/raw/ridge."),
+            "{text}"
+        );
+        assert!(text.contains("Largest linear–nonlinear gap: m/l2 on y: R²_geom ridge 0.400, mlp 0.900 (gap +0.500)."), "{text}");
+        assert!(text.contains("Inflated: not tested"), "{text}");
+        assert!(text.contains("y 0.800 (m/l2, 12 pairs)"), "{text}");
+    }
+}
