@@ -7,7 +7,7 @@ use super::{AnalyzeConfig, FoldSpec, Probes};
 use crate::analyses::channels::channel_routing;
 use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
-use crate::analyses::instability::summary;
+use crate::analyses::instability::{formula, summary_with};
 use crate::analyses::profile::profiles;
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::Folds;
@@ -34,7 +34,7 @@ pub(super) fn report(
     pooled: bool,
     start: Instant,
 ) -> Report {
-    Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: ToolInfo {
             name: "cpd".into(),
@@ -49,17 +49,38 @@ pub(super) fn report(
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
         },
-        gaps: gaps(&results),
-        inflation: inflation(&results, config.inflation_threshold),
-        channel_routing: channel_routing(&results),
+        gaps: Vec::new(),
+        inflation: Vec::new(),
+        channel_routing: Vec::new(),
         learning_curves: curves,
-        profiles: profiles(&results),
-        instability: summary(&results, ds),
+        profiles: None,
+        instability: Default::default(),
         results,
         timing: Timing {
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: 0.0,
         },
-    }
+    };
+    analyse(&mut report, config.inflation_threshold, &|id| formula(ds, id));
+    report.timing.seconds = start.elapsed().as_secs_f64();
+    report
+}
+
+/// Set every analysis of `report` that follows from its records alone
+/// (gaps, inflation, channel routing, profiles, instability), as a run
+/// does: `cpd merge` calls it on the union of the shards' records.
+/// `formula` gives a structure's formula by id
+/// ([`crate::analyses::instability::formula`]).
+pub fn analyse(
+    report: &mut Report,
+    inflation_threshold: f64,
+    formula: &dyn Fn(&str) -> Option<String>,
+) {
+    let results = &report.results;
+    report.gaps = gaps(results);
+    report.inflation = inflation(results, inflation_threshold);
+    report.channel_routing = channel_routing(results);
+    report.profiles = profiles(results);
+    report.instability = summary_with(results, formula);
 }
 
 /// Every setting that affects the numbers.
