@@ -34,7 +34,7 @@ fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ntargets = [\"gap_ev\", \"mass_amu\"]\n\
              controls = true\nlearning_curve = [300]\ncurve_repeats = 1\n\
              [settings.mlp]\nhidden = 16\nmax_epochs = 8\n\
-             [settings.gbt]\nrounds = 8\nleaves = 7\n\
+             [settings.gbt]\nrounds = 5\nleaves = 7\nbins = 16\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\nlayers = [\"conv4\", \"emb\"]\n\
              channels = \"lo=0:32,hi=32:64\"\nchannel_layers = [\"conv4\"]\n\
              [[models]]\nname = \"sevennet0\"\nfile = \"{}\"\nlayers = [\"l_last\"]\n",
@@ -52,14 +52,21 @@ fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
 fn run_ok(dir: &Path, args: &[&str]) -> String {
     let out = cpd(dir, args);
     let (o, e) = text(&out);
-    assert!(out.status.success(), "cpd {args:?}\nstdout:\n{o}\nstderr:\n{e}");
+    assert!(
+        out.status.success(),
+        "cpd {args:?}\nstdout:\n{o}\nstderr:\n{e}"
+    );
     o
 }
 
 fn run_err(dir: &Path, args: &[&str]) -> String {
     let out = cpd(dir, args);
     let (o, e) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "cpd {args:?}\nstdout:\n{o}\nstderr:\n{e}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "cpd {args:?}\nstdout:\n{o}\nstderr:\n{e}"
+    );
     e
 }
 
@@ -129,13 +136,19 @@ fn assert_same_outputs(single: &Path, merged: &Path) {
         "the same files"
     );
     for (name, body) in &a {
-        assert!(body == &b[name], "{name} differs between the single run and the merge");
+        assert!(
+            body == &b[name],
+            "{name} differs between the single run and the merge"
+        );
     }
 }
 
 fn check_merges(manifest: &Path, dir: &Path, counts: &[usize]) {
     let single = dir.join("single");
-    run_ok(dir, &["analyze", "--manifest", &s(manifest), "--out", &s(&single)]);
+    run_ok(
+        dir,
+        &["analyze", "--manifest", &s(manifest), "--out", &s(&single)],
+    );
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(single.join("report.json")).unwrap())
             .unwrap();
@@ -178,8 +191,15 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
     let small = demo_manifest(d, false);
     let text = std::fs::read_to_string(&small)
         .unwrap()
-        .replace("probes = [\"ridge\", \"mlp\", \"gbt\"]", "probes = [\"ridge\"]")
+        .replace(
+            "probes = [\"ridge\", \"mlp\", \"gbt\"]",
+            "probes = [\"ridge\"]",
+        )
         .replace("learning_curve = [300]\ncurve_repeats = 1\n", "");
+    // A copy of the targets, to change later.
+    let t = d.join("targets.csv");
+    std::fs::copy(data("targets.csv"), &t).unwrap();
+    let text = text.replace(&s(&data("targets.csv")), &s(&t));
     let m = d.join("ridge.toml");
     std::fs::write(&m, &text).unwrap();
     let parts = shards(d, &m, 3, "a");
@@ -201,10 +221,17 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
     // Another shard count.
     let other = shards(d, &m, 2, "b");
     let e = merge(&[&parts[0], &parts[1], &other[1]]);
-    assert!(e.contains("shard 1/2") && e.contains("share the shard count"), "{e}");
+    assert!(
+        e.contains("shard 1/2") && e.contains("share the shard count"),
+        "{e}"
+    );
     // Other settings: another seed.
     let m2 = d.join("seed.toml");
-    std::fs::write(&m2, text.replace("controls = true", "controls = true\nseed = 7")).unwrap();
+    std::fs::write(
+        &m2,
+        text.replace("controls = true", "controls = true\nseed = 7"),
+    )
+    .unwrap();
     let seeded = shards(d, &m2, 3, "c");
     let e = merge(&[&parts[0], &seeded[1], &parts[2]]);
     assert!(
@@ -213,27 +240,58 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
             && e.contains(&seeded[1]),
         "{e}"
     );
-    // Other inputs: the same targets file with one value changed.
-    let targets = std::fs::read_to_string(data("targets.csv")).unwrap();
-    let mut lines: Vec<String> = targets.lines().map(String::from).collect();
-    lines[1] = lines[1].replacen(',', ",1", 1);
-    let t2 = d.join("targets2.csv");
-    std::fs::write(&t2, lines.join("\n") + "\n").unwrap();
-    let m3 = d.join("inputs.toml");
-    std::fs::write(&m3, text.replace(&s(&data("targets.csv")), &s(&t2))).unwrap();
-    let foreign = shards(d, &m3, 3, "d");
+    // Other inputs: the same targets file, same size, one digit changed.
+    let targets = std::fs::read_to_string(&t).unwrap();
+    let at = targets.find(|c: char| ('1'..='8').contains(&c)).unwrap();
+    let digit = targets.as_bytes()[at] + 1;
+    let mut changed = targets.into_bytes();
+    changed[at] = digit;
+    std::fs::write(&t, changed).unwrap();
+    let foreign = shards(d, &m, 3, "d");
     let e = merge(&[&parts[0], &parts[1], &foreign[2]]);
-    assert!(e.contains("different inputs") && e.contains("targets"), "{e}");
+    assert!(
+        e.contains("different inputs")
+            && e.contains(&format!("{} has SHA-256", t.display()))
+            && e.contains(&foreign[2]),
+        "{e}"
+    );
     // A full report is not a part.
-    run_ok(d, &["analyze", "--manifest", &s(&m), "--out", &s(&d.join("whole"))]);
+    run_ok(
+        d,
+        &[
+            "analyze",
+            "--manifest",
+            &s(&m),
+            "--out",
+            &s(&d.join("whole")),
+        ],
+    );
     let e = merge(&[&s(&d.join("whole"))]);
     assert!(e.contains("not a partial report"), "{e}");
-    assert!(!out.join("report.json").exists(), "nothing written on refusal");
+    assert!(
+        !out.join("report.json").exists(),
+        "nothing written on refusal"
+    );
     // The right parts merge, in any order.
-    let o = merge_into(d, &[parts[2].clone(), parts[0].clone(), parts[1].clone()], &out);
+    let o = merge_into(
+        d,
+        &[parts[2].clone(), parts[0].clone(), parts[1].clone()],
+        &out,
+    );
     assert!(o.contains("merged 3 shards"), "{o}");
     // A bad --shard is a usage error naming the flag.
-    let e = run_err(d, &["analyze", "--manifest", &s(&m), "--shard", "3/3", "--out", "x"]);
+    let e = run_err(
+        d,
+        &[
+            "analyze",
+            "--manifest",
+            &s(&m),
+            "--shard",
+            "3/3",
+            "--out",
+            "x",
+        ],
+    );
     assert!(e.contains("--shard") && e.contains("below N (3)"), "{e}");
 }
 
@@ -262,8 +320,21 @@ fn slurm_writes_array_and_merge_scripts() {
     assert!(array.contains("#SBATCH --array=0-3\n"), "{array}");
     assert!(array.contains("#SBATCH --time=00:10:00\n#SBATCH --partition=debug\n"));
     let exe = Path::new(env!("CARGO_BIN_EXE_cpd"));
-    assert!(array.contains(&format!("exec {} analyze --manifest {}", exe.display(), m.display())), "{array}");
+    assert!(
+        array.contains(&format!(
+            "exec {} analyze --manifest {}",
+            exe.display(),
+            m.display()
+        )),
+        "{array}"
+    );
     let merge = std::fs::read_to_string(run.join("merge.sh")).unwrap();
-    assert!(merge.contains(&format!("{}/parts/3", run.display())), "{merge}");
-    assert!(merge.contains(&format!("--out {}\n", run.display())), "{merge}");
+    assert!(
+        merge.contains(&format!("{}/parts/3", run.display())),
+        "{merge}"
+    );
+    assert!(
+        merge.contains(&format!("--out {}\n", run.display())),
+        "{merge}"
+    );
 }

@@ -68,7 +68,10 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
             &[format!("--dependency=afterok:{array}")],
             &job.out.join(MERGE_SH),
         )?;
-        println!("submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})", job.shards);
+        println!(
+            "submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})",
+            job.shards
+        );
         println!("merged report: {}", job.out.join("report.json").display());
     }
     Ok(ExitCode::SUCCESS)

@@ -121,7 +121,10 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
         if r.tool != f.tool {
             return Err(foreign(
                 p,
-                &format!("the tool versions ({} and {})", r.tool.version, f.tool.version),
+                &format!(
+                    "the tool versions ({} and {})",
+                    r.tool.version, f.tool.version
+                ),
             ));
         }
         let diff = settings_diff(r, f);
@@ -193,12 +196,7 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
     let parts: Vec<&Part> = at.into_iter().map(|p| p.expect("checked")).collect();
     let report = join(&parts)?;
     let folds = read_table(&parts[0].path.with_file_name(FOLDS_CSV))?;
-    let assignment = folds
-        .values
-        .column(0)
-        .iter()
-        .map(|&v| v as usize)
-        .collect();
+    let assignment = folds.values.column(0).iter().map(|&v| v as usize).collect();
     Ok(Merged {
         report,
         ids: folds.ids,
@@ -238,9 +236,16 @@ fn check_inputs(p: &Part, first: &Part) -> Result<()> {
     };
     if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.path != y.path) {
         let list = |v: &[crate::commands::analyze::shard::FileDigest]| {
-            v.iter().map(|d| d.path.clone()).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|d| d.path.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        return Err(differ(format!("input files [{}] vs [{}]", list(a), list(b))));
+        return Err(differ(format!(
+            "input files [{}] vs [{}]",
+            list(a),
+            list(b)
+        )));
     }
     for (x, y) in a.iter().zip(b) {
         if x.bytes != y.bytes {
@@ -372,10 +377,7 @@ fn join(parts: &[&Part]) -> Result<Report> {
     report.inputs = inputs;
     report.results = results.into_iter().map(|(_, r)| r).collect();
     report.learning_curves = curves.into_iter().map(|(_, c)| c).collect();
-    report.timing.seconds = parts
-        .iter()
-        .map(|p| p.partial.report.timing.seconds)
-        .sum();
+    report.timing.seconds = parts.iter().map(|p| p.partial.report.timing.seconds).sum();
     analyse_records(
         &mut report,
         base.shard.settings.inflation_threshold,

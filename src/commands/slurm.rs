@@ -229,12 +229,21 @@ mod tests {
         assert!(s.starts_with("#!/bin/sh\n"), "{s}");
         assert!(s.contains("#SBATCH --array=0-3\n"), "{s}");
         assert!(s.contains("#SBATCH --partition=cpu\n#SBATCH --time=01:00:00\n"));
-        assert!(s.contains("sbatch --array=I '/scratch/me/run 1/array.sh'"), "{s}");
-        assert!(s.contains("#SBATCH --output='/scratch/me/run 1/logs/shard-%a.out'\n"), "{s}");
+        assert!(
+            s.contains("sbatch --array=I '/scratch/me/run 1/array.sh'"),
+            "{s}"
+        );
+        assert!(
+            s.contains("#SBATCH --output='/scratch/me/run 1/logs/shard-%a.out'\n"),
+            "{s}"
+        );
         assert!(s.contains(
             "exec /opt/cpd/bin/cpd analyze --manifest /home/me/study/run.toml --shard \"$SLURM_ARRAY_TASK_ID/4\""
         ), "{s}");
-        assert!(s.contains("--out '/scratch/me/run 1/parts'/\"$SLURM_ARRAY_TASK_ID\""), "{s}");
+        assert!(
+            s.contains("--out '/scratch/me/run 1/parts'/\"$SLURM_ARRAY_TASK_ID\""),
+            "{s}"
+        );
         // #SBATCH lines must precede the first command.
         let first_cmd = s.find("set -eu").unwrap();
         assert!(s.rfind("#SBATCH").unwrap() < first_cmd);
@@ -248,8 +257,14 @@ mod tests {
         }
         assert!(s.contains("--out '/scratch/me/run 1'\n"), "{s}");
         let t = job().submit_script();
-        assert!(t.contains("array=$(sbatch --parsable '/scratch/me/run 1/array.sh')"), "{t}");
-        assert!(t.contains("--dependency=afterok:\"$array\" '/scratch/me/run 1/merge.sh'"), "{t}");
+        assert!(
+            t.contains("array=$(sbatch --parsable '/scratch/me/run 1/array.sh')"),
+            "{t}"
+        );
+        assert!(
+            t.contains("--dependency=afterok:\"$array\" '/scratch/me/run 1/merge.sh'"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -276,7 +291,10 @@ mod tests {
         #[cfg(unix)]
         for p in &w {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(p).unwrap().permissions().mode() & 0o777, 0o755);
+            assert_eq!(
+                std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+                0o755
+            );
         }
         assert_eq!(std::fs::read_to_string(&w[0]).unwrap(), j.array_script());
     }

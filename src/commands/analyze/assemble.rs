@@ -56,11 +56,11 @@ pub(super) fn report(
         profiles: None,
         instability: Default::default(),
         results,
-        timing: Timing {
-            seconds: 0.0,
-        },
+        timing: Timing { seconds: 0.0 },
     };
-    analyse(&mut report, config.inflation_threshold, &|id| formula(ds, id));
+    analyse(&mut report, config.inflation_threshold, &|id| {
+        formula(ds, id)
+    });
     report.timing.seconds = start.elapsed().as_secs_f64();
     report
 }

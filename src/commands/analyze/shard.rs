@@ -133,9 +133,7 @@ pub fn partition(costs: &[u64], count: usize) -> Vec<Vec<usize>> {
     let mut load = vec![0u64; count];
     let mut shards = vec![Vec::new(); count];
     for u in order {
-        let s = (0..count)
-            .min_by_key(|&s| (load[s], s))
-            .expect("count ≥ 1");
+        let s = (0..count).min_by_key(|&s| (load[s], s)).expect("count ≥ 1");
         load[s] += costs[u];
         shards[s].push(u);
     }
@@ -165,13 +163,16 @@ fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
     wanted
         .iter()
         .map(|name| {
-            have.iter().find(|(n, _)| n == name).cloned().ok_or_else(|| {
-                let names: Vec<&str> = have.iter().map(|(n, _)| n.as_str()).collect();
-                CpdError::format(
-                    &spec.path,
-                    format!("no layer '{name}' (the file has: {})", names.join(", ")),
-                )
-            })
+            have.iter()
+                .find(|(n, _)| n == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<&str> = have.iter().map(|(n, _)| n.as_str()).collect();
+                    CpdError::format(
+                        &spec.path,
+                        format!("no layer '{name}' (the file has: {})", names.join(", ")),
+                    )
+                })
         })
         .collect()
 }
@@ -206,9 +207,8 @@ pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
             Ok(vec![(stem, width(&h, "array")?)])
         }
         "npz" => {
-            let mut zip = zip::ZipArchive::new(std::io::BufReader::new(open()?)).map_err(|e| {
-                CpdError::format(path, format!("not a valid .npz (zip) file: {e}"))
-            })?;
+            let mut zip = zip::ZipArchive::new(std::io::BufReader::new(open()?))
+                .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
             let mut layers = Vec::new();
             for i in 0..zip.len() {
                 let entry = zip
@@ -372,7 +372,9 @@ mod tests {
     }
 
     fn loads(costs: &[u64], p: &[Vec<usize>]) -> Vec<u64> {
-        p.iter().map(|s| s.iter().map(|&i| costs[i]).sum()).collect()
+        p.iter()
+            .map(|s| s.iter().map(|&i| costs[i]).sum())
+            .collect()
     }
 
     #[test]
@@ -415,7 +417,10 @@ mod tests {
         }
         // Equal costs: round robin, sizes differ by at most one.
         let p = check_partition(&[1; 10], 4);
-        assert_eq!(p, vec![vec![0, 4, 8], vec![1, 5, 9], vec![2, 6], vec![3, 7]]);
+        assert_eq!(
+            p,
+            vec![vec![0, 4, 8], vec![1, 5, 9], vec![2, 6], vec![3, 7]]
+        );
         // More shards than units: the extra shards are empty.
         let p = check_partition(&[5, 3], 3);
         assert_eq!(p, vec![vec![0], vec![1], vec![]]);
