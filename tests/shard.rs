@@ -12,13 +12,15 @@ use crate::util::{cpd, data, s, tempdir, text};
 /// The bundled demo with every probe, kept small for the fast tier: two
 /// chgnet layers (one split into channel groups), sevennet0's last layer,
 /// the gap and the control targets, a learning-curve size, MLP and GBT
-/// with few epochs and rounds. `full`: the whole demo at default settings.
+/// with few epochs and rounds. `full`: every layer and target of the demo,
+/// the probes at default settings but for 30 MLP epochs and GBT rounds.
 fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
     let d = |r: &str| s(&data(r));
     let text = if full {
         format!(
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ncontrols = true\n\
+             [settings.mlp]\nmax_epochs = 30\n[settings.gbt]\nrounds = 30\n\
              [[models]]\nname = \"ani2x\"\nfile = \"{}\"\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\n\
              [[models]]\nname = \"sevennet0\"\nfile = \"{}\"\n",
@@ -188,6 +190,7 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
     let dir = tempdir();
     let d = dir.path();
     // Ridge only: quick; what is checked does not depend on the probes.
+    // With --predictions, joined by the merge too.
     let small = demo_manifest(d, false);
     let text = std::fs::read_to_string(&small)
         .unwrap()
@@ -195,7 +198,10 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
             "probes = [\"ridge\", \"mlp\", \"gbt\"]",
             "probes = [\"ridge\"]",
         )
-        .replace("learning_curve = [300]\ncurve_repeats = 1\n", "");
+        .replace(
+            "learning_curve = [300]\ncurve_repeats = 1\n",
+            "predictions = true\n",
+        );
     // A copy of the targets, to change later.
     let t = d.join("targets.csv");
     std::fs::copy(data("targets.csv"), &t).unwrap();
@@ -240,6 +246,19 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
             && e.contains(&seeded[1]),
         "{e}"
     );
+    // A full report is not a part.
+    run_ok(
+        d,
+        &[
+            "analyze",
+            "--manifest",
+            &s(&m),
+            "--out",
+            &s(&d.join("whole")),
+        ],
+    );
+    let e = merge(&[&s(&d.join("whole"))]);
+    assert!(e.contains("not a partial report"), "{e}");
     // Other inputs: the same targets file, same size, one digit changed.
     let targets = std::fs::read_to_string(&t).unwrap();
     let at = targets.find(|c: char| ('1'..='8').contains(&c)).unwrap();
@@ -255,30 +274,24 @@ fn merge_refuses_missing_duplicated_and_foreign_parts() {
             && e.contains(&foreign[2]),
         "{e}"
     );
-    // A full report is not a part.
-    run_ok(
-        d,
-        &[
-            "analyze",
-            "--manifest",
-            &s(&m),
-            "--out",
-            &s(&d.join("whole")),
-        ],
-    );
-    let e = merge(&[&s(&d.join("whole"))]);
-    assert!(e.contains("not a partial report"), "{e}");
     assert!(
         !out.join("report.json").exists(),
         "nothing written on refusal"
     );
-    // The right parts merge, in any order.
+    // The right parts merge, in any order, predictions included.
     let o = merge_into(
         d,
         &[parts[2].clone(), parts[0].clone(), parts[1].clone()],
         &out,
     );
     assert!(o.contains("merged 3 shards"), "{o}");
+    for f in ["predictions.csv", "results.csv", "folds.csv"] {
+        let (a, b) = (
+            std::fs::read(d.join("whole").join(f)).unwrap(),
+            std::fs::read(out.join(f)).unwrap(),
+        );
+        assert!(a == b, "{f} differs between the single run and the merge");
+    }
     // A bad --shard is a usage error naming the flag.
     let e = run_err(
         d,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::args::AnalyzeArgs;
 use super::progress::progress_sink;
@@ -13,7 +13,9 @@ use cpd::commands::analyze::shard::{PartialReport, Shard};
 use cpd::commands::analyze::{analyze_shard, AnalyzeConfig, Progress};
 use cpd::commands::merge::{merge, read_part, sha256_hex};
 use cpd::report::markdown::text_table;
-use cpd::report::write::{folds_csv, write_files, write_outputs, FOLDS_CSV, REPORT_JSON};
+use cpd::report::write::{
+    folds_csv, predictions_csv, write_files, write_outputs, FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON,
+};
 
 /// `cpd merge`.
 #[derive(clap::Args)]
@@ -55,9 +57,6 @@ pub fn run_shard(
     shard: Shard,
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    if config.predictions {
-        bail!("--predictions is not supported with --shard yet: run without --shard to write predictions.csv");
-    }
     let start = Instant::now();
     let sink = progress_sink(args.progress, args.quiet);
     let progress = ShardProgress {
@@ -68,6 +67,18 @@ pub fn run_shard(
     drop(sink);
     let sa = result.with_context(|| format!("shard {shard}"))?;
     let folds = folds_csv(&sa.analysis.ids, &sa.analysis.folds.assignment)?;
+    let predictions = if config.predictions {
+        let a = &sa.analysis;
+        Some(predictions_csv(
+            &a.report,
+            &a.ids,
+            &a.folds.assignment,
+            a.targets.view(),
+            &a.predictions,
+        )?)
+    } else {
+        None
+    };
     let mut info = sa.shard;
     info.folds_sha256 = sha256_hex(&folds);
     let units: Vec<String> = info
@@ -82,13 +93,12 @@ pub fn run_shard(
     };
     let mut json = serde_json::to_string_pretty(&partial).context("serialising the report")?;
     json.push('\n');
-    let written = write_files(
-        dir,
-        vec![
-            (FOLDS_CSV.to_string(), folds),
-            (REPORT_JSON.to_string(), json.into_bytes()),
-        ],
-    )?;
+    let mut files = vec![(FOLDS_CSV.to_string(), folds)];
+    if let Some(p) = predictions {
+        files.push((PREDICTIONS_CSV.to_string(), p));
+    }
+    files.push((REPORT_JSON.to_string(), json.into_bytes()));
+    let written = write_files(dir, files)?;
     if !args.quiet {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("wrote {}", names.join(", "));
@@ -115,12 +125,16 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
         .map(|p| read_part(p))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = merge(&parts)?;
+    let extra = match merged.predictions_csv.clone() {
+        Some(p) => vec![(PREDICTIONS_CSV.to_string(), p)],
+        None => Vec::new(),
+    };
     let written = write_outputs(
         &args.out,
         &merged.report,
         &merged.ids,
         &merged.assignment,
-        Vec::new(),
+        extra,
     )?;
     if !args.quiet {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();

@@ -23,7 +23,7 @@ use crate::commands::analyze::analyse_records;
 use crate::commands::analyze::shard::{units_of, PartialReport, Shard};
 use crate::error::{CpdError, Result};
 use crate::io::table::read_table;
-use crate::report::write::{FOLDS_CSV, REPORT_JSON};
+use crate::report::write::{FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON};
 use crate::report::Report;
 
 /// One partial report as read from disk.
@@ -35,6 +35,9 @@ pub struct Part {
     pub partial: PartialReport,
     /// The bytes of the `folds.csv` beside it.
     pub folds_csv: Vec<u8>,
+    /// The bytes of the `predictions.csv` beside it (parts of a run with
+    /// `--predictions`).
+    pub predictions_csv: Option<Vec<u8>>,
 }
 
 /// Read a part: a shard's output directory or its `report.json`.
@@ -66,10 +69,17 @@ pub fn read_part(path: &Path) -> Result<Part> {
             ),
         ));
     }
+    let predictions_csv = if partial.shard.settings.predictions {
+        let p = json.with_file_name(PREDICTIONS_CSV);
+        Some(std::fs::read(&p).map_err(|e| CpdError::io(&p, e))?)
+    } else {
+        None
+    };
     Ok(Part {
         path: json,
         partial,
         folds_csv,
+        predictions_csv,
     })
 }
 
@@ -82,6 +92,8 @@ pub struct Merged {
     pub ids: Vec<String>,
     /// Fold of each row.
     pub assignment: Vec<usize>,
+    /// `predictions.csv` of the whole run (a run with `--predictions`).
+    pub predictions_csv: Option<Vec<u8>>,
 }
 
 /// Check that `parts` are every shard of one run, once each, and merge them.
@@ -197,11 +209,68 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
     let report = join(&parts)?;
     let folds = read_table(&parts[0].path.with_file_name(FOLDS_CSV))?;
     let assignment = folds.values.column(0).iter().map(|&v| v as usize).collect();
+    let predictions_csv = if base_predictions(&parts) {
+        Some(predictions(&parts, &report)?)
+    } else {
+        None
+    };
     Ok(Merged {
         report,
         ids: folds.ids,
         assignment,
+        predictions_csv,
     })
+}
+
+fn base_predictions(parts: &[&Part]) -> bool {
+    parts[0].partial.shard.settings.predictions
+}
+
+/// The parts' `predictions.csv` rows, record by record in the merged
+/// report's order (each record's rows as its part wrote them).
+fn predictions(parts: &[&Part], report: &Report) -> Result<Vec<u8>> {
+    let mut rows: HashMap<Vec<String>, Vec<csv::StringRecord>> = HashMap::new();
+    let mut header = None;
+    for p in parts {
+        let path = p.path.with_file_name(PREDICTIONS_CSV);
+        let bytes = p.predictions_csv.as_deref().unwrap_or_default();
+        let mut r = csv::Reader::from_reader(bytes);
+        let err = |e: csv::Error| CpdError::format(&path, e.to_string());
+        header = Some(r.headers().map_err(err)?.clone());
+        for row in r.records() {
+            let row = row.map_err(err)?;
+            let key: Vec<String> = (2..8)
+                .map(|i| row.get(i).unwrap_or("").to_owned())
+                .collect();
+            rows.entry(key).or_default().push(row);
+        }
+    }
+    let err = |e: csv::Error| CpdError::format(PREDICTIONS_CSV, e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if let Some(h) = &header {
+        w.write_record(h).map_err(err)?;
+    }
+    for r in &report.results {
+        let key = vec![
+            r.model.clone(),
+            r.layer.clone(),
+            r.channels.clone().unwrap_or_default(),
+            r.target.clone(),
+            r.representation.clone(),
+            r.probe.clone(),
+        ];
+        let Some(found) = rows.get(&key) else {
+            return Err(CpdError::Invalid(format!(
+                "no part's predictions.csv holds record {}",
+                r.key()
+            )));
+        };
+        for row in found {
+            w.write_record(row).map_err(err)?;
+        }
+    }
+    w.into_inner()
+        .map_err(|e| CpdError::format(PREDICTIONS_CSV, e.to_string()))
 }
 
 /// The names of the settings in which `a` and `b` differ (`pool` aside:
