@@ -99,12 +99,12 @@ pub struct Merged {
 /// Check that `parts` are every shard of one run, once each, and merge them.
 pub fn merge(parts: &[Part]) -> Result<Merged> {
     let Some(first) = parts.first() else {
-        return Err(CpdError::Invalid("no parts to merge".into()));
+        return Err(CpdError::Merge("no parts to merge".into()));
     };
     let name = |p: &Part| p.path.display().to_string();
     let (f, fs) = (&first.partial.report, &first.partial.shard);
     let foreign = |p: &Part, what: &str| {
-        CpdError::Invalid(format!(
+        CpdError::Merge(format!(
             "{} is not a part of the same run as {}: {what} differ",
             name(p),
             name(first)
@@ -114,7 +114,7 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
     for p in parts {
         let (r, s) = (&p.partial.report, &p.partial.shard);
         if s.count != fs.count {
-            return Err(CpdError::Invalid(format!(
+            return Err(CpdError::Merge(format!(
                 "{} is shard {}/{} but {} is shard {}/{}: parts of one run share the shard count",
                 name(p),
                 s.index,
@@ -183,7 +183,7 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
             ));
         }
         if let Some(other) = at[s.index] {
-            return Err(CpdError::Invalid(format!(
+            return Err(CpdError::Merge(format!(
                 "shard {}/{} is given twice: {} and {}",
                 s.index,
                 s.count,
@@ -199,7 +199,7 @@ pub fn merge(parts: &[Part]) -> Result<Merged> {
         .collect();
     if !missing.is_empty() {
         let given: Vec<String> = parts.iter().map(name).collect();
-        return Err(CpdError::Invalid(format!(
+        return Err(CpdError::Merge(format!(
             "missing shard(s) {} (given: {})",
             missing.join(", "),
             given.join(", ")
@@ -260,7 +260,7 @@ fn predictions(parts: &[&Part], report: &Report) -> Result<Vec<u8>> {
             r.probe.clone(),
         ];
         let Some(found) = rows.get(&key) else {
-            return Err(CpdError::Invalid(format!(
+            return Err(CpdError::Merge(format!(
                 "no part's predictions.csv holds record {}",
                 r.key()
             )));
@@ -297,7 +297,7 @@ fn settings_diff(a: &Report, b: &Report) -> Vec<String> {
 fn check_inputs(p: &Part, first: &Part) -> Result<()> {
     let (a, b) = (&p.partial.shard.inputs, &first.partial.shard.inputs);
     let differ = |what: String| {
-        CpdError::Invalid(format!(
+        CpdError::Merge(format!(
             "{} and {} were run on different inputs: {what}",
             p.path.display(),
             first.path.display()
@@ -350,14 +350,14 @@ fn join(parts: &[&Part]) -> Result<Report> {
             .iter()
             .position(|&l| l == (model, layer))
             .ok_or_else(|| {
-                CpdError::Invalid(format!(
+                CpdError::Merge(format!(
                     "{what}: layer {model}/{layer} is not in the run's plan"
                 ))
             })
     };
     let pos = |list: &[String], v: &str, what: &str| {
         list.iter().position(|x| x == v).ok_or_else(|| {
-            CpdError::Invalid(format!("{what}: '{v}' is not among {}", list.join(", ")))
+            CpdError::Merge(format!("{what}: '{v}' is not among {}", list.join(", ")))
         })
     };
     let reps: Vec<String> = ["composition", "raw", "geom"].map(String::from).to_vec();
@@ -403,7 +403,7 @@ fn join(parts: &[&Part]) -> Result<Report> {
     results.sort_by_key(|(k, _)| *k);
     curves.sort_by_key(|(k, _)| *k);
     if let Some(w) = results.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(CpdError::Invalid(format!(
+        return Err(CpdError::Merge(format!(
             "record {} comes from more than one part",
             w[0].1.key()
         )));
@@ -425,7 +425,7 @@ fn join(parts: &[&Part]) -> Result<Report> {
             })
         });
         let Some(info) = found else {
-            return Err(CpdError::Invalid(format!(
+            return Err(CpdError::Merge(format!(
                 "no part read layer {model}/{layer} of the plan"
             )));
         };
