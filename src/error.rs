@@ -49,6 +49,9 @@ pub enum CpdError {
     /// Settings or arguments that cannot be used together or are out of range.
     #[error("invalid setting: {0}")]
     Invalid(String),
+    /// Partial reports that are not every shard of one run, once each.
+    #[error("cannot merge: {0}")]
+    Merge(String),
     /// A numerical routine failed (for example an eigendecomposition did not converge).
     #[error("numerical failure: {0}")]
     Numerical(String),

@@ -17,7 +17,8 @@
 //!    Markdown, HTML, SVG).
 //!
 //! [`commands`] runs that chain for each command of the CLI (`analyze` in
-//! named stages, `check`, `inspect`, manifests). [`linalg`] and [`error`]
+//! named stages, or one shard of it; `merge` of the shards, `slurm` job
+//! scripts, `check`, `inspect`, manifests). [`linalg`] and [`error`]
 //! serve every step. The library never prints and never exits.
 
 pub mod analyses;

@@ -10,3 +10,4 @@ mod instability;
 mod parity;
 mod peratom;
 mod similarity;
+mod shard;

@@ -182,6 +182,14 @@ pub fn is_unstable(r2_folds: &[f64], shares: &[Option<f64>]) -> bool {
 /// The run's instability summary: unstable records, the structures that
 /// dominate their folds, and the ridge records whose alpha hit the grid's edge.
 pub fn summary(results: &[ResultRecord], ds: &Dataset) -> Instability {
+    summary_with(results, &|id| formula(ds, id))
+}
+
+/// [`summary`] with the formulas of the structures given by `formula`.
+pub fn summary_with(
+    results: &[ResultRecord],
+    formula: &dyn Fn(&str) -> Option<String>,
+) -> Instability {
     let mut culprits: Vec<Culprit> = Vec::new();
     let mut z_of: std::collections::HashMap<(&str, usize), f64> = Default::default();
     for r in results {
@@ -208,7 +216,7 @@ pub fn summary(results: &[ResultRecord], ds: &Dataset) -> Instability {
                 None => {
                     culprits.push(Culprit {
                         id: id.clone(),
-                        formula: formula(ds, id),
+                        formula: formula(id),
                         fold: d.fold,
                         records: Vec::new(),
                         max_share: share,

@@ -48,6 +48,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &out {
         prepare_out_dir(dir).context("output directory is not writable")?;
     }
+    if let Some(shard) = args.shard {
+        let Some(dir) = &out else {
+            bail!("--shard writes a partial report and needs --out DIR");
+        };
+        return super::merge::run_shard(&args, &config, shard, dir);
+    }
     let progress = progress_sink(args.progress, args.quiet);
     let analysis = analyze_with_progress(&config, progress.as_ref());
     drop(progress); // a finished bar is cleared before anything else prints

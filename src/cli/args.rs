@@ -30,6 +30,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Pool a per-atom .npz into a per-structure .npz (ids, layers, irreps), to analyse it many times.
     Pool(PoolArgs),
+    /// Join the partial reports of `cpd analyze --shard I/N` into the full report.
+    Merge(super::merge::MergeArgs),
+    /// Write (and with --submit, submit) a SLURM array job of shards and a dependent merge job.
+    Slurm(super::slurm::SlurmArgs),
 }
 
 /// `cpd pool`.
@@ -261,6 +265,14 @@ pub struct AnalyzeArgs {
     /// Print nothing but errors (implies --progress never).
     #[arg(help_heading = "Output", long, short)]
     pub quiet: bool,
+    /// Run only shard I (from 0) of N of the run's work units (model × layer × probe, balanced by cost) and write a partial report to --out; `cpd merge` joins the N parts.
+    #[arg(help_heading = "Output", long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<cpd::commands::analyze::shard::Shard>,
+}
+
+/// `--shard`: the library's parser, for clap.
+fn parse_shard(text: &str) -> Result<cpd::commands::analyze::shard::Shard, String> {
+    cpd::commands::analyze::shard::Shard::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]

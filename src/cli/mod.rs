@@ -1,7 +1,8 @@
 //! The command line, built as ripgrep builds its own: clap parses the
 //! arguments into validated values ([`args`]); [`config`] turns them, with a
 //! manifest, into the run's configuration; one module per command calls the
-//! library and prints ([`analyze`], [`check`], [`inspect`], [`pool`]). Only this layer
+//! library and prints ([`analyze`], [`check`], [`inspect`], [`pool`],
+//! [`merge`], [`slurm`]). Only this layer
 //! prints and chooses exit codes.
 
 mod analyze;
@@ -9,8 +10,10 @@ mod args;
 mod check;
 mod config;
 mod inspect;
+mod merge;
 mod pool;
 mod progress;
+mod slurm;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,8 @@ pub fn run() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Pool(args) => pool::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Slurm(args) => slurm::run(args),
     };
     match result {
         Ok(code) => code,

@@ -83,6 +83,13 @@ pub fn write_outputs(
             .map(|f| (f.file_name, f.svg.into_bytes())),
     );
     files.push((REPORT_JSON.to_string(), json.into_bytes()));
+    write_files(dir, files)
+}
+
+/// Write `files` (name, bytes) into `dir`: each in full to a temporary
+/// file first, then all renamed into place in order (put `report.json`
+/// last). Returns the paths written.
+pub fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<PathBuf>> {
     let mut staged = Vec::with_capacity(files.len());
     for (name, bytes) in files {
         let mut builder = tempfile::Builder::new();

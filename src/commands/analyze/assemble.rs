@@ -8,7 +8,7 @@ use super::{AnalyzeConfig, FoldSpec, Probes};
 use crate::analyses::channels::channel_routing;
 use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
-use crate::analyses::instability::summary;
+use crate::analyses::instability::{formula, summary_with};
 use crate::analyses::profile::profiles;
 use crate::analyses::verdict::verdict;
 use crate::flow::dataset::{CompositionMode, Dataset};
@@ -53,22 +53,43 @@ pub(super) fn report(
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
         },
-        gaps: gaps(&results),
-        inflation: inflation(&results, config.inflation_threshold),
-        channel_routing: channel_routing(&results),
+        gaps: Vec::new(),
+        inflation: Vec::new(),
+        channel_routing: Vec::new(),
         learning_curves: curves,
-        profiles: profiles(&results),
-        instability: summary(&results, ds),
+        profiles: None,
+        instability: Default::default(),
         layer_stats,
         similarity,
         verdict: Vec::new(),
         results,
-        timing: Timing {
-            seconds: start.elapsed().as_secs_f64(),
-        },
+        timing: Timing { seconds: 0.0 },
     };
-    report.verdict = verdict(&report);
+    analyse(&mut report, config.inflation_threshold, &|id| {
+        formula(ds, id)
+    });
+    report.timing.seconds = start.elapsed().as_secs_f64();
     report
+}
+
+/// Set every analysis of `report` that follows from its records (and its
+/// layer statistics) alone — gaps, inflation, channel routing, profiles,
+/// instability, and the verdict that opens the report — as a run does:
+/// `cpd merge` calls it on the union of the shards' records. `formula`
+/// gives a structure's formula by id
+/// ([`crate::analyses::instability::formula`]).
+pub fn analyse(
+    report: &mut Report,
+    inflation_threshold: f64,
+    formula: &dyn Fn(&str) -> Option<String>,
+) {
+    let results = &report.results;
+    report.gaps = gaps(results);
+    report.inflation = inflation(results, inflation_threshold);
+    report.channel_routing = channel_routing(results);
+    report.profiles = profiles(results);
+    report.instability = summary_with(results, formula);
+    report.verdict = verdict(report);
 }
 
 /// Every setting that affects the numbers.

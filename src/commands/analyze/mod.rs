@@ -12,13 +12,18 @@
 //! 6. analyse the records and assemble the report ([`assemble::report`]).
 //!
 //! The caller gets a [`Report`] and the fold assignment; writing files and
-//! printing are left to it.
+//! printing are left to it. [`analyze_shard`] runs one shard of the work
+//! ([`shard`]); [`analyse_records`] is stage 6's analyses alone, for
+//! `cpd merge` to run over every shard's records.
 
 mod assemble;
 mod load;
 mod probe;
 mod similarity;
+pub mod shard;
 mod split;
+
+pub use assemble::analyse as analyse_records;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -177,6 +182,73 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
 
 /// Run the analysis, reporting progress to `progress`.
 pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
+    run(config, None, config.similarity, progress)
+}
+
+/// One shard of a run and its partial report.
+#[derive(Debug, Clone)]
+pub struct ShardAnalysis {
+    /// The shard's records, analysed on their own, as a run of its units.
+    pub analysis: Analysis,
+    /// The `shard` section of its partial report (`folds_sha256` is left
+    /// empty for the writer of `folds.csv` to fill).
+    pub shard: shard::ShardInfo,
+}
+
+/// Run shard `which` of the run: the work units [`shard::partition`] gives
+/// it, with the composition-only fits they need.
+pub fn analyze_shard(
+    config: &AnalyzeConfig,
+    which: shard::Shard,
+    progress: &dyn Progress,
+) -> Result<ShardAnalysis> {
+    Probes::check(config)?;
+    let plan = shard::plan(config)?;
+    let units = shard::units_of(&plan, which);
+    // Similarity spans every layer of every model: shard 0 computes it
+    // (Gram passes, cheap next to the probes) and `cpd merge` takes it
+    // from there.
+    let similarity = config.similarity && which.index == 0;
+    let analysis = run(config, Some(&shard::Units(&units)), similarity, progress)?;
+    for u in &units {
+        if !analysis
+            .report
+            .results
+            .iter()
+            .any(|r| r.model == u.model && r.layer == u.layer && r.probe == u.probe)
+        {
+            return Err(CpdError::Invalid(format!(
+                "shard {which}: layer '{}' of model '{}' was planned from the file's header but not probed",
+                u.layer, u.model
+            )));
+        }
+    }
+    let inputs = shard::digests(config, &analysis.report)?;
+    Ok(ShardAnalysis {
+        shard: shard::ShardInfo {
+            index: which.index,
+            count: which.count,
+            units,
+            plan,
+            inputs,
+            settings: shard::ShardSettings {
+                inflation_threshold: config.inflation_threshold,
+                pool: config.pool.name().into(),
+                predictions: config.predictions,
+            },
+            folds_sha256: String::new(),
+        },
+        analysis,
+    })
+}
+
+/// The stages, for the whole run or for a shard's units.
+fn run(
+    config: &AnalyzeConfig,
+    only: Option<&shard::Units>,
+    similarity: bool,
+    progress: &dyn Progress,
+) -> Result<Analysis> {
     let start = Instant::now();
     let probes = Probes::check(config)?;
     let mut inputs = Vec::new();
@@ -201,9 +273,10 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         y: y.view(),
         progress,
         isomers: &isomers,
+        only,
     };
     let probed = run.all(&mut inputs)?;
-    let similarity = if config.similarity {
+    let similarity = if similarity {
         progress.stage("similarity");
         similarity::similarity(config, &ds, &projection)?
     } else {

@@ -6,6 +6,7 @@
 use ndarray::ArrayView2;
 
 use super::load::select_layers;
+use super::shard::Units;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
 use crate::analyses::channels::file_irreps;
 use crate::analyses::curve::{learning_curve, CurveSpec};
@@ -41,6 +42,8 @@ pub(super) struct Run<'a> {
     pub progress: &'a dyn Progress,
     /// Isomer groups of the held-out folds (every record's isomer accuracy).
     pub isomers: &'a Isomers,
+    /// A shard's units (`None`: the whole run): only they are probed.
+    pub only: Option<&'a Units<'a>>,
 }
 
 /// What the probing stage produced.
@@ -62,33 +65,55 @@ impl Run<'_> {
     /// Probe composition, then every model in order; embedding layers are
     /// recorded in `inputs` as they are probed.
     pub fn all(&self, inputs: &mut Vec<InputInfo>) -> Result<Probed> {
-        let per_rep = self.per_rep();
-        self.progress.add_work(per_rep);
+        // A shard fits on composition only the probes its units need.
+        let comp_probes: Vec<(ProbeKind, &dyn Probe)> = self
+            .probes
+            .iter()
+            .filter(|(k, _)| self.only.is_none_or(|u| u.probe(*k)))
+            .copied()
+            .collect();
+        self.progress.add_work(self.per_rep(comp_probes.len()));
         self.progress.stage("composition");
         let comp = score_all(
-            self.probes,
+            &comp_probes,
             &Dense(self.ds.composition.view()),
             self.y,
             self.folds,
             self.progress,
         )?;
+        let comp = CompScores {
+            kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
+            scores: comp,
+        };
         let mut out = Probed::default();
         for spec in &self.config.embeddings {
+            if self.only.is_some_and(|u| !u.model(&spec.model)) {
+                continue;
+            }
             self.model(spec, &comp, inputs, &mut out)?;
         }
         Ok(out)
     }
 
     /// Units of progress per representation: every probe on every fold.
-    fn per_rep(&self) -> u64 {
-        (self.probes.len() * self.folds.k) as u64
+    fn per_rep(&self, probes: usize) -> u64 {
+        (probes * self.folds.k) as u64
+    }
+
+    /// The probes run on `model`/`layer`: all, or a shard's.
+    fn layer_probes(&self, model: &str, layer: &str) -> Vec<(ProbeKind, &dyn Probe)> {
+        self.probes
+            .iter()
+            .filter(|(k, _)| self.only.is_none_or(|u| u.holds(model, layer, *k)))
+            .copied()
+            .collect()
     }
 
     /// Load one model's file, align it, and probe its layers.
     fn model(
         &self,
         spec: &EmbeddingSpec,
-        comp: &RepScores,
+        comp: &CompScores,
         inputs: &mut Vec<InputInfo>,
         out: &mut Probed,
     ) -> Result<()> {
@@ -119,9 +144,15 @@ impl Run<'_> {
                 ));
             }
         }
-        self.progress
-            .add_work(2 * self.per_rep() * layers.len() as u64);
+        let probed: u64 = layers
+            .iter()
+            .map(|l| self.per_rep(self.layer_probes(&spec.model, &l.name).len()))
+            .sum();
+        self.progress.add_work(2 * probed);
         for layer in &layers {
+            if self.layer_probes(&spec.model, &layer.name).is_empty() {
+                continue; // another shard's
+            }
             inputs.push(InputInfo {
                 role: "embeddings".into(),
                 path: spec.path.display().to_string(),
@@ -144,20 +175,26 @@ impl Run<'_> {
         &self,
         spec: &EmbeddingSpec,
         layer: &Layer,
-        comp: &RepScores,
+        comp: &CompScores,
         out: &mut Probed,
     ) -> Result<()> {
         self.progress
             .stage(&format!("{}/{}", spec.model, layer.name));
+        let probes = self.layer_probes(&spec.model, &layer.name);
+        let comp_pos = probes
+            .iter()
+            .map(|(k, _)| comp.kinds.iter().position(|c| c == k).expect("fitted"))
+            .collect();
         let ctx = LayerCtx {
             model: &spec.model,
             layer: &layer.name,
-            probes: self.probes,
+            probes: &probes,
+            comp_pos,
             projection: self.projection,
             y: self.y,
             folds: self.folds,
             targets: &self.ds.target_names,
-            comp_scores: comp,
+            comp_scores: &comp.scores,
             n: self.ds.n(),
             zero_tol: residual_zero_tol(layer.dtype()),
             progress: self.progress,
@@ -190,16 +227,23 @@ impl Run<'_> {
         let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
         out.results.extend(recs);
         out.predictions.extend(preds);
-        out.layer_stats
-            .push(layer_stats(&spec.model, &layer.name, &raw, &geom));
+        // A layer's statistics come from the shard that holds its first
+        // probe (in a whole run: always).
+        if self
+            .only
+            .is_none_or(|u| u.holds(&spec.model, &layer.name, self.probes[0].0))
+        {
+            out.layer_stats
+                .push(layer_stats(&spec.model, &layer.name, &raw, &geom));
+        }
         if let Some(c) = self.curve {
             out.curves
-                .extend(self.curves(&spec.model, &layer.name, c, &raw, &geom)?);
+                .extend(self.curves(&spec.model, &layer.name, &probes, c, &raw, &geom)?);
         }
         if let Some(ch) = split {
             for group in &ch.groups {
                 let features = ch.features(group, &layer.data);
-                self.progress.add_work(2 * self.per_rep());
+                self.progress.add_work(2 * self.per_rep(probes.len()));
                 let (recs, preds) = ctx.probe(&Dense(features.view()), Some(&group.name))?;
                 out.results.extend(recs);
                 out.predictions.extend(preds);
@@ -213,6 +257,7 @@ impl Run<'_> {
         &self,
         model: &str,
         layer: &str,
+        probes: &[(ProbeKind, &dyn Probe)],
         c: &CurveSpec,
         raw: &dyn Rows,
         geom: &dyn Rows,
@@ -224,7 +269,7 @@ impl Run<'_> {
             ("raw", raw),
             ("geom", geom),
         ] {
-            for (kind, p) in self.probes {
+            for (kind, p) in probes {
                 let points = learning_curve(*p, x, self.y, self.folds, c)?;
                 for (t, target) in self.ds.target_names.iter().enumerate() {
                     curves.extend(points[t].iter().map(|pt| CurveRecord {
@@ -250,6 +295,8 @@ struct LayerCtx<'a> {
     model: &'a str,
     layer: &'a str,
     probes: &'a [(ProbeKind, &'a dyn Probe)],
+    /// Where each of `probes` sits in `comp_scores`.
+    comp_pos: Vec<usize>,
     projection: &'a Projection,
     y: ArrayView2<'a, f64>,
     folds: &'a Folds,
@@ -297,7 +344,12 @@ impl LayerCtx<'_> {
                     ("raw", &raw_scores),
                     ("geom", &geom_scores),
                 ] {
-                    let s = &scores.scores[p][t];
+                    let i = if rep == "composition" {
+                        self.comp_pos[p]
+                    } else {
+                        p
+                    };
+                    let s = &scores.scores[i][t];
                     let mut r = record(
                         self.model,
                         self.layer,
@@ -327,6 +379,12 @@ impl LayerCtx<'_> {
         }
         Ok((out, preds))
     }
+}
+
+/// The composition-only scores and the probes they are of.
+struct CompScores {
+    kinds: Vec<ProbeKind>,
+    scores: RepScores,
 }
 
 /// What was measured on one representation: the scores of every probe
