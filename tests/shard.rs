@@ -34,7 +34,7 @@ fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
         format!(
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ntargets = [\"gap_ev\", \"mass_amu\"]\n\
-             controls = true\nlearning_curve = [300]\ncurve_repeats = 1\n\
+             controls = true\nsimilarity = true\nlearning_curve = [300]\ncurve_repeats = 1\n\
              [settings.mlp]\nhidden = 16\nmax_epochs = 8\n\
              [settings.gbt]\nrounds = 5\nleaves = 7\nbins = 16\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\nlayers = [\"conv4\", \"emb\"]\n\
@@ -155,7 +155,14 @@ fn check_merges(manifest: &Path, dir: &Path, counts: &[usize]) {
         serde_json::from_str(&std::fs::read_to_string(single.join("report.json")).unwrap())
             .unwrap();
     // The analyses that span records are there to be merged.
-    for key in ["gaps", "inflation", "profiles"] {
+    for key in [
+        "gaps",
+        "inflation",
+        "profiles",
+        "layer_stats",
+        "similarity",
+        "verdict",
+    ] {
         assert!(
             !report[key].is_null() && report[key] != Value::Array(vec![]),
             "{key} is empty: the test would not check its merge"

@@ -9,5 +9,5 @@ mod cli;
 mod instability;
 mod parity;
 mod peratom;
-mod similarity;
 mod shard;
+mod similarity;

@@ -19,8 +19,8 @@
 mod assemble;
 mod load;
 mod probe;
-mod similarity;
 pub mod shard;
+mod similarity;
 mod split;
 
 pub use assemble::analyse as analyse_records;
