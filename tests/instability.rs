@@ -76,7 +76,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
     AnalyzeConfig {
         embeddings: vec![EmbeddingSpec {
             model: "m".into(),
-            path: files[2].clone(),
+            paths: vec![files[2].clone()],
             layers: None,
             channels: None,
             channel_layers: None,
@@ -97,6 +97,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         scale,
         predictions: true,
         pool: Default::default(),
+        max_rows: None,
     }
 }
 

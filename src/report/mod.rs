@@ -103,6 +103,11 @@ pub struct Settings {
     /// when no input was per atom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
+    /// `--max-rows`: the MLP and GBT were fitted on a seeded subsample of
+    /// at most this many rows of each training fold (seed: `seed`, or 0
+    /// with a folds file); absent when every row was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<usize>,
 }
 
 /// Ridge probe settings.
@@ -556,6 +561,7 @@ pub(crate) mod fixture {
                 linalg_backend: "faer".into(),
                 scale: Default::default(),
                 pool: None,
+                max_rows: None,
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),

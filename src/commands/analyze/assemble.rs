@@ -105,6 +105,7 @@ fn settings(
         linalg_backend: linalg::BACKEND.into(),
         scale: config.scale,
         pool: pooled.then(|| config.pool.name().to_owned()),
+        max_rows: config.max_rows,
     }
 }
 
