@@ -9,3 +9,4 @@ mod cli;
 mod instability;
 mod parity;
 mod peratom;
+mod stream;
