@@ -93,7 +93,7 @@ impl Run<'_> {
             }
         }
         self.progress.stage(&format!(
-            "{}: opening and checking {} file(s) (one pass each)",
+            "{}: opening {} file(s)",
             spec.model,
             spec.paths.len()
         ));
@@ -151,8 +151,6 @@ impl Run<'_> {
         comp: &RepScores,
         out: &mut Probed,
     ) -> Result<()> {
-        self.progress
-            .stage(&format!("{}/{}", spec.model, layer.name));
         let ctx = LayerCtx {
             model: &spec.model,
             layer: &layer.name,
@@ -191,17 +189,17 @@ impl Run<'_> {
         // of its residual, as they need them.
         let raw = Stored(&layer.data);
         let place = if layer.data.is_on_disk() {
-            "read from disk"
+            "from disk"
         } else {
             "in memory"
         };
         let what = format!("{}/{}", spec.model, layer.name);
-        self.progress.stage(&format!(
-            "{what}: projecting ({place}; passes: QᵀH, residual norms)"
-        ));
+        self.progress
+            .stage(&format!("{what}: projecting (2 passes, {place})"));
         let geom = self.projection.residual_rows(&raw, ctx.zero_tol);
         self.progress.stage(&format!(
-            "{what}: probing raw and geom ({place}; per fold: ridge passes means, Gram, leave-one-out, test; extrapolation passes)"
+            "{what}: probing raw and geom, {} folds (ridge: 4 passes per fold, {place})",
+            self.folds.k
         ));
         let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
         out.results.extend(recs);
