@@ -76,7 +76,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
     AnalyzeConfig {
         embeddings: vec![EmbeddingSpec {
             model: "m".into(),
-            path: files[2].clone(),
+            paths: vec![files[2].clone()],
             layers: None,
             channels: None,
             channel_layers: None,
@@ -98,6 +98,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         predictions: true,
         pool: Default::default(),
         similarity: false,
+        max_rows: None,
     }
 }
 

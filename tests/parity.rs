@@ -124,7 +124,7 @@ fn specs(layers: &[(&str, &str)]) -> Vec<EmbeddingSpec> {
             Some(s) => s.layers.as_mut().unwrap().push(layer.to_string()),
             None => out.push(EmbeddingSpec {
                 model: model.to_string(),
-                path: data(&format!("embeddings/{model}.npz")),
+                paths: vec![data(&format!("embeddings/{model}.npz"))],
                 layers: Some(vec![layer.to_string()]),
                 channels: None,
                 channel_layers: None,
@@ -169,7 +169,7 @@ fn robust() -> Case {
                 .iter()
                 .map(|m| EmbeddingSpec {
                     model: m.to_string(),
-                    path: dir.join(format!("{m}.npy")),
+                    paths: vec![dir.join(format!("{m}.npy"))],
                     layers: None,
                     channels: None,
                     channel_layers: None,
@@ -202,6 +202,7 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         predictions: false,
         pool: Default::default(),
         similarity: false,
+        max_rows: None,
     }
 }
 

@@ -11,3 +11,4 @@ mod parity;
 mod peratom;
 mod shard;
 mod similarity;
+mod stream;

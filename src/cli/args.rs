@@ -253,6 +253,9 @@ pub struct AnalyzeArgs {
     /// Pooling of per-atom .npz layers (a `structure` or `n_atoms` array) into one row per structure: mean, sum or max [default: mean].
     #[arg(help_heading = "Inputs", long, value_name = "MODE", value_parser = parse_pool)]
     pub pool: Option<Pool>,
+    /// MLP and GBT probes: fit on a seeded subsample of at most N rows of each training fold (they hold their training rows in memory; every held-out row is still scored; ridge always uses every row) [default: every row].
+    #[arg(help_heading = "Probes", long, value_name = "N")]
+    pub max_rows: Option<usize>,
     /// Write report.json, results.csv, report.md and folds.csv here.
     #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -56,11 +56,25 @@ fn parse_embedding(arg: &str) -> anyhow::Result<EmbeddingSpec> {
     };
     Ok(EmbeddingSpec {
         model,
-        path,
+        paths: embedding_paths(&path)?,
         layers: None,
         channels: None,
         channel_layers: None,
     })
+}
+
+/// The files of `--embeddings NAME=PATH`: PATH itself when it is a file,
+/// else a comma-separated list of files or globs (`emb_*.npy`), in order.
+fn embedding_paths(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let text = path.to_string_lossy();
+    if path.is_file() || !(text.contains(',') || text.contains(['*', '?'])) {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        out.extend(cpd::io::expand_glob(Path::new(part))?);
+    }
+    Ok(out)
 }
 
 /// The run described by the flags alone (no manifest).
@@ -72,7 +86,9 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         (Some(c), None) => CompositionSource::Table(c.clone()),
         (None, Some(s)) => CompositionSource::Structures(s.clone()),
         // Counts from the first embedding file's per-atom `numbers`.
-        (None, None) => CompositionSource::Atoms(parse_embedding(&args.embeddings[0])?.path),
+        (None, None) => {
+            CompositionSource::Atoms(parse_embedding(&args.embeddings[0])?.paths[0].clone())
+        }
         _ => bail!("give one of --compositions FILE or --structures FILE"),
     };
     let Some(targets) = args.targets.clone() else {
@@ -104,6 +120,7 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         predictions: false,
         pool: Pool::Mean,
         similarity: false,
+        max_rows: None,
     })
 }
 
@@ -166,6 +183,7 @@ pub fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<
     c.predictions |= args.predictions;
     c.similarity |= args.similarity;
     c.pool = args.pool.unwrap_or(c.pool);
+    c.max_rows = args.max_rows.or(c.max_rows);
     c.residualize_target |= args.residualize_target;
     c.controls |= args.controls;
     c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);

@@ -22,6 +22,7 @@
 //! # predictions = true                # write predictions.csv (out-of-fold predictions)
 //! # pool = "mean"                     # per-atom .npz layers: "mean", "sum" or "max"
 //! # similarity = true                 # linear CKA between every pair of layers
+//! # max_rows = 20000                  # MLP/GBT: fit on a seeded subsample of each training fold
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
@@ -124,6 +125,9 @@ pub struct SettingsSection {
     pub pool: Option<Pool>,
     /// Linear CKA between every pair of layers (`similarity.csv`).
     pub similarity: Option<bool>,
+    /// MLP and GBT: fit on a seeded subsample of at most this many rows of
+    /// each training fold.
+    pub max_rows: Option<usize>,
 }
 
 /// `[settings.mlp]`.
@@ -178,8 +182,9 @@ pub struct GbtSection {
 pub struct ModelSection {
     /// Model name in the report.
     pub name: String,
-    /// Embedding file (`.npy`, `.npz`, `.csv`).
-    pub file: PathBuf,
+    /// Embedding file (`.npy`, `.npz`, `.csv`), or a list of files (or
+    /// globs such as `emb_*.npy`) whose rows concatenate in order.
+    pub file: Files,
     /// Layers to probe (default: all).
     pub layers: Option<Vec<String>>,
     /// e3nn irreps string of the columns: probe each irrep group too.
@@ -190,6 +195,42 @@ pub struct ModelSection {
     pub channel_layers: Option<Vec<String>>,
     /// `norms` (default for irreps) or `components`.
     pub invariants: Option<String>,
+}
+
+/// One embedding file or a list of them (a sharded layer set).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Files {
+    /// One file (or a glob).
+    One(PathBuf),
+    /// Files (or globs) whose rows concatenate in order.
+    Many(Vec<PathBuf>),
+}
+
+impl Files {
+    /// The paths as written (globs unexpanded).
+    pub fn as_slice(&self) -> &[PathBuf] {
+        match self {
+            Files::One(p) => std::slice::from_ref(p),
+            Files::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [PathBuf] {
+        match self {
+            Files::One(p) => std::slice::from_mut(p),
+            Files::Many(v) => v,
+        }
+    }
+
+    /// The files, globs expanded, in order.
+    pub fn expand(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for p in self.as_slice() {
+            out.extend(crate::io::expand_glob(p)?);
+        }
+        Ok(out)
+    }
 }
 
 impl Manifest {
@@ -224,7 +265,9 @@ impl Manifest {
         }
         join(&mut d.targets);
         for m in &mut self.models {
-            join(&mut m.file);
+            for p in m.file.as_mut_slice() {
+                join(p);
+            }
         }
     }
 
@@ -253,8 +296,14 @@ impl Manifest {
             if m.name.trim().is_empty() {
                 return Err(format!(
                     "model with file {} has an empty name",
-                    m.file.display()
+                    m.file
+                        .as_slice()
+                        .first()
+                        .map_or("[]".into(), |p| p.display().to_string())
                 ));
+            }
+            if m.file.as_slice().is_empty() {
+                return Err(format!("model '{}': `file` is an empty list", m.name));
             }
             if m.irreps.is_some() && m.channels.is_some() {
                 return Err(format!(
@@ -289,7 +338,14 @@ impl Manifest {
             (Some(c), _) => CompositionSource::Table(c.clone()),
             (None, Some(x)) => CompositionSource::Structures(x.clone()),
             // per-atom: counts from the first model's `numbers`
-            (None, None) => CompositionSource::Atoms(self.models[0].file.clone()),
+            (None, None) => CompositionSource::Atoms(
+                self.models[0]
+                    .file
+                    .as_slice()
+                    .first()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
         };
         let probes = s
             .probes
@@ -313,7 +369,7 @@ impl Manifest {
             .map(|m| {
                 Ok(EmbeddingSpec {
                     model: m.name.clone(),
-                    path: m.file.clone(),
+                    paths: m.file.expand()?,
                     layers: m.layers.clone(),
                     channels: channel_spec(
                         m.irreps.as_deref(),
@@ -373,6 +429,7 @@ impl Manifest {
             predictions: s.predictions.unwrap_or(false),
             pool: s.pool.unwrap_or_default(),
             similarity: s.similarity.unwrap_or(false),
+            max_rows: s.max_rows,
         })
     }
 }
@@ -484,7 +541,7 @@ file = "b.npy"
         assert_eq!(c.mlp.batch, MlpParams::default().batch);
         assert!(c.residualize_target);
         assert_eq!(c.embeddings.len(), 2);
-        assert_eq!(c.embeddings[0].path, PathBuf::from("/runs/x/emb/a.npz"));
+        assert_eq!(c.embeddings[0].paths[0], PathBuf::from("/runs/x/emb/a.npz"));
         assert_eq!(c.embeddings[0].layers, Some(vec!["l1".to_string()]));
         assert_eq!(c.embeddings[1].model, "b");
         assert_eq!(c.embeddings[1].layers, None);

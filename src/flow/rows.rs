@@ -59,7 +59,8 @@ impl Rows for Dense<'_> {
     }
 }
 
-/// An embedding layer as loaded (float32 or float64).
+/// An embedding layer as loaded (float32 or float64), or read from disk in
+/// blocks ([`Values::Disk`]).
 pub struct Stored<'a>(pub &'a Values);
 
 impl Rows for Stored<'_> {
@@ -72,6 +73,9 @@ impl Rows for Stored<'_> {
     }
 
     fn fill(&self, rows: &[usize], mut out: ArrayViewMut2<'_, f64>) {
+        if let Values::Disk(d) = self.0 {
+            return d.fill(rows, out);
+        }
         for (o, &r) in out.rows_mut().into_iter().zip(rows) {
             self.0.row_into(r, o);
         }

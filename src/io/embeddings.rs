@@ -9,12 +9,13 @@
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{CpdError, Result};
-use crate::io::npy::{read_ids, read_npy_header, read_npy_stream};
+use crate::io::npy::{read_ids, read_npy_header, read_npy_stream, NpyLayout};
 pub use crate::io::npy::{EmbeddingFile, Layer, Values};
 use crate::io::peratom::{self, Pool};
+use crate::io::stream::{DiskLayer, Part};
 use crate::io::MAX_ABS_VALUE;
 use crate::io::{layout, table::read_table};
 
@@ -108,11 +109,385 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
             ))
         }
     };
+    check_ids_rows(&file)?;
+    Ok(file)
+}
+
+/// Open a layer file, or a list of files whose rows concatenate in order
+/// (a sharded layer), for `cpd analyze`; returns the layers and, per file,
+/// its path and rows.
+///
+/// An uncompressed C-order `.npy`, and an `.npz` whose layer members are all
+/// stored uncompressed in C order, are opened for reading in row blocks
+/// ([`Values::Disk`]): their values are checked in one streaming pass and
+/// never held whole. Other files (compressed `.npz`, CSV, per-atom `.npz`,
+/// Fortran order) are loaded into memory as [`load_pooled`] does.
+///
+/// The files of a sharded layer must hold the same layers (names, columns,
+/// dtypes) and all or none of them ids (ids unique across the files);
+/// without ids their rows follow the compositions' order, file after file.
+pub fn open(paths: &[PathBuf], pool: Pool) -> Result<(EmbeddingFile, Vec<(PathBuf, usize)>)> {
+    let mut files = Vec::with_capacity(paths.len());
+    for p in paths {
+        let file = match streamed(p)? {
+            Some(f) => {
+                for layer in &f.layers {
+                    if let Values::Disk(d) = &layer.data {
+                        d.check_values(&layer.name)?;
+                    }
+                    if layer.data.ncols() == 0 {
+                        return Err(CpdError::format(
+                            p,
+                            format!("layer '{}' has 0 columns", layer.name),
+                        ));
+                    }
+                }
+                f
+            }
+            None => load_pooled(p, pool)?,
+        };
+        files.push(file);
+    }
+    let rows: Vec<(PathBuf, usize)> = files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                f.layers.first().map_or(0, |l| l.data.nrows()),
+            )
+        })
+        .collect();
+    if files.len() == 1 {
+        return Ok((files.pop().expect("one file"), rows));
+    }
+    Ok((concat(files)?, rows))
+}
+
+/// The file opened for reading in row blocks, or `None` when its format
+/// needs it loaded (see [`open`]).
+fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if !path.is_file() {
+        return Ok(None); // the loader reports it
+    }
+    let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
+    let len = f.metadata().map_err(|e| CpdError::io(path, e))?.len();
+    let on_disk = |npy: NpyLayout, data_end: u64| -> Result<Option<Values>> {
+        if npy.fortran {
+            return Ok(None);
+        }
+        let (rows, cols) = npy.shape;
+        let bytes = rows as u64 * cols as u64 * npy.itemsize;
+        let part = Part::open(path, data_end - bytes, rows, npy.big_endian)?;
+        Ok(Some(Values::Disk(DiskLayer::new(
+            vec![part],
+            cols,
+            npy.itemsize as usize,
+        ))))
+    };
+    let file = match ext.as_str() {
+        "npy" => {
+            let (npy, _) = read_npy_header(BufReader::new(&f), len, path, "array")?;
+            let Some(data) = on_disk(npy, len)? else {
+                return Ok(None);
+            };
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("embedding")
+                .to_owned();
+            EmbeddingFile {
+                path: path.to_owned(),
+                ids: None,
+                layers: vec![Layer {
+                    name,
+                    order: "C",
+                    data,
+                    irreps: None,
+                }],
+                atoms: None,
+            }
+        }
+        "npz" => {
+            let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(&f)) else {
+                return Ok(None);
+            };
+            let mut ids = None;
+            let mut irreps = Vec::new();
+            let mut layers = Vec::new();
+            for i in 0..zip.len() {
+                let Ok(mut entry) = zip.by_index(i) else {
+                    return Ok(None);
+                };
+                let name = entry.name().to_owned();
+                let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
+                if peratom::is_atom_member(&name) {
+                    return Ok(None);
+                }
+                let declared = entry.size();
+                if name == IDS_ARRAY {
+                    let mut bytes = Vec::new();
+                    entry
+                        .take(declared.saturating_add(1))
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| CpdError::format(path, format!("array '{name}': {e}")))?;
+                    ids = Some(read_ids(&bytes, path)?);
+                    continue;
+                }
+                if let Some(layer) = layout::irreps_layer(&name) {
+                    let limited = (&mut entry).take(declared.saturating_add(1));
+                    let text = layout::read_string_member(limited, declared, path, &name)?;
+                    irreps.push((layer.to_owned(), text));
+                    continue;
+                }
+                if entry.compression() != zip::CompressionMethod::Stored
+                    || entry.encrypted()
+                    || entry.compressed_size() != declared
+                {
+                    return Ok(None);
+                }
+                let data_end = entry.data_start() + declared;
+                let what = format!("array '{name}'");
+                let (npy, _) = read_npy_header(&mut entry, declared, path, &what)?;
+                let Some(data) = on_disk(npy, data_end)? else {
+                    return Ok(None);
+                };
+                layers.push(Layer {
+                    name,
+                    order: "C",
+                    data,
+                    irreps: None,
+                });
+            }
+            if layers.is_empty() {
+                return Ok(None);
+            }
+            layout::attach_irreps(&mut layers, irreps, path)?;
+            EmbeddingFile {
+                path: path.to_owned(),
+                ids,
+                layers,
+                atoms: None,
+            }
+        }
+        _ => return Ok(None),
+    };
+    check_ids_rows(&file)?;
+    Ok(Some(file))
+}
+
+/// The layers of several files, rows concatenated in file order.
+fn concat(files: Vec<EmbeddingFile>) -> Result<EmbeddingFile> {
+    let first = &files[0];
+    let names = |f: &EmbeddingFile| f.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+    let first_names = names(first);
+    // Layer names come from the members of an .npz, from the file name
+    // of an .npy or CSV (one layer, named after the first file).
+    let named = |f: &EmbeddingFile| {
+        f.path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+    };
+    for f in &files {
+        if f.ids.is_some() != first.ids.is_some() || f.atoms.is_some() != first.atoms.is_some() {
+            let what = |e: &EmbeddingFile, has: bool, thing: &str| {
+                format!(
+                    "{} {} {thing}",
+                    e.path.display(),
+                    if has { "has" } else { "has no" }
+                )
+            };
+            let (thing, a, b) = if f.ids.is_some() != first.ids.is_some() {
+                ("ids", f.ids.is_some(), first.ids.is_some())
+            } else {
+                ("per-atom rows", f.atoms.is_some(), first.atoms.is_some())
+            };
+            return Err(CpdError::format(
+                &f.path,
+                format!(
+                    "{} but {}: the files of a sharded layer must all have them or none",
+                    what(f, a, thing),
+                    what(first, b, thing)
+                ),
+            ));
+        }
+        let rows = f.layers[0].data.nrows();
+        if let Some(l) = f.layers.iter().find(|l| l.data.nrows() != rows) {
+            return Err(CpdError::format(
+                &f.path,
+                format!(
+                    "layer '{}' has {} rows but layer '{}' has {}: the layers of a sharded file must have the same rows",
+                    l.name,
+                    l.data.nrows(),
+                    f.layers[0].name,
+                    rows
+                ),
+            ));
+        }
+        let same = if named(f) && named(first) {
+            names(f) == first_names
+        } else {
+            f.layers.len() == first.layers.len()
+        };
+        if !same {
+            return Err(CpdError::format(
+                &f.path,
+                format!(
+                    "layers [{}] differ from [{}] in {}: every file of a sharded layer must hold the same layers",
+                    names(f).join(", "),
+                    first_names.join(", "),
+                    first.path.display()
+                ),
+            ));
+        }
+        for (l, l0) in f.layers.iter().zip(&first.layers) {
+            if l.data.ncols() != l0.data.ncols() {
+                return Err(CpdError::format(
+                    &f.path,
+                    format!(
+                        "layer '{}' has {} columns but {} columns in {}",
+                        l.name,
+                        l.data.ncols(),
+                        l0.data.ncols(),
+                        first.path.display()
+                    ),
+                ));
+            }
+            if l.dtype() != l0.dtype() {
+                return Err(CpdError::format(
+                    &f.path,
+                    format!(
+                        "layer '{}' is {} but {} in {}: the files of a sharded layer must share a dtype",
+                        l.name,
+                        l.dtype(),
+                        l0.dtype(),
+                        first.path.display()
+                    ),
+                ));
+            }
+            if l.irreps != l0.irreps {
+                return Err(CpdError::format(
+                    &f.path,
+                    format!(
+                        "layer '{}' has irreps {:?} but {:?} in {}",
+                        l.name,
+                        l.irreps,
+                        l0.irreps,
+                        first.path.display()
+                    ),
+                ));
+            }
+        }
+    }
+    let ids = match first.ids {
+        None => None,
+        Some(_) => {
+            let mut seen: std::collections::HashMap<&str, (usize, usize)> = Default::default();
+            for (k, f) in files.iter().enumerate() {
+                for (r, id) in f.ids.iter().flatten().enumerate() {
+                    if let Some((k0, r0)) = seen.insert(id.as_str(), (k, r)) {
+                        return Err(CpdError::format(
+                            &f.path,
+                            format!(
+                                "id '{id}' (row {r}) is also in {} (row {r0}): ids must be unique across the files of a sharded layer",
+                                files[k0].path.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            Some(
+                files
+                    .iter()
+                    .flat_map(|f| f.ids.iter().flatten().cloned())
+                    .collect(),
+            )
+        }
+    };
+    let path = first.path.clone();
+    let atoms = first
+        .atoms
+        .map(|_| files.iter().filter_map(|f| f.atoms).sum());
+    let mut layers: Vec<Layer> = first
+        .layers
+        .iter()
+        .map(|l| Layer {
+            name: l.name.clone(),
+            order: l.order,
+            data: Values::F64(ndarray::Array2::zeros((0, 0))),
+            irreps: l.irreps.clone(),
+        })
+        .collect();
+    let mut parts: Vec<Vec<Values>> = vec![Vec::new(); layers.len()];
+    for f in files {
+        for (j, l) in f.layers.into_iter().enumerate() {
+            parts[j].push(l.data);
+        }
+    }
+    for (layer, datas) in layers.iter_mut().zip(parts) {
+        if datas.iter().all(Values::is_on_disk) {
+            let disks = datas
+                .into_iter()
+                .map(|v| match v {
+                    Values::Disk(d) => d,
+                    _ => unreachable!("all on disk"),
+                })
+                .collect();
+            layer.data = Values::Disk(DiskLayer::concat(disks));
+            layer.order = "C";
+            continue;
+        }
+        let loaded: Vec<Values> = datas
+            .into_iter()
+            .map(|v| if v.is_on_disk() { v.in_memory() } else { v })
+            .collect();
+        layer.order = "C";
+        layer.data = match &loaded[0] {
+            Values::F32(_) => {
+                let views: Vec<_> = loaded
+                    .iter()
+                    .map(|v| match v {
+                        Values::F32(a) => a.view(),
+                        _ => unreachable!("dtypes checked"),
+                    })
+                    .collect();
+                Values::F32(
+                    ndarray::concatenate(ndarray::Axis(0), &views).expect("columns checked"),
+                )
+            }
+            _ => {
+                let views: Vec<_> = loaded
+                    .iter()
+                    .map(|v| match v {
+                        Values::F64(a) => a.view(),
+                        _ => unreachable!("dtypes checked"),
+                    })
+                    .collect();
+                Values::F64(
+                    ndarray::concatenate(ndarray::Axis(0), &views).expect("columns checked"),
+                )
+            }
+        };
+    }
+    Ok(EmbeddingFile {
+        path,
+        ids,
+        layers,
+        atoms,
+    })
+}
+
+/// Every layer has as many rows as the ids array.
+fn check_ids_rows(file: &EmbeddingFile) -> Result<()> {
     if let Some(ids) = &file.ids {
         for layer in &file.layers {
             if layer.data.nrows() != ids.len() {
                 return Err(CpdError::format(
-                    path,
+                    &file.path,
                     format!(
                         "layer '{}' has {} rows but the ids array has {}",
                         layer.name,
@@ -123,7 +498,7 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
             }
         }
     }
-    Ok(file)
+    Ok(())
 }
 
 /// Parse the bytes of a `.npy` file (used by the fuzz targets).

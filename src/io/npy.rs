@@ -12,6 +12,7 @@ use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
+pub use crate::io::stream::DiskLayer;
 
 /// Everything read from one embedding file.
 #[derive(Debug, Clone)]
@@ -53,6 +54,9 @@ pub enum Values {
     F32(Array2<f32>),
     /// float64.
     F64(Array2<f64>),
+    /// Rows read from disk in blocks as they are needed
+    /// ([`crate::io::stream`]); never held whole.
+    Disk(DiskLayer),
 }
 
 macro_rules! with_values {
@@ -60,6 +64,7 @@ macro_rules! with_values {
         match $v {
             Values::F32($a) => $body,
             Values::F64($a) => $body,
+            Values::Disk(_) => unreachable!("on-disk layers are handled first"),
         }
     };
 }
@@ -69,11 +74,17 @@ macro_rules! with_values {
 impl Values {
     /// Rows.
     pub fn nrows(&self) -> usize {
+        if let Values::Disk(d) = self {
+            return d.nrows();
+        }
         with_values!(self, a => a.nrows())
     }
 
     /// Columns.
     pub fn ncols(&self) -> usize {
+        if let Values::Disk(d) = self {
+            return d.ncols();
+        }
         with_values!(self, a => a.ncols())
     }
 
@@ -82,26 +93,56 @@ impl Values {
         match self {
             Values::F32(_) => "float32",
             Values::F64(_) => "float64",
+            Values::Disk(d) => d.dtype(),
         }
     }
 
     /// Element `(i, j)` widened to f64.
     pub fn get(&self, i: usize, j: usize) -> f64 {
+        if let Values::Disk(d) = self {
+            let mut row = Array2::<f64>::zeros((1, d.ncols()));
+            d.fill(&[i], row.view_mut());
+            return row[(0, j)];
+        }
         with_values!(self, a => f64::from(a[(i, j)]))
     }
 
     /// Row `i` widened to f64 into `out` (length `ncols`).
     pub fn row_into(&self, i: usize, out: ArrayViewMut1<'_, f64>) {
+        if let Values::Disk(d) = self {
+            d.fill(&[i], out.insert_axis(ndarray::Axis(0)));
+            return;
+        }
         with_values!(self, a => Zip::from(out).and(a.row(i)).for_each(|o, &v| *o = f64::from(v)))
     }
 
     /// Column `j` widened to f64.
     pub fn column_f64(&self, j: usize) -> Array1<f64> {
+        if let Values::Disk(d) = self {
+            return d.to_f64().column(j).to_owned();
+        }
         with_values!(self, a => a.column(j).mapv(f64::from))
+    }
+
+    /// The values in memory: an on-disk layer is read whole (in its
+    /// on-disk type), an in-memory one is cloned.
+    pub fn in_memory(&self) -> Values {
+        match self {
+            Values::Disk(d) => d.load(),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether the rows are read from disk as needed.
+    pub fn is_on_disk(&self) -> bool {
+        matches!(self, Values::Disk(_))
     }
 
     /// An f64 copy (column-major).
     pub fn to_f64(&self) -> Array2<f64> {
+        if let Values::Disk(d) = self {
+            return d.to_f64();
+        }
         let mut out = Array2::<f64>::zeros((self.nrows(), self.ncols()).f());
         with_values!(self, a => Zip::from(&mut out).and(a).for_each(|o, &v| *o = f64::from(v)));
         out
@@ -110,12 +151,19 @@ impl Values {
     /// Reorder rows in place so that new row `i` is old row `order[i]`
     /// (`order` a permutation), following its cycles with one row of scratch.
     pub fn permute_rows(&mut self, order: &[usize]) {
+        if let Values::Disk(d) = self {
+            d.permute_rows(order);
+            return;
+        }
         with_values!(self, a => permute_rows(a, order))
     }
 
     /// Position and value of the first element (row-major order) for which
     /// `bad` holds, with the number of such elements.
     pub(crate) fn find(&self, bad: impl Fn(f64) -> bool) -> Option<((usize, usize), f64, usize)> {
+        if let Values::Disk(d) = self {
+            return d.find(bad);
+        }
         with_values!(self, a => {
             let count = a.iter().filter(|&&v| bad(f64::from(v))).count();
             (count > 0).then(|| {

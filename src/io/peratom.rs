@@ -554,9 +554,17 @@ pub fn write_npz(file: &crate::io::npy::EmbeddingFile, out: &Path) -> Result<()>
         members.push(("ids".into(), npy(&|v| ints.write_npy(v))?));
     }
     for layer in &file.layers {
-        let bytes = match &layer.data {
+        let loaded;
+        let data = if layer.data.is_on_disk() {
+            loaded = layer.data.in_memory();
+            &loaded
+        } else {
+            &layer.data
+        };
+        let bytes = match data {
             Values::F32(a) => npy(&|v| a.write_npy(v))?,
             Values::F64(a) => npy(&|v| a.write_npy(v))?,
+            Values::Disk(_) => unreachable!("in_memory reads an on-disk layer"),
         };
         members.push((layer.name.clone(), bytes));
         if let Some(irreps) = &layer.irreps {

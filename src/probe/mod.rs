@@ -6,7 +6,10 @@ pub mod mlp;
 pub mod ridge;
 pub mod scale;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use crate::error::{CpdError, Result};
 use crate::flow::rows::Rows;
@@ -85,4 +88,84 @@ pub trait Probe: Sync {
         split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
     ) -> Result<FoldPrediction>;
+}
+
+/// A probe fitted on at most `max_rows` rows of each training fold
+/// (`--max-rows`, for the MLP and GBT, which hold their training rows in
+/// memory); every held-out row is still predicted and scored.
+///
+/// The subsample of fold `f` is [`subsample`]`(n_train, max_rows, seed, f)`:
+/// deterministic given the run's seed, whatever the thread count.
+#[derive(Debug, Clone)]
+pub struct Subsampled<P> {
+    /// The probe.
+    pub inner: P,
+    /// Largest training fold fitted.
+    pub max_rows: usize,
+    /// Seed of the subsample (the run's fold seed).
+    pub seed: u64,
+}
+
+/// `m` of the positions `0..n` (all of them when `m ≥ n`), increasing: the
+/// first `m` of a ChaCha8 Fisher–Yates shuffle seeded with
+/// `seed + 1_000_003·(fold + 1)`.
+pub fn subsample(n: usize, m: usize, seed: u64, fold: usize) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    if m >= n {
+        return all;
+    }
+    let stream = seed.wrapping_add(1_000_003u64.wrapping_mul(fold as u64 + 1));
+    all.shuffle(&mut ChaCha8Rng::seed_from_u64(stream));
+    all.truncate(m);
+    all.sort_unstable();
+    all
+}
+
+impl<P: Probe> Probe for Subsampled<P> {
+    fn fit_predict(
+        &self,
+        x: &dyn Rows,
+        split: Split<'_>,
+        y_train: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction> {
+        if split.train.len() <= self.max_rows {
+            return self.inner.fit_predict(x, split, y_train);
+        }
+        let keep = subsample(split.train.len(), self.max_rows, self.seed, split.fold);
+        let train: Vec<usize> = keep.iter().map(|&i| split.train[i]).collect();
+        let y = y_train.select(Axis(0), &keep);
+        self.inner.fit_predict(
+            x,
+            Split {
+                train: &train,
+                ..split
+            },
+            y.view(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod subsample_tests {
+    use super::*;
+
+    #[test]
+    fn subsamples_are_seeded_sorted_distinct_and_differ_by_fold() {
+        let a = subsample(1000, 100, 7, 0);
+        assert_eq!(a, subsample(1000, 100, 7, 0), "deterministic");
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "increasing, distinct");
+        assert!(a.iter().all(|&i| i < 1000));
+        assert_ne!(
+            a,
+            subsample(1000, 100, 7, 1),
+            "another fold, another subsample"
+        );
+        assert_ne!(
+            a,
+            subsample(1000, 100, 8, 0),
+            "another seed, another subsample"
+        );
+        assert_eq!(subsample(50, 100, 7, 0), (0..50).collect::<Vec<_>>());
+    }
 }

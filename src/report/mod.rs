@@ -122,6 +122,11 @@ pub struct Settings {
     /// Whether linear CKA between layers was computed (`--similarity`).
     #[serde(default)]
     pub similarity: bool,
+    /// `--max-rows`: the MLP and GBT were fitted on a seeded subsample of
+    /// at most this many rows of each training fold (seed: `seed`, or 0
+    /// with a folds file); absent when every row was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rows: Option<usize>,
 }
 
 /// Ridge probe settings.
@@ -629,6 +634,7 @@ pub(crate) mod fixture {
                 scale: Default::default(),
                 pool: None,
                 similarity: false,
+                max_rows: None,
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),

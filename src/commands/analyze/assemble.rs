@@ -136,6 +136,7 @@ fn settings(
         scale: config.scale,
         pool: pooled.then(|| config.pool.name().to_owned()),
         similarity: config.similarity,
+        max_rows: config.max_rows,
     }
 }
 

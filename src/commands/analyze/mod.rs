@@ -39,16 +39,18 @@ use crate::probe::gbt::{Gbt, GbtParams};
 use crate::probe::mlp::{Mlp, MlpParams};
 use crate::probe::ridge::{Ridge, RidgeParams};
 use crate::probe::scale::Scale;
-use crate::probe::{Probe, ProbeKind};
+use crate::probe::{Probe, ProbeKind, Subsampled};
 use crate::report::Report;
 
-/// An embedding file and the model name it is reported under.
+/// An embedding file (or a layer sharded over several files) and the model
+/// name it is reported under.
 #[derive(Debug, Clone)]
 pub struct EmbeddingSpec {
     /// Model name.
     pub model: String,
-    /// `.npy`, `.npz` or `.csv` file.
-    pub path: PathBuf,
+    /// `.npy`, `.npz` or `.csv` file; several files are one sharded layer
+    /// set whose rows concatenate in this order ([`crate::io::embeddings::open`]).
+    pub paths: Vec<PathBuf>,
     /// Layers to probe, in this order (`None`: every layer in file order).
     pub layers: Option<Vec<String>>,
     /// Channel groups to probe besides the whole layer.
@@ -122,6 +124,10 @@ pub struct AnalyzeConfig {
     /// Compute linear CKA between every pair of layers
     /// ([`crate::analyses::similarity`]).
     pub similarity: bool,
+    /// Fit the MLP and GBT probes on at most this many rows of each
+    /// training fold (a seeded subsample, [`crate::probe::subsample`]);
+    /// `None`: every row. Ridge always uses every row.
+    pub max_rows: Option<usize>,
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -311,6 +317,8 @@ struct Probes {
     ridge: Ridge,
     gbt: Gbt,
     mlp: Mlp,
+    /// With `--max-rows`, the MLP and GBT on subsampled training folds.
+    capped: Option<(Subsampled<Gbt>, Subsampled<Mlp>)>,
 }
 
 impl Probes {
@@ -329,6 +337,15 @@ impl Probes {
                 )));
             }
         }
+        if matches!(config.composition, CompositionSource::Atoms(_))
+            && config.embeddings[0].paths.len() > 1
+        {
+            return Err(CpdError::Invalid(format!(
+                "model '{}' has {} files: compositions from per-atom `numbers` need one file; give the compositions (--compositions FILE)",
+                config.embeddings[0].model,
+                config.embeddings[0].paths.len()
+            )));
+        }
         if config.probes.is_empty() {
             return Err(CpdError::Invalid("no probes selected".into()));
         }
@@ -340,11 +357,38 @@ impl Probes {
                 )));
             }
         }
+        let gbt = config.gbt.clone().check()?;
+        let mlp = config.mlp.clone().check()?.with_scale(config.scale);
+        let capped = match config.max_rows {
+            Some(0) | Some(1) => {
+                return Err(CpdError::Invalid("--max-rows must be at least 2".into()))
+            }
+            Some(max_rows) => {
+                let seed = match config.folds {
+                    FoldSpec::Shuffled { seed, .. } => seed,
+                    FoldSpec::File(_) => 0,
+                };
+                Some((
+                    Subsampled {
+                        inner: gbt.clone(),
+                        max_rows,
+                        seed,
+                    },
+                    Subsampled {
+                        inner: mlp.clone(),
+                        max_rows,
+                        seed,
+                    },
+                ))
+            }
+            None => None,
+        };
         Ok(Probes {
             kinds: config.probes.clone(),
             ridge: config.ridge.clone().check()?.with_scale(config.scale),
-            gbt: config.gbt.clone().check()?,
-            mlp: config.mlp.clone().check()?.with_scale(config.scale),
+            gbt,
+            mlp,
+            capped,
         })
     }
 
@@ -352,10 +396,12 @@ impl Probes {
     fn list(&self) -> Vec<(ProbeKind, &dyn Probe)> {
         self.kinds
             .iter()
-            .map(|&k| match k {
-                ProbeKind::Ridge => (k, &self.ridge as &dyn Probe),
-                ProbeKind::Gbt => (k, &self.gbt as &dyn Probe),
-                ProbeKind::Mlp => (k, &self.mlp as &dyn Probe),
+            .map(|&k| match (k, &self.capped) {
+                (ProbeKind::Ridge, _) => (k, &self.ridge as &dyn Probe),
+                (ProbeKind::Gbt, Some((g, _))) => (k, g as &dyn Probe),
+                (ProbeKind::Mlp, Some((_, m))) => (k, m as &dyn Probe),
+                (ProbeKind::Gbt, None) => (k, &self.gbt as &dyn Probe),
+                (ProbeKind::Mlp, None) => (k, &self.mlp as &dyn Probe),
             })
             .collect()
     }

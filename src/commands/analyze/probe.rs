@@ -125,18 +125,26 @@ impl Run<'_> {
                 )));
             }
         }
-        self.progress.stage(&format!("{}: loading", spec.model));
-        let file = embeddings::load_pooled(&spec.path, self.config.pool)?;
+        self.progress.stage(&format!(
+            "{}: opening {} file(s)",
+            spec.model,
+            spec.paths.len()
+        ));
+        let (file, files) = embeddings::open(&spec.paths, self.config.pool)?;
         let file = select_layers(file, spec.layers.as_deref())?;
         let atoms = file.atoms;
         out.pooled |= atoms.is_some();
-        let sha = io::sha256_file(&spec.path)?;
+        let shas = files
+            .iter()
+            .map(|(p, _)| io::sha256_file(p))
+            .collect::<Result<Vec<_>>>()?;
+        let path = file.path.clone();
         let layers = self.ds.align_embedding(file)?;
         for name in spec.channel_layers.iter().flatten() {
             if !layers.iter().any(|l| &l.name == name) {
                 let have: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
                 return Err(CpdError::format(
-                    &spec.path,
+                    &path,
                     format!(
                         "channel layer '{name}' is not among the layers probed ({})",
                         have.join(", ")
@@ -153,18 +161,21 @@ impl Run<'_> {
             if self.layer_probes(&spec.model, &layer.name).is_empty() {
                 continue; // another shard's
             }
-            inputs.push(InputInfo {
-                role: "embeddings".into(),
-                path: spec.path.display().to_string(),
-                sha256: sha.clone(),
-                rows: layer.data.nrows(),
-                cols: layer.data.ncols(),
-                model: Some(spec.model.clone()),
-                layer: Some(layer.name.clone()),
-                dtype: Some(layer.dtype().into()),
-                atoms,
-            });
-            self.layer(spec, layer, comp, out)?;
+            // One input per file of the layer (a sharded layer has several).
+            for ((file, rows), sha) in files.iter().zip(&shas) {
+                inputs.push(InputInfo {
+                    role: "embeddings".into(),
+                    path: file.display().to_string(),
+                    sha256: sha.clone(),
+                    rows: *rows,
+                    cols: layer.data.ncols(),
+                    model: Some(spec.model.clone()),
+                    layer: Some(layer.name.clone()),
+                    dtype: Some(layer.dtype().into()),
+                    atoms,
+                });
+            }
+            self.layer(spec, &path, layer, comp, out)?;
         }
         Ok(())
     }
@@ -174,12 +185,11 @@ impl Run<'_> {
     fn layer(
         &self,
         spec: &EmbeddingSpec,
+        path: &std::path::Path,
         layer: &Layer,
         comp: &CompScores,
         out: &mut Probed,
     ) -> Result<()> {
-        self.progress
-            .stage(&format!("{}/{}", spec.model, layer.name));
         let probes = self.layer_probes(&spec.model, &layer.name);
         let comp_pos = probes
             .iter()
@@ -205,7 +215,7 @@ impl Run<'_> {
         };
         // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
         let own = match (&spec.channels, &layer.irreps) {
-            (None, Some(t)) => Some(file_irreps(t, layer.data.ncols(), &layer.name, &spec.path)?),
+            (None, Some(t)) => Some(file_irreps(t, layer.data.ncols(), &layer.name, path)?),
             _ => None,
         };
         // Channel groups are checked before any work on the layer.
@@ -217,13 +227,26 @@ impl Run<'_> {
         if let Some(ch) = split {
             ch.check_width(
                 layer.data.ncols(),
-                &format!("layer '{}' of {}", layer.name, spec.path.display()),
+                &format!("layer '{}' of {}", layer.name, path.display()),
             )?;
         }
-        // The layer stays in memory once, in its on-disk type; probes
-        // read rows of it, and of its residual, as they need them.
+        // The layer stays in memory once, in its on-disk type, or on disk
+        // (read in row blocks at every pass); probes read rows of it, and
+        // of its residual, as they need them.
         let raw = Stored(&layer.data);
+        let place = if layer.data.is_on_disk() {
+            "from disk"
+        } else {
+            "in memory"
+        };
+        let what = format!("{}/{}", spec.model, layer.name);
+        self.progress
+            .stage(&format!("{what}: projecting (2 passes, {place})"));
         let geom = self.projection.residual_rows(&raw, ctx.zero_tol);
+        self.progress.stage(&format!(
+            "{what}: probing raw and geom, {} folds (ridge: 4 passes per fold, {place})",
+            self.folds.k
+        ));
         let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
         out.results.extend(recs);
         out.predictions.extend(preds);
@@ -241,8 +264,20 @@ impl Run<'_> {
                 .extend(self.curves(&spec.model, &layer.name, &probes, c, &raw, &geom)?);
         }
         if let Some(ch) = split {
+            // Channel features are column subsets: read the layer whole.
+            let loaded;
+            let data = if layer.data.is_on_disk() {
+                self.progress
+                    .stage(&format!("{what}: loading for channel groups"));
+                loaded = layer.data.in_memory();
+                &loaded
+            } else {
+                &layer.data
+            };
             for group in &ch.groups {
-                let features = ch.features(group, &layer.data);
+                self.progress
+                    .stage(&format!("{what}: channel group {}", group.name));
+                let features = ch.features(group, data);
                 self.progress.add_work(2 * self.per_rep(probes.len()));
                 let (recs, preds) = ctx.probe(&Dense(features.view()), Some(&group.name))?;
                 out.results.extend(recs);

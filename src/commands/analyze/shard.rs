@@ -154,9 +154,11 @@ pub fn units_of(plan: &[WorkUnit], shard: Shard) -> Vec<WorkUnit> {
 
 /// The layers (name, width) a model's file will be probed on, in the order
 /// a run probes them: the selected layers in their order, else every layer
-/// in file order.
+/// in file order. A layer split over several files has the first file's
+/// layers (the others are checked against it when the run opens them).
 fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
-    let have = file_layers(&spec.path)?;
+    let first = &spec.paths[0];
+    let have = file_layers(first)?;
     let Some(wanted) = &spec.layers else {
         return Ok(have);
     };
@@ -169,7 +171,7 @@ fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
                 .ok_or_else(|| {
                     let names: Vec<&str> = have.iter().map(|(n, _)| n.as_str()).collect();
                     CpdError::format(
-                        &spec.path,
+                        first,
                         format!("no layer '{name}' (the file has: {})", names.join(", ")),
                     )
                 })
@@ -318,15 +320,15 @@ pub(super) fn digests(config: &AnalyzeConfig, report: &Report) -> Result<Vec<Fil
             sha256: Some(i.sha256.clone()),
         });
     }
-    for spec in &config.embeddings {
-        let path = spec.path.display().to_string();
+    for file in config.embeddings.iter().flat_map(|spec| &spec.paths) {
+        let path = file.display().to_string();
         let sha = report
             .inputs
             .iter()
             .find(|i| i.role == "embeddings" && i.path == path)
             .map(|i| i.sha256.clone());
         out.push(FileDigest {
-            bytes: size(&spec.path)?,
+            bytes: size(file)?,
             path,
             sha256: sha,
         });

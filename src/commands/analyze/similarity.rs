@@ -23,7 +23,7 @@ use crate::report::SimilarityRecord;
 
 /// One file's whole layers, as selected for the run.
 fn load(config: &AnalyzeConfig, ds: &Dataset, spec: &EmbeddingSpec) -> Result<Vec<Layer>> {
-    let file = embeddings::load_pooled(&spec.path, config.pool)?;
+    let (file, _) = embeddings::open(&spec.paths, config.pool)?;
     let file = select_layers(file, spec.layers.as_deref())?;
     ds.align_embedding(file)
 }
