@@ -401,7 +401,8 @@ fn interrupted_run_leaves_every_file_old_or_every_file_new() {
         new.keys().collect::<Vec<_>>()
     );
     assert!(old.len() >= 8, "{:?}", old.keys());
-    for (n, b) in &old {
+    // Layer statistics do not depend on the folds: the same for both seeds.
+    for (n, b) in old.iter().filter(|(n, _)| n.as_str() != "layer_stats.csv") {
         assert_ne!(
             &without_timing(n, b),
             &new[n],
