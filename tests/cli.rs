@@ -289,6 +289,11 @@ fn what_is_left(dir: &std::path::Path, old: &Files, new: &Files) -> Left {
         .map(|n| {
             let s = match now.get(n) {
                 None => "missing",
+                // A file the two runs write alike (layer_stats.csv does not
+                // depend on the folds) tells nothing either way.
+                Some(b) if old.get(n) == Some(b) && new.get(n) == Some(&without_timing(n, b)) => {
+                    "old and new"
+                }
                 Some(b) if old.get(n) == Some(b) => "old",
                 Some(b) if new.get(n) == Some(&without_timing(n, b)) => "new",
                 Some(_) => "neither old nor new",
@@ -296,9 +301,9 @@ fn what_is_left(dir: &std::path::Path, old: &Files, new: &Files) -> Left {
             (n.clone(), s)
         })
         .collect();
-    if state.iter().all(|(_, s)| *s == "old") {
+    if state.iter().all(|(_, s)| s.starts_with("old")) {
         Left::EveryFileOld
-    } else if state.iter().all(|(_, s)| *s == "new") {
+    } else if state.iter().all(|(_, s)| s.ends_with("new")) {
         Left::EveryFileNew
     } else {
         Left::Mix(state.iter().map(|(n, s)| format!("{n}: {s}")).collect())
@@ -401,7 +406,8 @@ fn interrupted_run_leaves_every_file_old_or_every_file_new() {
         new.keys().collect::<Vec<_>>()
     );
     assert!(old.len() >= 8, "{:?}", old.keys());
-    for (n, b) in &old {
+    // Layer statistics do not depend on the folds: the same for both seeds.
+    for (n, b) in old.iter().filter(|(n, _)| n.as_str() != "layer_stats.csv") {
         assert_ne!(
             &without_timing(n, b),
             &new[n],

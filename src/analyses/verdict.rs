@@ -164,14 +164,36 @@ pub fn verdict(report: &Report) -> Vec<String> {
         .filter(|g| g.channels.is_none() && !g.target.starts_with("ctrl_"))
         .filter_map(|g| g.gap.map(|v| (g, v)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
+    let unstable_geom = |g: &crate::report::GapRecord| {
+        let flagged: Vec<&str> = ["ridge", "mlp"]
+            .into_iter()
+            .filter(|p| {
+                report.results.iter().any(|r| {
+                    r.unstable
+                        && r.probe == *p
+                        && r.representation == "geom"
+                        && r.model == g.model
+                        && r.layer == g.layer
+                        && r.channels.is_none()
+                        && r.target == g.target
+                })
+            })
+            .collect();
+        if flagged.is_empty() {
+            String::new()
+        } else {
+            format!(" — {} unstable, read with care", flagged.join(" and "))
+        }
+    };
     out.push(match gap {
         Some((g, v)) => format!(
-            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}).",
+            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}){}.",
             g.model,
             g.layer,
             g.target,
             g.r2_geom_ridge.unwrap_or(f64::NAN),
             g.r2_geom_mlp.unwrap_or(f64::NAN),
+            unstable_geom(g),
         ),
         None => "Linear–nonlinear gap: not measured (run the ridge and mlp probes).".into(),
     });

@@ -454,7 +454,7 @@ fn label_offset(placed: &[(f64, f64, f64)], x: f64, y: f64, w: f64) -> f64 {
 fn learning_curves(report: &Report) -> Vec<Figure> {
     let c = &report.learning_curves;
     let mut keys: Vec<(&str, &str)> = Vec::new();
-    for r in c {
+    for r in c.iter().filter(|r| !r.target.starts_with("ctrl_")) {
         let k = (r.target.as_str(), r.probe.as_str());
         if !keys.contains(&k) {
             keys.push(k);
@@ -745,4 +745,66 @@ fn similarity_heatmaps(report: &Report) -> Vec<Figure> {
             figure(format!("similarity_{rep}.svg"), title, svg)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::{report, triple};
+    use crate::report::{GapRecord, SimilarityRecord};
+
+    /// `<tag` opening elements minus closings and self-closings: 0 when
+    /// every element is closed.
+    fn unbalanced(svg: &str) -> i64 {
+        let opens = svg.matches('<').count() as i64 - 2 * svg.matches("</").count() as i64;
+        opens - svg.matches("/>").count() as i64
+    }
+
+    #[test]
+    fn each_kind_draws_when_it_has_data_and_escapes_names() {
+        let mut results = triple("m<1>", "l1", "y", [Some(0.1), Some(0.5), Some(-3.0)]);
+        results.extend(triple("m<1>", "l2", "y", [Some(0.1), Some(0.6), Some(0.4)]));
+        for r in &mut results {
+            (r.isomer_accuracy, r.isomer_pairs) = (Some(0.75), 10);
+        }
+        let mut rep = report(results);
+        rep.gaps = vec![GapRecord {
+            model: "m<1>".into(),
+            layer: "l1".into(),
+            channels: None,
+            target: "y".into(),
+            r2_geom_ridge: Some(-3.0),
+            r2_geom_mlp: Some(0.5),
+            gap: Some(3.5),
+            disentanglement: Some(-6.5),
+        }];
+        rep.similarity = vec![SimilarityRecord {
+            representation: "geom".into(),
+            model_a: "m<1>".into(),
+            layer_a: "l1".into(),
+            model_b: "m<1>".into(),
+            layer_b: "l2".into(),
+            cka: Some(0.25),
+        }];
+        let figs = all(&rep).unwrap();
+        let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "profile_y_ridge.svg",
+                "isomers_y_ridge.svg",
+                "disentanglement_y.svg",
+                "similarity_geom.svg"
+            ]
+        );
+        for f in &figs {
+            assert_eq!(unbalanced(&f.svg), 0, "{}", f.file_name);
+            assert!(!f.svg.contains("m<1>") && f.svg.contains("m&lt;1&gt;"));
+        }
+        // The clipped ridge point is hollow at the edge, with its value.
+        assert!(figs[2].svg.contains("l1 (-3.00, 0.50)"));
+        // Isomer bars carry their value; the similarity cell too.
+        assert!(figs[1].svg.contains(">0.75<"));
+        assert!(figs[3].svg.contains(">0.25<"));
+    }
 }

@@ -222,6 +222,12 @@ fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    if s.similarity {
+        m.push((
+            "similarity",
+            "linear CKA between every pair of layers, raw and geom".into(),
+        ));
+    }
     m.push(("linear algebra", s.linalg_backend.clone()));
     m.push(("time", format!("{:.2} s", report.timing.seconds)));
     m

@@ -365,7 +365,7 @@ pub fn report_markdown(report: &Report) -> String {
     let _ = writeln!(md, "# cpd report\n");
     let _ = writeln!(
         md,
-        "{} {} · {} folds ({}) · probes: {} · scale: {} · composition: {} ({}) · target residualised: {}\n",
+        "{} {} · {} folds ({}) · probes: {} · scale: {} · composition: {} ({}) · target residualised: {}{}\n",
         report.tool.name,
         report.tool.version,
         s.folds,
@@ -375,6 +375,7 @@ pub fn report_markdown(report: &Report) -> String {
         s.composition_mode,
         rank_description(report),
         if s.residualize_target { "yes" } else { "no" },
+        if s.similarity { " · similarity: linear CKA" } else { "" },
     );
     let _ = writeln!(
         md,

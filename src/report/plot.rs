@@ -355,6 +355,13 @@ mod tests {
     use super::*;
     use crate::report::fixture::{record, report, triple};
 
+    /// The R² bar figures only (the analysis figures have their own tests).
+    fn r2_figures(r: &Report) -> Vec<Figure> {
+        let mut f = figures(r).unwrap();
+        f.retain(|f| f.file_name.starts_with("r2_"));
+        f
+    }
+
     /// Attributes of every `<tag …>` element, with the text up to the next
     /// `<` (the content of a `<text>`), in document order.
     fn elements(svg: &str, tag: &str) -> Vec<(Vec<(String, String)>, String)> {
@@ -424,7 +431,7 @@ mod tests {
             "gap",
             [Some(0.1), Some(0.2), Some(-1620.5)],
         ));
-        let figs = figures(&report(results)).unwrap();
+        let figs = r2_figures(&report(results));
         assert_eq!(figs.len(), 1);
         let svg = &figs[0].svg;
 
@@ -501,7 +508,7 @@ mod tests {
         chan.channels = Some("L1".into());
         chan.model = "channelled".into();
         results.push(chan);
-        let figs = figures(&report(results)).unwrap();
+        let figs = r2_figures(&report(results));
         let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(names, ["r2_b_ridge.svg", "r2_a_ridge.svg", "r2_b_gbt.svg"]);
         assert!(figs[0].title.contains("target b") && figs[2].title.contains("probe gbt"));
@@ -517,7 +524,7 @@ mod tests {
         let mut results = triple("m", "l", "a b", [Some(0.1), Some(0.2), Some(0.3)]);
         results.extend(triple("m", "l", "a_b", [Some(0.1), Some(0.2), Some(0.3)]));
         results.extend(triple("m", "l", "a/b", [Some(0.1), Some(0.2), Some(0.3)]));
-        let figs = figures(&report(results)).unwrap();
+        let figs = r2_figures(&report(results));
         let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(
             names,
@@ -532,7 +539,7 @@ mod tests {
     #[test]
     fn markup_in_names_is_escaped_in_the_svg() {
         let results = triple("<m&>", "l", "t", [Some(0.1), Some(0.2), Some(0.3)]);
-        let svg = &figures(&report(results)).unwrap()[0].svg;
+        let svg = &r2_figures(&report(results))[0].svg;
         assert!(svg.contains("&lt;m&amp;&gt;/l"));
         assert!(!svg.contains("<m&>"));
     }

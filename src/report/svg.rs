@@ -195,7 +195,17 @@ pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .unwrap_or(10.0 * mag);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
-    (first..=last).map(|k| k as f64 * step).collect()
+    // k·m / 10^−e rather than k·m·10^e: 6 / 10 is 0.6, 6 · 0.1 is not.
+    let m = step / mag;
+    (first..=last)
+        .map(|k| {
+            if mag < 1.0 {
+                k as f64 * m / (1.0 / mag).round()
+            } else {
+                k as f64 * step
+            }
+        })
+        .collect()
 }
 
 /// Log-axis ticks: 1, 2, 5 × 10^k within [lo, hi].

@@ -42,11 +42,11 @@ pub(super) fn similarity(
         let layers_a = load(config, ds, spec_a)?;
         let raw_a = raw_rows(&layers_a);
         let geom_a = geom_rows(&layers_a, &raw_a, projection);
-        for j in i..specs.len() {
+        for (j, spec_b) in specs.iter().enumerate().skip(i) {
             let layers_b = if j == i {
                 Vec::new()
             } else {
-                load(config, ds, &specs[j])?
+                load(config, ds, spec_b)?
             };
             let lb = if j == i { &layers_a } else { &layers_b };
             let raw_b = raw_rows(&layers_b);
@@ -78,7 +78,7 @@ pub(super) fn similarity(
                             representation: rep.into(),
                             model_a: spec_a.model.clone(),
                             layer_a: layers_a[a].name.clone(),
-                            model_b: specs[j].model.clone(),
+                            model_b: spec_b.model.clone(),
                             layer_b: lb[b].name.clone(),
                             cka: cka(xa, xb),
                         });
