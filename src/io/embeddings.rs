@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::error::{CpdError, Result};
 use crate::io::npy::{read_ids, read_npy_header, read_npy_stream};
-pub use crate::io::npy::{EmbeddingFile, Layer, Values};
+pub use crate::io::npy::{EmbeddingFile, Layer, Shared, Values};
 use crate::io::peratom::{self, Pool};
 use crate::io::MAX_ABS_VALUE;
 use crate::io::{layout, table::read_table};
@@ -242,7 +242,7 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
     })
 }
 
-fn check_finite(path: &Path, layer: &str, data: &Values) -> Result<()> {
+pub(crate) fn check_finite(path: &Path, layer: &str, data: &Values) -> Result<()> {
     if let Some(((row, col), v, bad)) = data.find(|v| !v.is_finite()) {
         return Err(CpdError::format(
             path,

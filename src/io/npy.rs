@@ -5,8 +5,9 @@
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ndarray::{s, Array1, Array2, ArrayViewMut1, ShapeBuilder, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut1, ShapeBuilder, Zip};
 use ndarray_npy::npy::header::Header;
 use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use py_literal::Value as PyValue;
@@ -46,13 +47,66 @@ impl Layer {
     }
 }
 
-/// An `n × d` matrix of float32 or float64 values, in its on-disk layout.
+/// An `n × d` matrix of float32 or float64 values, in its on-disk layout,
+/// or held by someone else and read in place.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     /// float32.
     F32(Array2<f32>),
     /// float64.
     F64(Array2<f64>),
+    /// float32 owned elsewhere (a NumPy array of the Python package).
+    SharedF32(Shared<f32>),
+    /// float64 owned elsewhere.
+    SharedF64(Shared<f64>),
+}
+
+/// An `n × d` matrix owned by someone else (a NumPy array, for the Python
+/// package), read in place, in any layout (C, Fortran or strided): no copy.
+/// Cloning shares it. It is copied only when its rows must be reordered
+/// ([`Values::permute_rows`]).
+#[derive(Clone)]
+pub struct Shared<T: 'static> {
+    view: ArrayView2<'static, T>,
+    _owner: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl<T> Shared<T> {
+    /// Share `view`, whose memory `owner` keeps alive.
+    ///
+    /// # Safety
+    /// The memory `view` reads must stay valid, and must not be written,
+    /// for as long as `owner` (or any clone of the result) lives.
+    pub unsafe fn new(
+        view: ArrayView2<'_, T>,
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        // SAFETY: the caller ties the memory's lifetime to `owner`, which
+        // the result holds.
+        let view =
+            unsafe { std::mem::transmute::<ArrayView2<'_, T>, ArrayView2<'static, T>>(view) };
+        Shared {
+            view,
+            _owner: owner,
+        }
+    }
+
+    /// The data.
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        self.view.view()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Shared").field(&self.view).finish()
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.view == other.view
+    }
 }
 
 macro_rules! with_values {
@@ -60,6 +114,14 @@ macro_rules! with_values {
         match $v {
             Values::F32($a) => $body,
             Values::F64($a) => $body,
+            Values::SharedF32(s) => {
+                let $a = &s.view();
+                $body
+            }
+            Values::SharedF64(s) => {
+                let $a = &s.view();
+                $body
+            }
         }
     };
 }
@@ -80,8 +142,8 @@ impl Values {
     /// `float32` or `float64`.
     pub fn dtype(&self) -> &'static str {
         match self {
-            Values::F32(_) => "float32",
-            Values::F64(_) => "float64",
+            Values::F32(_) | Values::SharedF32(_) => "float32",
+            Values::F64(_) | Values::SharedF64(_) => "float64",
         }
     }
 
@@ -109,8 +171,36 @@ impl Values {
 
     /// Reorder rows in place so that new row `i` is old row `order[i]`
     /// (`order` a permutation), following its cycles with one row of scratch.
+    /// Shared values are copied first (unless `order` is the identity).
     pub fn permute_rows(&mut self, order: &[usize]) {
-        with_values!(self, a => permute_rows(a, order))
+        if order.iter().enumerate().all(|(i, &o)| i == o) {
+            return;
+        }
+        match self {
+            Values::F32(a) => permute_rows(a, order),
+            Values::F64(a) => permute_rows(a, order),
+            Values::SharedF32(s) => {
+                let mut a = s.view().to_owned();
+                permute_rows(&mut a, order);
+                *self = Values::F32(a);
+            }
+            Values::SharedF64(s) => {
+                let mut a = s.view().to_owned();
+                permute_rows(&mut a, order);
+                *self = Values::F64(a);
+            }
+        }
+    }
+
+    /// Memory layout: `C`, `Fortran`, or `strided` (shared values only).
+    pub fn layout(&self) -> &'static str {
+        with_values!(self, a => if a.is_standard_layout() {
+            "C"
+        } else if a.t().is_standard_layout() {
+            "Fortran"
+        } else {
+            "strided"
+        })
     }
 
     /// Position and value of the first element (row-major order) for which

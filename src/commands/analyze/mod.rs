@@ -10,7 +10,8 @@
 //! 6. analyse the records and assemble the report ([`assemble::report`]).
 //!
 //! The caller gets a [`Report`] and the fold assignment; writing files and
-//! printing are left to it.
+//! printing are left to it. [`analyze_in_memory`] runs the same stages on
+//! arrays already in memory (the Python package) instead of files.
 
 mod assemble;
 mod load;
@@ -25,7 +26,9 @@ use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
 use crate::flow::folds::Folds;
 use crate::flow::projection::Projection;
+use crate::io::embeddings::EmbeddingFile;
 use crate::io::peratom::Pool;
+use crate::io::table::Table;
 use crate::probe::gbt::{Gbt, GbtParams};
 use crate::probe::mlp::{Mlp, MlpParams};
 use crate::probe::ridge::{Ridge, RidgeParams};
@@ -163,6 +166,33 @@ impl Progress for NoProgress {
     fn done(&self) {}
 }
 
+/// Inputs already in memory (the Python package), used in place of the
+/// files an [`AnalyzeConfig`] names: its `composition`, `targets` and each
+/// embedding's `path` are then not read (the `path` of each table and
+/// file here labels messages and the report's inputs). Everything else in
+/// the config applies as it does to files, and the same data gives the
+/// same report records as from files.
+///
+/// What is copied: nothing of an embedding held as [`Values::SharedF32`] or
+/// [`Values::SharedF64`] whose rows are already in the compositions' order
+/// (no `ids`, or the same ids in the same order); with other ids its
+/// layers are copied once, reordered. The tables are cloned (they are
+/// small).
+///
+/// [`Values::SharedF32`]: crate::io::embeddings::Values::SharedF32
+/// [`Values::SharedF64`]: crate::io::embeddings::Values::SharedF64
+#[derive(Debug, Clone)]
+pub struct InMemory {
+    /// Compositions: ids, element columns, values (as a compositions CSV
+    /// would give them).
+    pub compositions: Table,
+    /// Targets: ids, names, values.
+    pub targets: Table,
+    /// One per `config.embeddings` entry, in the same order; layers are
+    /// checked as a loaded file's are (finite values, at least one column).
+    pub embeddings: Vec<EmbeddingFile>,
+}
+
 /// Run the analysis.
 pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
     analyze_with_progress(config, &NoProgress)
@@ -170,10 +200,35 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
 
 /// Run the analysis, reporting progress to `progress`.
 pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
+    run(config, None, progress)
+}
+
+/// Run the analysis on inputs in memory ([`InMemory`]) instead of the
+/// files `config` names, reporting progress to `progress`.
+pub fn analyze_in_memory(
+    config: &AnalyzeConfig,
+    data: &InMemory,
+    progress: &dyn Progress,
+) -> Result<Analysis> {
+    if data.embeddings.len() != config.embeddings.len() {
+        return Err(CpdError::Invalid(format!(
+            "{} embedding(s) in memory for {} model(s)",
+            data.embeddings.len(),
+            config.embeddings.len()
+        )));
+    }
+    run(config, Some(data), progress)
+}
+
+fn run(
+    config: &AnalyzeConfig,
+    data: Option<&InMemory>,
+    progress: &dyn Progress,
+) -> Result<Analysis> {
     let start = Instant::now();
     let probes = Probes::check(config)?;
     let mut inputs = Vec::new();
-    let tables = load::tables(config, &mut inputs)?;
+    let tables = load::tables(config, data, &mut inputs)?;
     let ds = load::align(config, tables)?;
     let (folds, curve) = split::folds(config, &ds, &mut inputs)?;
     let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
@@ -192,6 +247,7 @@ pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) ->
         projection: &projection,
         y: y.view(),
         progress,
+        memory: data.map(|d| d.embeddings.as_slice()),
     };
     let probed = run.all(&mut inputs)?;
     let report = assemble::report(

@@ -5,7 +5,7 @@
 
 use ndarray::ArrayView2;
 
-use super::load::select_layers;
+use super::load::{check_memory, select_layers, sha256_values};
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
 use crate::analyses::channels::file_irreps;
 use crate::analyses::curve::{learning_curve, CurveSpec};
@@ -35,6 +35,9 @@ pub(super) struct Run<'a> {
     /// Targets, after `--residualize-target`.
     pub y: ArrayView2<'a, f64>,
     pub progress: &'a dyn Progress,
+    /// Embeddings in memory, parallel to `config.embeddings` (read
+    /// instead of their files).
+    pub memory: Option<&'a [embeddings::EmbeddingFile]>,
 }
 
 /// What the probing stage produced.
@@ -65,8 +68,8 @@ impl Run<'_> {
             self.progress,
         )?;
         let mut out = Probed::default();
-        for spec in &self.config.embeddings {
-            self.model(spec, &comp, inputs, &mut out)?;
+        for (i, spec) in self.config.embeddings.iter().enumerate() {
+            self.model(spec, self.memory.map(|m| &m[i]), &comp, inputs, &mut out)?;
         }
         Ok(out)
     }
@@ -80,6 +83,7 @@ impl Run<'_> {
     fn model(
         &self,
         spec: &EmbeddingSpec,
+        memory: Option<&embeddings::EmbeddingFile>,
         comp: &RepScores,
         inputs: &mut Vec<InputInfo>,
         out: &mut Probed,
@@ -93,11 +97,20 @@ impl Run<'_> {
             }
         }
         self.progress.stage(&format!("{}: loading", spec.model));
-        let file = embeddings::load_pooled(&spec.path, self.config.pool)?;
+        let file = match memory {
+            Some(m) => {
+                check_memory(m)?;
+                m.clone() // shared layers are not copied
+            }
+            None => embeddings::load_pooled(&spec.path, self.config.pool)?,
+        };
         let file = select_layers(file, spec.layers.as_deref())?;
         let atoms = file.atoms;
         out.pooled |= atoms.is_some();
-        let sha = io::sha256_file(&spec.path)?;
+        let sha = match memory {
+            Some(_) => String::new(), // per layer, below
+            None => io::sha256_file(&spec.path)?,
+        };
         let layers = self.ds.align_embedding(file)?;
         for name in spec.channel_layers.iter().flatten() {
             if !layers.iter().any(|l| &l.name == name) {
@@ -116,8 +129,14 @@ impl Run<'_> {
         for layer in &layers {
             inputs.push(InputInfo {
                 role: "embeddings".into(),
-                path: spec.path.display().to_string(),
-                sha256: sha.clone(),
+                path: match memory {
+                    Some(m) => m.path.display().to_string(),
+                    None => spec.path.display().to_string(),
+                },
+                sha256: match memory {
+                    Some(_) => sha256_values(&layer.data),
+                    None => sha.clone(),
+                },
                 rows: layer.data.nrows(),
                 cols: layer.data.ncols(),
                 model: Some(spec.model.clone()),
