@@ -377,8 +377,8 @@ def analyze(
     Notes
     -----
     The same data gives the same ``results`` as ``cpd analyze`` on files,
-    bit for bit (read CSVs with exact float parsing, e.g. pandas'
-    ``float_precision="round_trip"``). Per-atom arrays are not taken:
+    bit for bit, when the CSVs are parsed exactly (Python's ``float``;
+    pandas before 3.0 needs ``float_precision="round_trip"``). Per-atom arrays are not taken:
     pool them to one row per structure first (``cpd pool``).
     """
     if folds_file is not None:
