@@ -589,3 +589,44 @@ pub(crate) fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
     }
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn shared_values_read_in_place_and_copy_only_to_reorder() {
+        let owned = array![[1.5f32, -2.0, 0.25], [0.1, 3.0, 7.0]];
+        let mut fortran = Array2::<f32>::zeros((2, 3).f()); // same values, column-major
+        fortran.assign(&owned);
+        for (data, layout) in [(&owned, "C"), (&fortran, "Fortran")] {
+            let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(data.clone());
+            // SAFETY: `data` outlives `v` in this test and is not written.
+            let v = Values::SharedF32(unsafe { Shared::new(data.view(), owner) });
+            assert_eq!(v.layout(), layout);
+            assert_eq!(v.dtype(), "float32");
+            assert_eq!((v.nrows(), v.ncols()), (2, 3));
+            assert_eq!(v.to_f64(), owned.mapv(f64::from));
+            assert_eq!(v.get(1, 2), 7.0);
+            let mut same = v.clone();
+            same.permute_rows(&[0, 1]);
+            assert!(matches!(same, Values::SharedF32(_)), "identity: no copy");
+            let mut swapped = v.clone();
+            swapped.permute_rows(&[1, 0]);
+            assert!(
+                matches!(swapped, Values::F32(_)),
+                "reordered: an owned copy"
+            );
+            assert_eq!(swapped.get(0, 0), f64::from(0.1f32));
+            assert_eq!(v.get(0, 0), 1.5, "the shared data is untouched");
+        }
+        let wide = array![[1.5, 9.0, -2.0, 9.0, 0.25], [0.1, 9.0, 3.0, 9.0, 7.0]];
+        let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(());
+        // SAFETY: `wide` outlives `v` in this test and is not written.
+        let v = Values::SharedF64(unsafe { Shared::new(wide.slice(s![.., ..;2]), owner) });
+        assert_eq!(v.layout(), "strided");
+        assert_eq!(v.to_f64(), array![[1.5, -2.0, 0.25], [0.1, 3.0, 7.0]]);
+        assert_eq!(v.find(|x| x > 5.0), Some(((1, 2), 7.0, 1)));
+    }
+}
