@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{CpdError, Result};
 use crate::io::npy::{read_ids, read_npy_header, read_npy_stream, NpyLayout};
-pub use crate::io::npy::{EmbeddingFile, Layer, Values};
+pub use crate::io::npy::{EmbeddingFile, Layer, Shared, Values};
 use crate::io::peratom::{self, Pool};
 use crate::io::stream::{DiskLayer, Part};
 use crate::io::MAX_ABS_VALUE;
@@ -617,7 +617,7 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
     })
 }
 
-fn check_finite(path: &Path, layer: &str, data: &Values) -> Result<()> {
+pub(crate) fn check_finite(path: &Path, layer: &str, data: &Values) -> Result<()> {
     if let Some(((row, col), v, bad)) = data.find(|v| !v.is_finite()) {
         return Err(CpdError::format(
             path,

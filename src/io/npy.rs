@@ -5,8 +5,9 @@
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ndarray::{s, Array1, Array2, ArrayViewMut1, ShapeBuilder, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut1, ShapeBuilder, Zip};
 use ndarray_npy::npy::header::Header;
 use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use py_literal::Value as PyValue;
@@ -47,7 +48,8 @@ impl Layer {
     }
 }
 
-/// An `n × d` matrix of float32 or float64 values, in its on-disk layout.
+/// An `n × d` matrix of float32 or float64 values, in its on-disk layout,
+/// or held by someone else and read in place.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     /// float32.
@@ -57,6 +59,58 @@ pub enum Values {
     /// Rows read from disk in blocks as they are needed
     /// ([`crate::io::stream`]); never held whole.
     Disk(DiskLayer),
+    /// float32 owned elsewhere (a NumPy array of the Python package).
+    SharedF32(Shared<f32>),
+    /// float64 owned elsewhere.
+    SharedF64(Shared<f64>),
+}
+
+/// An `n × d` matrix owned by someone else (a NumPy array, for the Python
+/// package), read in place, in any layout (C, Fortran or strided): no copy.
+/// Cloning shares it. It is copied only when its rows must be reordered
+/// ([`Values::permute_rows`]).
+#[derive(Clone)]
+pub struct Shared<T: 'static> {
+    view: ArrayView2<'static, T>,
+    _owner: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl<T> Shared<T> {
+    /// Share `view`, whose memory `owner` keeps alive.
+    ///
+    /// # Safety
+    /// The memory `view` reads must stay valid, and must not be written,
+    /// for as long as `owner` (or any clone of the result) lives.
+    pub unsafe fn new(
+        view: ArrayView2<'_, T>,
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        // SAFETY: the caller ties the memory's lifetime to `owner`, which
+        // the result holds.
+        let view =
+            unsafe { std::mem::transmute::<ArrayView2<'_, T>, ArrayView2<'static, T>>(view) };
+        Shared {
+            view,
+            _owner: owner,
+        }
+    }
+
+    /// The data.
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        self.view.view()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Shared").field(&self.view).finish()
+    }
+}
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.view == other.view
+    }
 }
 
 macro_rules! with_values {
@@ -65,6 +119,14 @@ macro_rules! with_values {
             Values::F32($a) => $body,
             Values::F64($a) => $body,
             Values::Disk(_) => unreachable!("on-disk layers are handled first"),
+            Values::SharedF32(s) => {
+                let $a = &s.view();
+                $body
+            }
+            Values::SharedF64(s) => {
+                let $a = &s.view();
+                $body
+            }
         }
     };
 }
@@ -91,8 +153,8 @@ impl Values {
     /// `float32` or `float64`.
     pub fn dtype(&self) -> &'static str {
         match self {
-            Values::F32(_) => "float32",
-            Values::F64(_) => "float64",
+            Values::F32(_) | Values::SharedF32(_) => "float32",
+            Values::F64(_) | Values::SharedF64(_) => "float64",
             Values::Disk(d) => d.dtype(),
         }
     }
@@ -150,12 +212,45 @@ impl Values {
 
     /// Reorder rows in place so that new row `i` is old row `order[i]`
     /// (`order` a permutation), following its cycles with one row of scratch.
+    /// Shared values are copied first (unless `order` is the identity).
     pub fn permute_rows(&mut self, order: &[usize]) {
         if let Values::Disk(d) = self {
             d.permute_rows(order);
             return;
         }
-        with_values!(self, a => permute_rows(a, order))
+        if order.iter().enumerate().all(|(i, &o)| i == o) {
+            return;
+        }
+        match self {
+            Values::F32(a) => permute_rows(a, order),
+            Values::F64(a) => permute_rows(a, order),
+            Values::SharedF32(s) => {
+                let mut a = s.view().to_owned();
+                permute_rows(&mut a, order);
+                *self = Values::F32(a);
+            }
+            Values::SharedF64(s) => {
+                let mut a = s.view().to_owned();
+                permute_rows(&mut a, order);
+                *self = Values::F64(a);
+            }
+            Values::Disk(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// Memory layout: `C`, `Fortran`, or `strided` (shared values only);
+    /// `disk` for a layer read from disk in blocks.
+    pub fn layout(&self) -> &'static str {
+        if self.is_on_disk() {
+            return "disk";
+        }
+        with_values!(self, a => if a.is_standard_layout() {
+            "C"
+        } else if a.t().is_standard_layout() {
+            "Fortran"
+        } else {
+            "strided"
+        })
     }
 
     /// Position and value of the first element (row-major order) for which
@@ -546,4 +641,45 @@ pub(crate) fn read_ids(bytes: &[u8], path: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn shared_values_read_in_place_and_copy_only_to_reorder() {
+        let owned = array![[1.5f32, -2.0, 0.25], [0.1, 3.0, 7.0]];
+        let mut fortran = Array2::<f32>::zeros((2, 3).f()); // same values, column-major
+        fortran.assign(&owned);
+        for (data, layout) in [(&owned, "C"), (&fortran, "Fortran")] {
+            let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(data.clone());
+            // SAFETY: `data` outlives `v` in this test and is not written.
+            let v = Values::SharedF32(unsafe { Shared::new(data.view(), owner) });
+            assert_eq!(v.layout(), layout);
+            assert_eq!(v.dtype(), "float32");
+            assert_eq!((v.nrows(), v.ncols()), (2, 3));
+            assert_eq!(v.to_f64(), owned.mapv(f64::from));
+            assert_eq!(v.get(1, 2), 7.0);
+            let mut same = v.clone();
+            same.permute_rows(&[0, 1]);
+            assert!(matches!(same, Values::SharedF32(_)), "identity: no copy");
+            let mut swapped = v.clone();
+            swapped.permute_rows(&[1, 0]);
+            assert!(
+                matches!(swapped, Values::F32(_)),
+                "reordered: an owned copy"
+            );
+            assert_eq!(swapped.get(0, 0), f64::from(0.1f32));
+            assert_eq!(v.get(0, 0), 1.5, "the shared data is untouched");
+        }
+        let wide = array![[1.5, 9.0, -2.0, 9.0, 0.25], [0.1, 9.0, 3.0, 9.0, 7.0]];
+        let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(());
+        // SAFETY: `wide` outlives `v` in this test and is not written.
+        let v = Values::SharedF64(unsafe { Shared::new(wide.slice(s![.., ..;2]), owner) });
+        assert_eq!(v.layout(), "strided");
+        assert_eq!(v.to_f64(), array![[1.5, -2.0, 0.25], [0.1, 3.0, 7.0]]);
+        assert_eq!(v.find(|x| x > 5.0), Some(((1, 2), 7.0, 1)));
+    }
 }

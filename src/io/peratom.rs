@@ -565,6 +565,8 @@ pub fn write_npz(file: &crate::io::npy::EmbeddingFile, out: &Path) -> Result<()>
             Values::F32(a) => npy(&|v| a.write_npy(v))?,
             Values::F64(a) => npy(&|v| a.write_npy(v))?,
             Values::Disk(_) => unreachable!("in_memory reads an on-disk layer"),
+            Values::SharedF32(a) => npy(&|v| a.view().write_npy(v))?,
+            Values::SharedF64(a) => npy(&|v| a.view().write_npy(v))?,
         };
         members.push((layer.name.clone(), bytes));
         if let Some(irreps) = &layer.irreps {

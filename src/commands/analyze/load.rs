@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use super::{AnalyzeConfig, CompositionSource};
+use super::{AnalyzeConfig, CompositionSource, InMemory};
 use crate::analyses::controls::{control_targets, CONTROLS};
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::{CompositionMode, Dataset};
-use crate::io::embeddings::EmbeddingFile;
+use crate::io::embeddings::{check_finite, EmbeddingFile, Values};
 use crate::io::table::{read_table, Table};
 use crate::io::{self, peratom, xyz};
 use crate::report::InputInfo;
@@ -18,8 +18,23 @@ pub(super) struct Tables {
     targets: Table,
 }
 
-/// Read the compositions and the targets; record both in `inputs`.
-pub(super) fn tables(config: &AnalyzeConfig, inputs: &mut Vec<InputInfo>) -> Result<Tables> {
+/// Read the compositions and the targets (or take them from `data`);
+/// record both in `inputs`.
+pub(super) fn tables(
+    config: &AnalyzeConfig,
+    data: Option<&InMemory>,
+    inputs: &mut Vec<InputInfo>,
+) -> Result<Tables> {
+    if let Some(d) = data {
+        for (role, t) in [("compositions", &d.compositions), ("targets", &d.targets)] {
+            check_table(t)?;
+            inputs.push(memory_info(role, t.path.display().to_string(), &t.values));
+        }
+        return Ok(Tables {
+            composition: d.compositions.clone(),
+            targets: d.targets.clone(),
+        });
+    }
     let (composition, role) = match &config.composition {
         CompositionSource::Table(p) => (read_table(p)?, "compositions"),
         CompositionSource::Structures(p) => (xyz::read_compositions(p)?, "structures"),
@@ -77,6 +92,141 @@ pub(super) fn input_info(role: &str, path: &Path, rows: usize, cols: usize) -> R
         dtype: None,
         atoms: None,
     })
+}
+
+/// A table held in memory, checked as [`read_table`] checks a file: as
+/// many value rows as ids and columns as names, ids non-empty and unique,
+/// names non-empty and unique, every value finite and within
+/// [`io::MAX_ABS_VALUE`]. Rows are numbered from 1, as in a file.
+fn check_table(t: &Table) -> Result<()> {
+    let path = &t.path;
+    if t.values.dim() != (t.ids.len(), t.columns.len()) {
+        return Err(CpdError::format(
+            path,
+            format!(
+                "{} × {} values for {} ids and {} columns",
+                t.values.nrows(),
+                t.values.ncols(),
+                t.ids.len(),
+                t.columns.len()
+            ),
+        ));
+    }
+    let cell = |row: usize, column: &str, message: String| CpdError::Cell {
+        path: path.clone(),
+        row,
+        column: column.into(),
+        message,
+    };
+    let mut rows = std::collections::HashMap::new();
+    for (r, id) in t.ids.iter().enumerate() {
+        if id.is_empty() {
+            return Err(cell(r + 1, "id", "empty id".into()));
+        }
+        if let Some(first) = rows.insert(id.as_str(), r + 1) {
+            return Err(cell(
+                r + 1,
+                "id",
+                format!("duplicate id '{id}' (first seen in row {first})"),
+            ));
+        }
+    }
+    for (c, name) in t.columns.iter().enumerate() {
+        if name.is_empty() || name == "id" {
+            return Err(CpdError::format(
+                path,
+                format!("column {c} is named '{name}': every column needs a name other than 'id'"),
+            ));
+        }
+        if t.columns[..c].contains(name) {
+            return Err(CpdError::format(
+                path,
+                format!("column '{name}' appears twice"),
+            ));
+        }
+    }
+    if let Some(((r, c), v)) = t.values.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(cell(
+            r + 1,
+            &t.columns[c],
+            format!("{v} is not finite (NaN or Inf)"),
+        ));
+    }
+    if let Some(((r, c), v)) = t
+        .values
+        .indexed_iter()
+        .find(|(_, v)| v.abs() > io::MAX_ABS_VALUE)
+    {
+        return Err(cell(
+            r + 1,
+            &t.columns[c],
+            format!("{v} exceeds {:e} in magnitude", io::MAX_ABS_VALUE),
+        ));
+    }
+    Ok(())
+}
+
+/// An input held in memory: its label and the SHA-256 of its values
+/// widened to float64, row-major, little-endian.
+fn memory_info(role: &str, label: String, values: &ndarray::Array2<f64>) -> InputInfo {
+    InputInfo {
+        role: role.into(),
+        path: label,
+        sha256: sha256_values(&Values::F64(values.clone())),
+        rows: values.nrows(),
+        cols: values.ncols(),
+        model: None,
+        layer: None,
+        dtype: None,
+        atoms: None,
+    }
+}
+
+/// SHA-256 (hex) of `v` widened to float64, row-major, little-endian.
+pub(super) fn sha256_values(v: &Values) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut row = ndarray::Array1::<f64>::zeros(v.ncols());
+    for i in 0..v.nrows() {
+        v.row_into(i, row.view_mut());
+        for x in &row {
+            hasher.update(x.to_le_bytes());
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An embedding held in memory, checked as a loaded file is
+/// ([`crate::io::embeddings::load`]): finite values, at least one column,
+/// as many rows as ids.
+pub(super) fn check_memory(file: &EmbeddingFile) -> Result<()> {
+    for layer in &file.layers {
+        check_finite(&file.path, &layer.name, &layer.data)?;
+        if layer.data.ncols() == 0 {
+            return Err(CpdError::format(
+                &file.path,
+                format!("layer '{}' has 0 columns", layer.name),
+            ));
+        }
+        if let Some(ids) = &file.ids {
+            if layer.data.nrows() != ids.len() {
+                return Err(CpdError::format(
+                    &file.path,
+                    format!(
+                        "layer '{}' has {} rows but the ids array has {}",
+                        layer.name,
+                        layer.data.nrows(),
+                        ids.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Append the control targets to the data set's targets.

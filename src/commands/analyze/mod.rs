@@ -15,6 +15,8 @@
 //! printing are left to it. [`analyze_shard`] runs one shard of the work
 //! ([`shard`]); [`analyse_records`] is stage 6's analyses alone, for
 //! `cpd merge` to run over every shard's records.
+//! [`analyze_in_memory`] runs the same stages on
+//! arrays already in memory (the Python package) instead of files.
 
 mod assemble;
 mod load;
@@ -34,7 +36,9 @@ use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
 use crate::flow::folds::Folds;
 use crate::flow::projection::Projection;
+use crate::io::embeddings::EmbeddingFile;
 use crate::io::peratom::Pool;
+use crate::io::table::Table;
 use crate::probe::gbt::{Gbt, GbtParams};
 use crate::probe::mlp::{Mlp, MlpParams};
 use crate::probe::ridge::{Ridge, RidgeParams};
@@ -181,6 +185,33 @@ impl Progress for NoProgress {
     fn done(&self) {}
 }
 
+/// Inputs already in memory (the Python package), used in place of the
+/// files an [`AnalyzeConfig`] names: its `composition`, `targets` and each
+/// embedding's `path` are then not read (the `path` of each table and
+/// file here labels messages and the report's inputs). Everything else in
+/// the config applies as it does to files, and the same data gives the
+/// same report records as from files.
+///
+/// What is copied: nothing of an embedding held as [`Values::SharedF32`] or
+/// [`Values::SharedF64`] whose rows are already in the compositions' order
+/// (no `ids`, or the same ids in the same order); with other ids its
+/// layers are copied once, reordered. The tables are cloned (they are
+/// small).
+///
+/// [`Values::SharedF32`]: crate::io::embeddings::Values::SharedF32
+/// [`Values::SharedF64`]: crate::io::embeddings::Values::SharedF64
+#[derive(Debug, Clone)]
+pub struct InMemory {
+    /// Compositions: ids, element columns, values (as a compositions CSV
+    /// would give them).
+    pub compositions: Table,
+    /// Targets: ids, names, values.
+    pub targets: Table,
+    /// One per `config.embeddings` entry, in the same order; layers are
+    /// checked as a loaded file's are (finite values, at least one column).
+    pub embeddings: Vec<EmbeddingFile>,
+}
+
 /// Run the analysis.
 pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
     analyze_with_progress(config, &NoProgress)
@@ -188,7 +219,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
 
 /// Run the analysis, reporting progress to `progress`.
 pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
-    run(config, None, config.similarity, progress)
+    run(config, None, None, config.similarity, progress)
 }
 
 /// One shard of a run and its partial report.
@@ -215,7 +246,13 @@ pub fn analyze_shard(
     // (Gram passes, cheap next to the probes) and `cpd merge` takes it
     // from there.
     let similarity = config.similarity && which.index == 0;
-    let analysis = run(config, Some(&shard::Units(&units)), similarity, progress)?;
+    let analysis = run(
+        config,
+        Some(&shard::Units(&units)),
+        None,
+        similarity,
+        progress,
+    )?;
     for u in &units {
         if !analysis
             .report
@@ -248,17 +285,36 @@ pub fn analyze_shard(
     })
 }
 
-/// The stages, for the whole run or for a shard's units.
+/// Run the analysis on inputs in memory ([`InMemory`]) instead of the
+/// files `config` names, reporting progress to `progress`.
+pub fn analyze_in_memory(
+    config: &AnalyzeConfig,
+    data: &InMemory,
+    progress: &dyn Progress,
+) -> Result<Analysis> {
+    if data.embeddings.len() != config.embeddings.len() {
+        return Err(CpdError::Invalid(format!(
+            "{} embedding(s) in memory for {} model(s)",
+            data.embeddings.len(),
+            config.embeddings.len()
+        )));
+    }
+    run(config, None, Some(data), config.similarity, progress)
+}
+
+/// The stages, for the whole run or for a shard's units, on files or on
+/// inputs in memory.
 fn run(
     config: &AnalyzeConfig,
     only: Option<&shard::Units>,
+    data: Option<&InMemory>,
     similarity: bool,
     progress: &dyn Progress,
 ) -> Result<Analysis> {
     let start = Instant::now();
     let probes = Probes::check(config)?;
     let mut inputs = Vec::new();
-    let tables = load::tables(config, &mut inputs)?;
+    let tables = load::tables(config, data, &mut inputs)?;
     let ds = load::align(config, tables)?;
     let (folds, curve) = split::folds(config, &ds, &mut inputs)?;
     let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
@@ -280,11 +336,17 @@ fn run(
         progress,
         isomers: &isomers,
         only,
+        memory: data.map(|d| d.embeddings.as_slice()),
     };
     let probed = run.all(&mut inputs)?;
     let similarity = if similarity {
         progress.stage("similarity");
-        similarity::similarity(config, &ds, &projection)?
+        similarity::similarity(
+            config,
+            data.map(|d| d.embeddings.as_slice()),
+            &ds,
+            &projection,
+        )?
     } else {
         Vec::new()
     };

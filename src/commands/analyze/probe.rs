@@ -5,7 +5,7 @@
 
 use ndarray::ArrayView2;
 
-use super::load::select_layers;
+use super::load::{check_memory, select_layers, sha256_values};
 use super::shard::Units;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
 use crate::analyses::channels::file_irreps;
@@ -44,6 +44,9 @@ pub(super) struct Run<'a> {
     pub isomers: &'a Isomers,
     /// A shard's units (`None`: the whole run): only they are probed.
     pub only: Option<&'a Units<'a>>,
+    /// Embeddings in memory, parallel to `config.embeddings` (read
+    /// instead of their files).
+    pub memory: Option<&'a [embeddings::EmbeddingFile]>,
 }
 
 /// What the probing stage produced.
@@ -86,11 +89,11 @@ impl Run<'_> {
             scores: comp,
         };
         let mut out = Probed::default();
-        for spec in &self.config.embeddings {
+        for (i, spec) in self.config.embeddings.iter().enumerate() {
             if self.only.is_some_and(|u| !u.model(&spec.model)) {
                 continue;
             }
-            self.model(spec, &comp, inputs, &mut out)?;
+            self.model(spec, self.memory.map(|m| &m[i]), &comp, inputs, &mut out)?;
         }
         Ok(out)
     }
@@ -113,6 +116,7 @@ impl Run<'_> {
     fn model(
         &self,
         spec: &EmbeddingSpec,
+        memory: Option<&embeddings::EmbeddingFile>,
         comp: &CompScores,
         inputs: &mut Vec<InputInfo>,
         out: &mut Probed,
@@ -125,12 +129,21 @@ impl Run<'_> {
                 )));
             }
         }
-        self.progress.stage(&format!(
-            "{}: opening {} file(s)",
-            spec.model,
-            spec.paths.len()
-        ));
-        let (file, files) = embeddings::open(&spec.paths, self.config.pool)?;
+        let (file, files) = match memory {
+            Some(m) => {
+                self.progress.stage(&format!("{}: in memory", spec.model));
+                check_memory(m)?;
+                (m.clone(), Vec::new()) // shared layers are not copied
+            }
+            None => {
+                self.progress.stage(&format!(
+                    "{}: opening {} file(s)",
+                    spec.model,
+                    spec.paths.len()
+                ));
+                embeddings::open(&spec.paths, self.config.pool)?
+            }
+        };
         let file = select_layers(file, spec.layers.as_deref())?;
         let atoms = file.atoms;
         out.pooled |= atoms.is_some();
@@ -161,19 +174,27 @@ impl Run<'_> {
             if self.layer_probes(&spec.model, &layer.name).is_empty() {
                 continue; // another shard's
             }
+            let info = |path: String, sha256: String, rows: usize| InputInfo {
+                role: "embeddings".into(),
+                path,
+                sha256,
+                rows,
+                cols: layer.data.ncols(),
+                model: Some(spec.model.clone()),
+                layer: Some(layer.name.clone()),
+                dtype: Some(layer.dtype().into()),
+                atoms,
+            };
+            if memory.is_some() {
+                inputs.push(info(
+                    path.display().to_string(),
+                    sha256_values(&layer.data),
+                    layer.data.nrows(),
+                ));
+            }
             // One input per file of the layer (a sharded layer has several).
             for ((file, rows), sha) in files.iter().zip(&shas) {
-                inputs.push(InputInfo {
-                    role: "embeddings".into(),
-                    path: file.display().to_string(),
-                    sha256: sha.clone(),
-                    rows: *rows,
-                    cols: layer.data.ncols(),
-                    model: Some(spec.model.clone()),
-                    layer: Some(layer.name.clone()),
-                    dtype: Some(layer.dtype().into()),
-                    atoms,
-                });
+                inputs.push(info(file.display().to_string(), sha.clone(), *rows));
             }
             self.layer(spec, &path, layer, comp, out)?;
         }

@@ -18,12 +18,21 @@ use crate::error::Result;
 use crate::flow::dataset::Dataset;
 use crate::flow::projection::{residual_zero_tol, Projection, Residual};
 use crate::flow::rows::{Rows, Stored};
-use crate::io::embeddings::{self, Layer};
+use crate::io::embeddings::{self, EmbeddingFile, Layer};
 use crate::report::SimilarityRecord;
 
-/// One file's whole layers, as selected for the run.
-fn load(config: &AnalyzeConfig, ds: &Dataset, spec: &EmbeddingSpec) -> Result<Vec<Layer>> {
-    let (file, _) = embeddings::open(&spec.paths, config.pool)?;
+/// One model's whole layers, as selected for the run (from its files, or
+/// from memory).
+fn load(
+    config: &AnalyzeConfig,
+    ds: &Dataset,
+    spec: &EmbeddingSpec,
+    memory: Option<&EmbeddingFile>,
+) -> Result<Vec<Layer>> {
+    let file = match memory {
+        Some(m) => m.clone(), // shared layers are not copied
+        None => embeddings::open(&spec.paths, config.pool)?.0,
+    };
     let file = select_layers(file, spec.layers.as_deref())?;
     ds.align_embedding(file)
 }
@@ -32,6 +41,7 @@ fn load(config: &AnalyzeConfig, ds: &Dataset, spec: &EmbeddingSpec) -> Result<Ve
 /// order: model by model, layer by layer), raw records first, then geom.
 pub(super) fn similarity(
     config: &AnalyzeConfig,
+    memory: Option<&[EmbeddingFile]>,
     ds: &Dataset,
     projection: &Projection,
 ) -> Result<Vec<SimilarityRecord>> {
@@ -39,14 +49,14 @@ pub(super) fn similarity(
     let mut norms: HashMap<(usize, usize, &str), f64> = HashMap::new();
     let mut out: [Vec<SimilarityRecord>; 2] = Default::default();
     for (i, spec_a) in specs.iter().enumerate() {
-        let layers_a = load(config, ds, spec_a)?;
+        let layers_a = load(config, ds, spec_a, memory.map(|m| &m[i]))?;
         let raw_a = raw_rows(&layers_a);
         let geom_a = geom_rows(&layers_a, &raw_a, projection);
         for (j, spec_b) in specs.iter().enumerate().skip(i) {
             let layers_b = if j == i {
                 Vec::new()
             } else {
-                load(config, ds, spec_b)?
+                load(config, ds, spec_b, memory.map(|m| &m[j]))?
             };
             let lb = if j == i { &layers_a } else { &layers_b };
             let raw_b = raw_rows(&layers_b);

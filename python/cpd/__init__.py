@@ -1,0 +1,839 @@
+"""cpd — Composition Projection Decomposition, from Python.
+
+The same engine as the ``cpd`` command line (a Rust library), called on
+arrays in memory: an embedding ``H`` is projected off the span of
+``[1 | composition]`` with an exact pivoted QR, and probes (ridge, MLP,
+GBT) are cross-validated on composition alone, on the raw embedding and on
+the geometric residual, on the same shuffled, seeded folds.
+
+Functions
+---------
+analyze
+    Every setting of ``cpd analyze``; returns a :class:`Report`.
+decompose
+    matscope's ``decompose(H, compositions, y)`` call shape and result
+    fields, computed the cpd way.
+project
+    ``H_geom = H - Q Qᵀ H``.
+check
+    ``cpd check``: compare a report with a baseline.
+
+Errors raise ``ValueError`` (bad input or settings; ``FileNotFoundError``
+for a missing file) with the messages of the command line. The GIL is
+released while computing, and results do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _cpd
+
+__all__ = [
+    "analyze",
+    "decompose",
+    "project",
+    "check",
+    "Report",
+    "CheckResult",
+    "CPDResult",
+    "CompositionProjectionDecomposition",
+]
+
+_DEFAULTS: Dict[str, Any] = _cpd.defaults()
+__version__: str = _DEFAULTS["version"]
+
+# Element symbols by atomic number, for compositions given without names
+# (matscope's unnamed arrays): the labels only name the report's columns.
+_SYMBOLS = (
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni "
+    "Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe "
+    "Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg "
+    "Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg "
+    "Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"
+).split()
+
+ArrayLike = Any
+TableLike = Any
+
+
+def _array(x: ArrayLike) -> np.ndarray:
+    """An embedding as NumPy sees it, without a copy when it is already a
+    float32/float64 array (a non-native byte order is converted)."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f" and not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def _is_frame(x: Any) -> bool:
+    return hasattr(x, "columns") and hasattr(x, "index") and hasattr(x, "to_numpy")
+
+
+def _is_series(x: Any) -> bool:
+    return hasattr(x, "index") and hasattr(x, "to_numpy") and hasattr(x, "name") and not hasattr(x, "columns")
+
+
+def _numeric(values: Any, what: str, column: str) -> np.ndarray:
+    a = np.asarray(values)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{what}: column '{column}' has dtype {a.dtype}, expected numbers"
+        )
+    if a.ndim != 1:
+        raise ValueError(
+            f"{what}: column '{column}' has shape {a.shape}, expected one value per row"
+        )
+    return a.astype(np.float64, copy=False)
+
+
+def _table(
+    obj: TableLike, what: str, default_name: str = "y"
+) -> Tuple[Optional[List[str]], List[str], np.ndarray]:
+    """(ids or None, column names, n × k float64 values) from a DataFrame,
+    a Series, a mapping of name to column, or ``(names, values[, ids])``."""
+    if _is_frame(obj):
+        cols = [str(c) for c in obj.columns]
+        if "id" in cols:
+            ids = [str(i) for i in obj["id"].to_numpy()]
+            names = [c for c in obj.columns if str(c) != "id"]
+        else:
+            ids = [str(i) for i in obj.index]
+            names = list(obj.columns)
+        columns = [_numeric(obj[c].to_numpy(), what, str(c)) for c in names]
+        names = [str(c) for c in names]
+    elif _is_series(obj):
+        ids = [str(i) for i in obj.index]
+        names = [str(obj.name) if obj.name is not None else default_name]
+        columns = [_numeric(obj.to_numpy(), what, names[0])]
+    elif isinstance(obj, Mapping):
+        ids = [str(i) for i in np.asarray(obj["id"])] if "id" in obj else None
+        names = [str(k) for k in obj if k != "id"]
+        columns = [_numeric(obj[k], what, str(k)) for k in obj if k != "id"]
+    elif isinstance(obj, tuple) and len(obj) in (2, 3):
+        names = [str(n) for n in obj[0]]
+        values = np.asarray(obj[1])
+        if values.ndim == 1 and len(names) == 1:
+            values = values[:, None]
+        if values.ndim != 2:
+            raise ValueError(
+                f"{what}: expected a 2-D array (rows × columns), found {values.ndim} dimension(s)"
+            )
+        if values.shape[1] != len(names):
+            raise ValueError(
+                f"{what}: {values.shape[1]} columns of values for {len(names)} names"
+            )
+        columns = [_numeric(values[:, j], what, n) for j, n in enumerate(names)]
+        ids = [str(i) for i in obj[2]] if len(obj) == 3 else None
+    else:
+        raise ValueError(
+            f"{what}: expected a pandas DataFrame, a mapping of name to column, "
+            f"or (names, values[, ids]); got {type(obj).__name__}"
+        )
+    lengths = {len(c) for c in columns}
+    if len(lengths) > 1:
+        raise ValueError(f"{what}: columns of different lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else (len(ids) if ids is not None else 0)
+    values = np.column_stack(columns) if columns else np.zeros((n, 0))
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if ids is not None and len(ids) != n:
+        raise ValueError(f"{what}: {len(ids)} ids for {n} rows")
+    return ids, names, values
+
+
+def _embeddings(embeddings: Mapping[str, Any]) -> List[Tuple[str, List[Tuple[str, np.ndarray]]]]:
+    if not isinstance(embeddings, Mapping):
+        raise ValueError(
+            "embeddings: expected a dict of model name to an array or to a dict of "
+            f"layer name to array; got {type(embeddings).__name__}"
+        )
+    out = []
+    for model, layers in embeddings.items():
+        if isinstance(layers, Mapping):
+            out.append((str(model), [(str(k), _array(v)) for k, v in layers.items()]))
+        else:
+            out.append((str(model), [(str(model), _array(layers))]))
+    return out
+
+
+def _inputs(compositions: TableLike, targets: TableLike):
+    cids, ccols, cvals = _table(compositions, "compositions")
+    tids, tcols, tvals = _table(targets, "targets")
+    if cids is None:
+        cids = [str(i) for i in range(cvals.shape[0])]
+    if tids is None:
+        # Without ids the targets follow the compositions' order.
+        if tvals.shape[0] != len(cids):
+            raise ValueError(
+                f"targets: {tvals.shape[0]} rows but compositions have {len(cids)} "
+                "(without ids, rows follow the compositions' order)"
+            )
+        tids = list(cids)
+    return cids, ccols, cvals, tids, tcols, tvals
+
+
+class Report:
+    """The outcome of :func:`analyze`: the ``report.json`` of the command
+    line, as Python objects.
+
+    Attributes
+    ----------
+    results : list of dict
+        One record per (model, layer, channels, target, representation,
+        probe), the ``results`` of ``report.json``.
+    settings, inputs, composition, gaps, inflation, channel_routing,
+    learning_curves, profiles, instability, timing : the other sections of
+    ``report.json`` (any section a later version adds is an attribute too).
+    ids : list of str
+        Row ids in report order (the compositions' order).
+    fold_assignment : numpy.ndarray
+        Fold of each row.
+    predictions : numpy.ndarray or None
+        With ``predictions=True``, records × rows out-of-fold predictions
+        (rows of ``results`` order, columns in ``ids`` order).
+    """
+
+    def __init__(self, native: Any):
+        self._native = native
+        self._json: str = native.json()
+        self._data: Dict[str, Any] = json.loads(self._json)
+
+    @property
+    def results(self) -> List[Dict[str, Any]]:
+        return self._data["results"]
+
+    @property
+    def ids(self) -> List[str]:
+        return self._native.ids()
+
+    @property
+    def fold_assignment(self) -> np.ndarray:
+        return np.asarray(self._native.folds(), dtype=np.int64)
+
+    @property
+    def predictions(self) -> Optional[np.ndarray]:
+        return self._native.predictions()
+
+    def __getattr__(self, name: str) -> Any:
+        data = self.__dict__.get("_data", {})
+        if name in data:
+            return data[name]
+        raise AttributeError(f"'Report' object has no attribute '{name}'")
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(super().__dir__()) | set(self._data))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The whole report as a dict (``json.loads`` of :meth:`to_json`)."""
+        return json.loads(self._json)
+
+    def to_json(self) -> str:
+        """``report.json`` as the command line writes it."""
+        return self._json
+
+    def to_pandas(self):
+        """The results as a ``pandas.DataFrame``, one row per record (the
+        columns of ``results.csv`` and the per-fold lists). Needs pandas."""
+        import pandas as pd
+
+        return pd.DataFrame(self.results)
+
+    def write(self, dir: Union[str, os.PathLike]) -> List[Path]:
+        """Write the command line's files (``report.json``, ``results.csv``,
+        ``report.md``, ``report.html``, ``folds.csv``, figures, and
+        ``predictions.csv`` with ``predictions=True``) into ``dir``, each
+        through a temporary file and a rename.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        return [Path(p) for p in self._native.write(os.fspath(dir))]
+
+    def __repr__(self) -> str:
+        return self._native.table()
+
+
+def analyze(
+    embeddings: Mapping[str, Union[ArrayLike, Mapping[str, ArrayLike]]],
+    compositions: TableLike,
+    targets: TableLike,
+    *,
+    target: Optional[Sequence[str]] = None,
+    probes: Sequence[str] = ("ridge",),
+    folds: int = 5,
+    seed: int = 0,
+    folds_file: Optional[Union[str, os.PathLike]] = None,
+    alpha: Optional[float] = None,
+    alphas: Optional[Sequence[float]] = None,
+    gbt_rounds: int = 300,
+    gbt_lr: float = 0.1,
+    gbt_leaves: int = 31,
+    gbt_depth: Optional[int] = None,
+    gbt_min_leaf: int = 20,
+    gbt_l2: float = 0.0,
+    gbt_bins: int = 255,
+    gbt_validation: Optional[float] = None,
+    gbt_patience: Optional[int] = None,
+    mlp_hidden: int = 128,
+    mlp_alpha: float = 1e-4,
+    mlp_lr: float = 1e-3,
+    mlp_batch: int = 200,
+    mlp_max_epochs: int = 200,
+    mlp_patience: int = 10,
+    scale: str = "standard",
+    predictions: bool = False,
+    residualize_target: bool = False,
+    composition: str = "counts",
+    controls: bool = False,
+    inflation_threshold: float = 0.1,
+    irreps: Optional[str] = None,
+    channels: Optional[str] = None,
+    invariants: Optional[str] = None,
+    channel_layers: Optional[Sequence[str]] = None,
+    learning_curve: Optional[Sequence[int]] = None,
+    curve_repeats: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> Report:
+    """Probe embeddings on composition alone, raw, and the composition-free
+    residual: ``cpd analyze`` on arrays.
+
+    Parameters
+    ----------
+    embeddings : dict
+        Model name to an ``n × d`` array (one layer, named after the model)
+        or to a dict of layer name to array. float32 or float64, any
+        memory layout (C, Fortran, strided): read in place, not copied.
+        Rows follow the compositions' order.
+    compositions : DataFrame, mapping or tuple
+        One column per element symbol (counts, or fractions with
+        ``composition="fractions"``). A DataFrame's ``id`` column, else its
+        index, gives the row ids; a mapping ``{"H": [...], ..., "id":
+        [...]}`` or a tuple ``(names, values[, ids])`` works without pandas.
+        Without ids, rows are numbered from 0.
+    targets : DataFrame, Series, mapping or tuple
+        One column per target, as ``compositions``; rows are matched to the
+        compositions by id, or follow their order when there are no ids.
+    target : sequence of str, optional
+        Targets to probe (``--target``); default all.
+    probes : sequence of str
+        ``ridge``, ``mlp``, ``gbt`` (``--probes``), in report order.
+    folds, seed : int
+        Shuffled k-fold cross-validation and its seed (``--folds``,
+        ``--seed``); the seed also seeds the MLP and GBT.
+    folds_file : path, optional
+        ``id,fold`` CSV instead of shuffled folds (``--folds-file``).
+    alpha, alphas : optional
+        A fixed ridge alpha, or the leave-one-out grid (default
+        ``logspace(-3, 3, 13)``).
+    gbt_rounds, gbt_lr, gbt_leaves, gbt_depth, gbt_min_leaf, gbt_l2, gbt_bins, gbt_validation, gbt_patience
+        The GBT probe's settings (``--gbt-*``); ``gbt_patience`` defaults
+        to 10 and needs ``gbt_validation``.
+    mlp_hidden, mlp_alpha, mlp_lr, mlp_batch, mlp_max_epochs, mlp_patience
+        The MLP probe's settings (``--mlp-*``).
+    scale : {"standard", "clip"}
+        Feature scaling of ridge and the MLP (``--scale``).
+    predictions : bool
+        Keep every out-of-fold prediction (:attr:`Report.predictions`,
+        ``predictions.csv`` on :meth:`Report.write`).
+    residualize_target : bool
+        Also remove the composition-linear part of the targets.
+    composition : {"counts", "fractions"}
+        How composition enters the projection.
+    controls : bool
+        Add the compositional control targets; ``inflation_threshold``
+        flags probes inflated on them.
+    irreps, channels, invariants, channel_layers
+        Channel groups (``--irreps 128x0e+64x1o``, or ``--channels
+        name=a:b,...``), L > 0 as ``norms`` or ``components``, and the
+        layers they apply to.
+    learning_curve, curve_repeats
+        Training sizes of learning curves and subsamples per size (5).
+    threads : int, optional
+        Worker threads for this call (default: ``RAYON_NUM_THREADS`` or
+        every core). Results do not depend on it.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ValueError
+        Bad input (wrong shape, non-float embedding, NaN or Inf, rows that
+        do not match, too few rows for the folds, ...) or settings, with
+        the command line's message.
+    FileNotFoundError
+        ``folds_file`` does not exist.
+
+    Notes
+    -----
+    The same data gives the same ``results`` as ``cpd analyze`` on files,
+    bit for bit, when the CSVs are parsed exactly (Python's ``float``;
+    pandas before 3.0 needs ``float_precision="round_trip"``). Per-atom arrays are not taken:
+    pool them to one row per structure first (``cpd pool``).
+    """
+    if folds_file is not None:
+        if folds != 5 or seed != 0:
+            raise ValueError("invalid setting: folds_file conflicts with folds and seed")
+        folds_arg, seed_arg = None, None
+        folds_file = os.fspath(folds_file)
+    else:
+        folds_arg, seed_arg = int(folds), int(seed)
+    if isinstance(probes, str):
+        probes = probes.split(",")
+    if isinstance(target, str):
+        target = target.split(",")
+    settings = dict(
+        target=list(target or []),
+        probes=list(probes),
+        folds=folds_arg,
+        seed=seed_arg,
+        folds_file=folds_file,
+        alpha=alpha,
+        alphas=None if alphas is None else [float(a) for a in alphas],
+        gbt_rounds=gbt_rounds,
+        gbt_lr=gbt_lr,
+        gbt_leaves=gbt_leaves,
+        gbt_depth=gbt_depth,
+        gbt_min_leaf=gbt_min_leaf,
+        gbt_l2=gbt_l2,
+        gbt_bins=gbt_bins,
+        gbt_validation=gbt_validation,
+        gbt_patience=gbt_patience,
+        mlp_hidden=mlp_hidden,
+        mlp_alpha=mlp_alpha,
+        mlp_lr=mlp_lr,
+        mlp_batch=mlp_batch,
+        mlp_max_epochs=mlp_max_epochs,
+        mlp_patience=mlp_patience,
+        scale=scale,
+        predictions=predictions,
+        residualize_target=residualize_target,
+        controls=controls,
+        inflation_threshold=inflation_threshold,
+        irreps=irreps,
+        channels=channels,
+        invariants=invariants,
+        channel_layers=None if channel_layers is None else list(channel_layers),
+        learning_curve=None if learning_curve is None else [int(s) for s in learning_curve],
+        curve_repeats=curve_repeats,
+        composition=composition,
+    )
+    cids, ccols, cvals, tids, tcols, tvals = _inputs(compositions, targets)
+    native = _cpd.analyze(
+        _embeddings(embeddings), cids, ccols, cvals, tids, tcols, tvals, settings, threads
+    )
+    return Report(native)
+
+
+def _composition_table(compositions: TableLike) -> Tuple[List[str], np.ndarray]:
+    """Names and values of compositions given as a table or as an unnamed
+    ``n × k`` array (columns then labelled H, He, Li, ... in order)."""
+    if isinstance(compositions, np.ndarray) or (
+        not _is_frame(compositions)
+        and not isinstance(compositions, (Mapping, tuple))
+    ):
+        values = np.asarray(compositions)
+        if values.ndim != 2:
+            raise ValueError(
+                f"compositions: expected a 2-D array (rows × elements), found {values.ndim} dimension(s)"
+            )
+        if values.shape[1] > len(_SYMBOLS):
+            raise ValueError(f"compositions: {values.shape[1]} columns, at most {len(_SYMBOLS)} elements")
+        names = _SYMBOLS[: values.shape[1]]
+        return names, np.ascontiguousarray(
+            np.column_stack([_numeric(values[:, j], "compositions", n) for j, n in enumerate(names)])
+            if values.shape[1]
+            else np.zeros((values.shape[0], 0))
+        )
+    _, names, values = _table(compositions, "compositions")
+    return names, values
+
+
+def project(
+    H: ArrayLike, compositions: TableLike, *, threads: Optional[int] = None
+) -> np.ndarray:
+    """The geometric residual ``H_geom = H − Q Qᵀ H``.
+
+    ``Q`` is the thin pivoted QR of ``[1 | C]``: ``H_geom`` is orthogonal
+    to the constant and to every composition column (exactly, up to
+    rounding), as ``cpd analyze`` projects.
+
+    Parameters
+    ----------
+    H : array, n × d
+        float32 or float64, read in place.
+    compositions : array (n × k) or table
+        Counts or fractions; a DataFrame, mapping or ``(names, values)``
+        as for :func:`analyze`, or an unnamed array.
+    threads : int, optional
+        Worker threads for this call.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n × d`` float64.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, non-float ``H``, NaN or Inf, rows that do not match.
+    """
+    names, values = _composition_table(compositions)
+    geom, _rank, _dropped = _cpd.project(_array(H), names, values, threads)
+    return geom
+
+
+@dataclass
+class CPDResult:
+    """matscope's ``CPDResult`` fields, computed the cpd way (see
+    :func:`decompose`), and cpd's extras.
+
+    Attributes
+    ----------
+    layer_name, target_property : str
+        Labels, as given.
+    composition_r2 : float
+        Share of the embedding's variance that composition explains:
+        ``1 − ‖H_geom‖² / ‖H − mean(H)‖²`` (in sample, as matscope's
+        variance-weighted R² of its composition fit).
+    residual_linear_r2 : float
+        Mean R² over the folds of the ridge probe on ``H_geom``.
+    residual_mlp_r2 : float
+        Mean R² over the folds of the MLP probe on ``H_geom``.
+    linear_nonlinear_gap : float
+        ``residual_mlp_r2 − residual_linear_r2``.
+    composition_variance_explained : float
+        Equal to ``composition_r2`` (matscope's adds 1e-10 to the
+        denominator).
+    target_composition_r2 : float or None
+        R² of the target from composition alone (the first probe run).
+    raw_linear_r2, raw_mlp_r2 : float or None
+        The probes on the raw embedding.
+    report : Report
+        The whole analysis (per-fold R², diagnostics, ...).
+    metadata : dict
+        n_samples, hidden_dim, n_elements, cv_folds, seed, rank.
+    """
+
+    layer_name: str
+    composition_r2: float
+    residual_linear_r2: float
+    residual_mlp_r2: float
+    linear_nonlinear_gap: float
+    target_property: str
+    composition_variance_explained: float = 0.0
+    target_composition_r2: Optional[float] = None
+    raw_linear_r2: Optional[float] = None
+    raw_mlp_r2: Optional[float] = None
+    report: Optional[Report] = field(default=None, repr=False)
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def disentanglement_score(self) -> float:
+        """``residual_linear_r2 − |linear_nonlinear_gap|`` (matscope's)."""
+        return self.residual_linear_r2 - abs(self.linear_nonlinear_gap)
+
+
+def _nan(x: Optional[float]) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def decompose(
+    H: ArrayLike,
+    compositions: TableLike,
+    y: ArrayLike,
+    layer_name: str = "unknown",
+    target_property: str = "unknown",
+    *,
+    probes: Sequence[str] = ("ridge", "mlp"),
+    composition: str = "auto",
+    **settings: Any,
+) -> CPDResult:
+    """matscope's ``decompose(H, compositions, y)``, computed the cpd way.
+
+    Parameters
+    ----------
+    H : array, n × d
+        One layer's embeddings, float32 or float64 (read in place).
+    compositions : array (n × k) or table
+        Counts or fractions per element. An unnamed array's columns are
+        labelled H, He, Li, ... in order (labels only).
+    y : array, n
+        The target.
+    layer_name, target_property : str
+        Labels of the result (and of the report).
+    probes : sequence of str
+        ``("ridge", "mlp")`` as matscope's ``probe_type="both"``;
+        ``("ridge",)`` or ``("mlp",)`` for one (the other R² is then 0.0,
+        as in matscope).
+    composition : {"auto", "counts", "fractions"}
+        ``auto``: counts when every value is a whole number, else fractions.
+    **settings
+        Any setting of :func:`analyze` (``folds=5``, ``seed=0``,
+        ``mlp_hidden=128``, ``threads``, ...).
+
+    Returns
+    -------
+    CPDResult
+
+    Notes
+    -----
+    Differences from matscope 0.2.0's
+    ``CompositionProjectionDecomposition().decompose``:
+
+    - Projection: exact orthogonal projection off ``[1 | C]`` (pivoted
+      QR), instead of a ridge fit (alpha 1) of ``H`` on standardised ``C``
+      whose residual keeps a part of composition.
+    - Folds: shuffled, seeded k-fold (one assignment shared by every probe
+      and representation), instead of scikit-learn's unshuffled ``KFold``
+      (``cross_validate(cv=5)``), which follows the file order.
+    - Linear probe: ridge on standardised features with alpha chosen by
+      leave-one-out on each training fold from ``logspace(-3, 3, 13)``
+      (``RidgeCV``), instead of a fixed ``Ridge(alpha=1)``.
+    - MLP probe: scikit-learn's ``MLPRegressor`` recipe (Adam, early
+      stopping on 10 %, 128 ReLU units) with the target standardised on
+      the training fold, at most 200 epochs (``mlp_max_epochs``; matscope:
+      5000), seeded (matscope's is unseeded), single precision.
+    - ``composition_r2`` and ``composition_variance_explained`` are the same
+      number, from the exact projection.
+    - Extras: R² from composition alone and on the raw embedding, and the
+      whole :class:`Report` (per-fold R², instability diagnostics).
+    """
+    names, values = _composition_table(compositions)
+    yv = np.asarray(y)
+    if yv.ndim == 2 and yv.shape[1] == 1:
+        yv = yv[:, 0]
+    if yv.ndim != 1:
+        raise ValueError(f"y: expected one value per row, found shape {yv.shape}")
+    yv = _numeric(yv, "targets", target_property)
+    if composition == "auto":
+        composition = "counts" if np.all(np.mod(values, 1.0) == 0.0) else "fractions"
+    Ha = _array(H)
+    tname = target_property if target_property != "unknown" else "y"
+    model = "H"
+    layer = layer_name
+    report = analyze(
+        {model: {layer: Ha}},
+        (names, values),
+        (["" + tname], yv[:, None]),
+        probes=probes,
+        composition=composition,
+        **settings,
+    )
+
+    def r2(rep: str, probe: str) -> Optional[float]:
+        for r in report.results:
+            if r["representation"] == rep and r["probe"] == probe:
+                return r["r2_mean"]
+        return None
+
+    threads = settings.get("threads")
+    geom, rank, _ = _cpd.project(Ha, names, values, threads)
+    centred = np.asarray(Ha, dtype=np.float64)
+    total = float(((centred - centred.mean(axis=0)) ** 2).sum())
+    resid = float((geom**2).sum())
+    explained = 1.0 - resid / total if total > 0 else float("nan")
+    lin = r2("geom", "ridge")
+    mlp = r2("geom", "mlp")
+    lin_v = 0.0 if lin is None and "ridge" not in probes else _nan(lin)
+    mlp_v = 0.0 if mlp is None and "mlp" not in probes else _nan(mlp)
+    first = list(probes)[0]
+    return CPDResult(
+        layer_name=layer_name,
+        composition_r2=explained,
+        residual_linear_r2=lin_v,
+        residual_mlp_r2=mlp_v,
+        linear_nonlinear_gap=mlp_v - lin_v,
+        target_property=target_property,
+        composition_variance_explained=explained,
+        target_composition_r2=r2("composition", first),
+        raw_linear_r2=r2("raw", "ridge"),
+        raw_mlp_r2=r2("raw", "mlp"),
+        report=report,
+        metadata={
+            "n_samples": int(Ha.shape[0]),
+            "hidden_dim": int(Ha.shape[1]),
+            "n_elements": len(names),
+            "cv_folds": report.settings["folds"],
+            "seed": report.settings.get("seed"),
+            "rank": rank,
+        },
+    )
+
+
+class CompositionProjectionDecomposition:
+    """matscope's class, so that ``from cpd import
+    CompositionProjectionDecomposition`` is the one change a matscope script
+    needs. ``decompose`` calls :func:`decompose`.
+
+    Parameters
+    ----------
+    composition_alpha : float
+        Accepted and unused: the projection is exact (no ridge fit).
+    probe_type : {"both", "linear", "mlp"}
+    cv_folds : int
+    mlp_hidden_dim : int
+    random_state : int or None
+        Seed of the folds and the MLP (None: 0).
+    **settings
+        Any further setting of :func:`analyze`.
+    """
+
+    def __init__(
+        self,
+        composition_alpha: float = 1.0,
+        probe_type: str = "both",
+        cv_folds: int = 5,
+        mlp_hidden_dim: int = 128,
+        random_state: Optional[int] = 42,
+        **settings: Any,
+    ):
+        self.composition_alpha = composition_alpha
+        self.probe_type = probe_type
+        self.cv_folds = cv_folds
+        self.mlp_hidden_dim = mlp_hidden_dim
+        self.random_state = random_state
+        self.settings = settings
+
+    def decompose(
+        self,
+        representations: ArrayLike,
+        compositions: TableLike,
+        targets: ArrayLike,
+        layer_name: str = "unknown",
+        target_property: str = "unknown",
+    ) -> CPDResult:
+        """:func:`decompose` with this object's settings."""
+        probes = {"both": ("ridge", "mlp"), "linear": ("ridge",), "mlp": ("mlp",)}.get(
+            self.probe_type
+        )
+        if probes is None:
+            raise ValueError(
+                f"probe_type '{self.probe_type}': expected both, linear or mlp"
+            )
+        return decompose(
+            representations,
+            compositions,
+            targets,
+            layer_name,
+            target_property,
+            probes=probes,
+            folds=self.cv_folds,
+            seed=0 if self.random_state is None else int(self.random_state),
+            mlp_hidden=self.mlp_hidden_dim,
+            **self.settings,
+        )
+
+    def profile(
+        self,
+        representations: Mapping[str, ArrayLike],
+        compositions: TableLike,
+        targets: ArrayLike,
+        model_name: str = "unknown",
+        target_property: str = "unknown",
+    ) -> Dict[str, CPDResult]:
+        """:meth:`decompose` on every layer of ``{layer: H}``."""
+        return {
+            name: self.decompose(H, compositions, targets, name, target_property)
+            for name, H in representations.items()
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of :func:`check` (``cpd check``).
+
+    Attributes
+    ----------
+    passed : bool
+        No record moved beyond its tolerance, none is missing.
+    rows : list of dict
+        Every record: key, status (ok, moved, missing, new), baseline, new,
+        delta, tol.
+    settings_differ : list of str
+        Settings that differ between the reports.
+    unstable : list of (str, str)
+        Records flagged unstable, and in which report.
+    """
+
+    passed: bool
+    rows: List[Dict[str, Any]]
+    settings_differ: List[str]
+    unstable: List[Tuple[str, str]]
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def count(self, status: str) -> int:
+        """Records with ``status`` (ok, moved, missing, new)."""
+        return sum(r["status"] == status for r in self.rows)
+
+
+def _report_source(x: Any, label: str):
+    if isinstance(x, Report):
+        return (x.to_json(), label)
+    if isinstance(x, Mapping):
+        return (json.dumps(x), label)
+    return os.fspath(x)
+
+
+def check(
+    baseline: Union[str, os.PathLike, Report, Mapping[str, Any]],
+    report: Union[str, os.PathLike, Report, Mapping[str, Any]],
+    tol: float = 0.02,
+    metric: str = "r2_mean",
+) -> CheckResult:
+    """Compare a report with a baseline, as ``cpd check``.
+
+    Parameters
+    ----------
+    baseline, report : path, Report or dict
+        ``report.json`` files, :class:`Report` objects or their dicts.
+        Baseline records may carry their own ``"tol"``.
+    tol : float
+        Largest accepted ``|new − baseline|`` for records without their own.
+    metric : str
+        ``r2_mean``, ``r2_median``, ``r2_pooled``, ``r2_std``, ``mae`` or
+        ``rmse``.
+
+    Returns
+    -------
+    CheckResult
+        Truthy when the check passed.
+
+    Raises
+    ------
+    FileNotFoundError
+        A report file does not exist.
+    ValueError
+        A report is not a cpd report, or a setting is out of range.
+    """
+    passed, rows, differ, unstable = _cpd.check(
+        _report_source(baseline, "baseline"), _report_source(report, "report"), float(tol), metric
+    )
+    return CheckResult(
+        passed=passed,
+        rows=[
+            {
+                "key": k,
+                "status": s,
+                "baseline": b,
+                "new": n,
+                "delta": None if b is None or n is None else n - b,
+                "tol": t,
+            }
+            for k, s, b, n, t in rows
+        ],
+        settings_differ=list(differ),
+        unstable=[tuple(u) for u in unstable],
+    )
