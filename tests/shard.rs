@@ -13,14 +13,15 @@ use crate::util::{cpd, data, s, tempdir, text};
 /// chgnet layers (one split into channel groups), sevennet0's last layer,
 /// the gap and the control targets, a learning-curve size, MLP and GBT
 /// with few epochs and rounds. `full`: every layer and target of the demo,
-/// the probes at default settings but for 30 MLP epochs and GBT rounds.
+/// with similarity, the probes at default settings but for 5 MLP epochs
+/// and 5 GBT rounds of 32 bins (what is checked is the merge, not the fit).
 fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
     let d = |r: &str| s(&data(r));
     let text = if full {
         format!(
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
-             [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ncontrols = true\n\
-             [settings.mlp]\nmax_epochs = 30\n[settings.gbt]\nrounds = 30\n\
+             [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ncontrols = true\nsimilarity = true\n\
+             [settings.mlp]\nmax_epochs = 5\n[settings.gbt]\nrounds = 5\nbins = 32\n\
              [[models]]\nname = \"ani2x\"\nfile = \"{}\"\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\n\
              [[models]]\nname = \"sevennet0\"\nfile = \"{}\"\n",
