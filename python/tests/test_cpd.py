@@ -170,7 +170,9 @@ def test_the_gil_is_released_while_computing(data):
         ticks += 1  # Python code runs here only while the worker holds no GIL
         done.wait(0.001)
     t.join()
-    assert ticks > 20
+    # A call that held the GIL would let this loop run at most once (before
+    # the worker took it); the analysis lasts hundreds of milliseconds.
+    assert ticks >= 3
 
 
 # --- decompose and project ----------------------------------------------------------
