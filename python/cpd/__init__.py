@@ -189,7 +189,8 @@ class Report:
         One record per (model, layer, channels, target, representation,
         probe), the ``results`` of ``report.json``.
     settings, inputs, composition, gaps, inflation, channel_routing,
-    learning_curves, profiles, instability, timing : the other sections of
+    learning_curves, profiles, instability, layer_stats, similarity, verdict,
+    timing : the other sections of
     ``report.json`` (any section a later version adds is an attribute too).
     ids : list of str
         Row ids in report order (the compositions' order).
@@ -291,6 +292,8 @@ def analyze(
     mlp_patience: int = 10,
     scale: str = "standard",
     predictions: bool = False,
+    similarity: bool = False,
+    max_rows: Optional[int] = None,
     residualize_target: bool = False,
     composition: str = "counts",
     controls: bool = False,
@@ -344,6 +347,13 @@ def analyze(
     predictions : bool
         Keep every out-of-fold prediction (:attr:`Report.predictions`,
         ``predictions.csv`` on :meth:`Report.write`).
+    similarity : bool
+        Linear CKA between every pair of layers, on raw and on the
+        residual (``--similarity``; the report's ``similarity`` section).
+    max_rows : int, optional
+        Fit the MLP and GBT on a seeded subsample of at most this many rows
+        of each training fold (``--max-rows``); every held-out row is
+        still scored, and ridge always uses every row.
     residualize_target : bool
         Also remove the composition-linear part of the targets.
     composition : {"counts", "fractions"}
@@ -417,6 +427,8 @@ def analyze(
         mlp_patience=mlp_patience,
         scale=scale,
         predictions=predictions,
+        similarity=bool(similarity),
+        max_rows=None if max_rows is None else int(max_rows),
         residualize_target=residualize_target,
         controls=controls,
         inflation_threshold=inflation_threshold,

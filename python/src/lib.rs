@@ -151,6 +151,8 @@ struct Settings {
     mlp_patience: usize,
     scale: String,
     predictions: bool,
+    similarity: bool,
+    max_rows: Option<usize>,
     residualize_target: bool,
     controls: bool,
     inflation_threshold: f64,
@@ -262,7 +264,7 @@ fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
         .iter()
         .map(|m| EmbeddingSpec {
             model: m.clone(),
-            path: memory_label(m),
+            paths: vec![memory_label(m)],
             layers: None,
             channels: spec.clone(),
             channel_layers: if has_channels {
@@ -290,6 +292,8 @@ fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
         scale,
         predictions: s.predictions,
         pool: Pool::Mean,
+        similarity: s.similarity,
+        max_rows: s.max_rows,
     })
 }
 

@@ -82,6 +82,8 @@ def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, t
         channel_layers=["l_last"],
         learning_curve=[300],
         curve_repeats=1,
+        similarity=True,
+        max_rows=400,
     )
     want = cli(
         cpd_bin,
@@ -100,16 +102,28 @@ def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, t
         "--channel-layers=l_last",
         "--learning-curve=300",
         "--curve-repeats=1",
+        "--similarity",
+        "--max-rows=400",
         data_dir=d,
     )
     report = cpd.analyze({"sevennet0": layers}, comp, targ, **args)
     got = py_report(report)
     assert_same_records(report.results, want["results"])
-    for section in ("gaps", "inflation", "channel_routing", "learning_curves", "instability"):
+    for section in (
+        "gaps",
+        "inflation",
+        "channel_routing",
+        "learning_curves",
+        "instability",
+        "layer_stats",
+        "similarity",
+        "verdict",
+    ):
+        assert want[section], f"{section} is empty: the test would not check it"
         assert got[section] == want[section], section
         assert getattr(report, section) == want[section]
     report.write(tmp_path / "py")
-    for name in ("results.csv", "predictions.csv", "gaps.csv"):
+    for name in ("results.csv", "predictions.csv", "gaps.csv", "similarity.csv", "layer_stats.csv"):
         if (tmp_path / "cli" / name).exists():
             assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
     assert report.predictions.shape == (len(report.results), len(comp["id"]))
