@@ -34,7 +34,7 @@ use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
-use cpd::report::markdown::text_table;
+use cpd::report::markdown::{run_line, text_table};
 use cpd::report::write::{predictions_csv, write_outputs, PREDICTIONS_CSV};
 
 /// The library's error as the Python exception the CLI's message belongs
@@ -344,20 +344,8 @@ impl NativeReport {
     fn table(&self) -> String {
         let r = &self.analysis.report;
         format!(
-            "cpd {}: {} structures, {} folds ({}), composition rank {} ({}{})\n{}",
-            r.tool.version,
-            self.analysis.ids.len(),
-            r.settings.folds,
-            r.settings
-                .seed
-                .map_or_else(|| "from file".to_string(), |s| format!("seed {s}")),
-            r.composition.rank,
-            r.composition.columns.join(" "),
-            if r.composition.dropped.is_empty() {
-                String::new()
-            } else {
-                format!("; dropped {}", r.composition.dropped.join(" "))
-            },
+            "{}\n{}",
+            run_line(r, self.analysis.ids.len()),
             text_table(r)
         )
     }

@@ -11,7 +11,7 @@ use super::config::{apply_flags, config_from_flags, demo_manifest};
 use super::progress::progress_sink;
 use cpd::commands::analyze::analyze_with_progress;
 use cpd::commands::manifest::Manifest;
-use cpd::report::markdown::text_table;
+use cpd::report::markdown::{run_line, text_table};
 use cpd::report::sections::verdict_text;
 use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
 
@@ -91,20 +91,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             println!("Verdict:\n{}", verdict_text(r));
         }
         println!(
-            "cpd {}: {} structures, {} folds ({}), composition rank {} ({}{}), {:.2} s",
-            r.tool.version,
-            analysis.ids.len(),
-            r.settings.folds,
-            r.settings
-                .seed
-                .map_or_else(|| "from file".to_string(), |s| format!("seed {s}")),
-            r.composition.rank,
-            r.composition.columns.join(" "),
-            if r.composition.dropped.is_empty() {
-                String::new()
-            } else {
-                format!("; dropped {}", r.composition.dropped.join(" "))
-            },
+            "{}, {:.2} s",
+            run_line(r, analysis.ids.len()),
             r.timing.seconds
         );
         print!("{}", text_table(r));

@@ -13,6 +13,7 @@ use cpd::commands::analyze::shard::{PartialReport, Shard};
 use cpd::commands::analyze::{analyze_shard, AnalyzeConfig, Progress};
 use cpd::commands::merge::{merge, read_part, sha256_hex};
 use cpd::report::markdown::text_table;
+use cpd::report::sections::verdict_text;
 use cpd::report::write::{
     folds_csv, predictions_csv, write_files, write_outputs, FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON,
 };
@@ -140,6 +141,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("wrote {}", names.join(", "));
         let r = &merged.report;
+        if !r.verdict.is_empty() {
+            println!("Verdict:\n{}", verdict_text(r));
+        }
         println!(
             "cpd {}: merged {} shards: {} structures, {} folds, {} records, {:.2} s of compute",
             r.tool.version,

@@ -31,16 +31,30 @@ pub fn load(path: &Path) -> Result<EmbeddingFile> {
 /// [`load`], pooling a per-atom `.npz` with `pool` ([`crate::io::peratom`]).
 pub fn load_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
     let file = read_pooled(path, pool)?;
+    check_values(&file)?;
+    Ok(file)
+}
+
+/// What [`load`] checks of a file's values, for embeddings that come from
+/// elsewhere (arrays in memory): every value finite, every layer with
+/// columns and as many rows as the ids.
+pub fn check(file: &EmbeddingFile) -> Result<()> {
+    check_values(file)?;
+    check_ids_rows(file)
+}
+
+/// Every value finite, every layer with columns.
+fn check_values(file: &EmbeddingFile) -> Result<()> {
     for layer in &file.layers {
-        check_finite(path, &layer.name, &layer.data)?;
+        check_finite(&file.path, &layer.name, &layer.data)?;
         if layer.data.ncols() == 0 {
             return Err(CpdError::format(
-                path,
+                &file.path,
                 format!("layer '{}' has 0 columns", layer.name),
             ));
         }
     }
-    Ok(file)
+    Ok(())
 }
 
 /// Read an embedding file with its structure checked (shapes, dtypes, ids)

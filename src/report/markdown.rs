@@ -84,6 +84,29 @@ fn marked(r: Option<&ResultRecord>) -> String {
     format!("{}{mark}", cell(r))
 }
 
+/// The line that heads the stdout table: tool, rows, folds and the
+/// composition basis (`cpd 0.1.0: 2500 structures, 5 folds (seed 0),
+/// composition rank 6 (H C N O F)`).
+pub fn run_line(report: &Report, rows: usize) -> String {
+    let r = report;
+    format!(
+        "cpd {}: {} structures, {} folds ({}), composition rank {} ({}{})",
+        r.tool.version,
+        rows,
+        r.settings.folds,
+        r.settings
+            .seed
+            .map_or_else(|| "from file".to_string(), |s| format!("seed {s}")),
+        r.composition.rank,
+        r.composition.columns.join(" "),
+        if r.composition.dropped.is_empty() {
+            String::new()
+        } else {
+            format!("; dropped {}", r.composition.dropped.join(" "))
+        },
+    )
+}
+
 /// The short table printed on stdout: R² (mean ± std over folds) of the
 /// composition-only, raw and residual representations side by side.
 pub fn text_table(report: &Report) -> String {

@@ -6,7 +6,7 @@ use super::{AnalyzeConfig, CompositionSource, InMemory};
 use crate::analyses::controls::{control_targets, CONTROLS};
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::{CompositionMode, Dataset};
-use crate::io::embeddings::{check_finite, EmbeddingFile, Values};
+use crate::io::embeddings::{EmbeddingFile, Values};
 use crate::io::table::{read_table, Table};
 use crate::io::{self, peratom, xyz};
 use crate::report::InputInfo;
@@ -198,35 +198,6 @@ pub(super) fn sha256_values(v: &Values) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// An embedding held in memory, checked as a loaded file is
-/// ([`crate::io::embeddings::load`]): finite values, at least one column,
-/// as many rows as ids.
-pub(super) fn check_memory(file: &EmbeddingFile) -> Result<()> {
-    for layer in &file.layers {
-        check_finite(&file.path, &layer.name, &layer.data)?;
-        if layer.data.ncols() == 0 {
-            return Err(CpdError::format(
-                &file.path,
-                format!("layer '{}' has 0 columns", layer.name),
-            ));
-        }
-        if let Some(ids) = &file.ids {
-            if layer.data.nrows() != ids.len() {
-                return Err(CpdError::format(
-                    &file.path,
-                    format!(
-                        "layer '{}' has {} rows but the ids array has {}",
-                        layer.name,
-                        layer.data.nrows(),
-                        ids.len()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Append the control targets to the data set's targets.

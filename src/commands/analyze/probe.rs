@@ -5,7 +5,7 @@
 
 use ndarray::ArrayView2;
 
-use super::load::{check_memory, select_layers, sha256_values};
+use super::load::{select_layers, sha256_values};
 use super::shard::Units;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
 use crate::analyses::channels::file_irreps;
@@ -132,7 +132,7 @@ impl Run<'_> {
         let (file, files) = match memory {
             Some(m) => {
                 self.progress.stage(&format!("{}: in memory", spec.model));
-                check_memory(m)?;
+                embeddings::check(m)?;
                 (m.clone(), Vec::new()) // shared layers are not copied
             }
             None => {
