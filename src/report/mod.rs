@@ -446,6 +446,7 @@ pub struct LayerPick {
     /// Layer.
     pub layer: String,
     /// The value that picked it (R²_geom for `best`, the gap for `most_nonlinear`).
+    #[serde(with = "nan_as_null")]
     pub value: f64,
 }
 
@@ -460,7 +461,9 @@ pub struct ModelProfile {
     /// (empty when the MLP probe did not run).
     pub most_nonlinear_layer: Vec<LayerPick>,
     /// The model's score (see [`Profiles::score`]; computed by
-    /// [`crate::analyses::profile`]).
+    /// [`crate::analyses::profile`]); NaN (`null`) when a probe it needs
+    /// did not run on the model, as in a shard of a run.
+    #[serde(with = "nan_as_null")]
     pub score: f64,
 }
 
@@ -537,6 +540,25 @@ mod finite {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         Option::<f64>::deserialize(d)
+    }
+}
+
+/// A float that may be NaN: written as `null` (as serde_json writes any
+/// non-finite float) and read back from `null` as NaN, so that a report
+/// holding one reads back (`cpd merge`, `cpd check`).
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
     }
 }
 
@@ -666,5 +688,34 @@ pub(crate) mod fixture {
             results,
             timing: Timing { seconds: 1.25 },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A shard's profile of a model can lack a probe, so its score is NaN:
+    // the partial report must read back for `cpd merge`.
+    #[test]
+    fn a_nan_profile_score_is_written_as_null_and_read_back_as_nan() {
+        let p = ModelProfile {
+            model: "m".into(),
+            best_layer: vec![LayerPick {
+                target: "t".into(),
+                layer: "l".into(),
+                value: f64::NAN,
+            }],
+            most_nonlinear_layer: Vec::new(),
+            score: f64::NAN,
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"score\":null"), "{json}");
+        let back: ModelProfile = serde_json::from_str(&json).unwrap();
+        assert!(back.score.is_nan() && back.best_layer[0].value.is_nan());
+        let finite = ModelProfile { score: 0.25, ..p };
+        let back: ModelProfile =
+            serde_json::from_str(&serde_json::to_string(&finite).unwrap()).unwrap();
+        assert_eq!(back.score, 0.25);
     }
 }
