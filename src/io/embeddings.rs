@@ -63,8 +63,9 @@ pub fn read(path: &Path) -> Result<EmbeddingFile> {
     read_pooled(path, Pool::Mean)
 }
 
-/// [`read`], pooling a per-atom `.npz` with `pool`.
-pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
+/// A file's extension (lower case, empty when none) and stem (the layer
+/// name of a `.npy` or `.csv`; `embedding` when it has none).
+pub fn ext_and_stem(path: &Path) -> (String, String) {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -75,6 +76,12 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
         .and_then(|s| s.to_str())
         .unwrap_or("embedding")
         .to_owned();
+    (ext, stem)
+}
+
+/// [`read`], pooling a per-atom `.npz` with `pool`.
+pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
+    let (ext, stem) = ext_and_stem(path);
     if !path.is_file() {
         return Err(CpdError::io(
             path,
@@ -180,11 +187,7 @@ pub fn open(paths: &[PathBuf], pool: Pool) -> Result<(EmbeddingFile, Vec<(PathBu
 /// The file opened for reading in row blocks, or `None` when its format
 /// needs it loaded (see [`open`]).
 fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
+    let (ext, stem) = ext_and_stem(path);
     if !path.is_file() {
         return Ok(None); // the loader reports it
     }
@@ -209,16 +212,11 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
             let Some(data) = on_disk(npy, len)? else {
                 return Ok(None);
             };
-            let name = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("embedding")
-                .to_owned();
             EmbeddingFile {
                 path: path.to_owned(),
                 ids: None,
                 layers: vec![Layer {
-                    name,
+                    name: stem,
                     order: "C",
                     data,
                     irreps: None,

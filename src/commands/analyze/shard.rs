@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AnalyzeConfig, EmbeddingSpec};
 use crate::error::{CpdError, Result};
-use crate::io::{layout, peratom};
+use crate::io::{embeddings, layout, peratom};
 use crate::probe::ProbeKind;
 use crate::report::Report;
 
@@ -183,16 +183,7 @@ fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
 /// `.npy` header, each member's header in an `.npz` (the `ids`, per-atom
 /// and `irreps/` members are not layers), a CSV's header line.
 pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("embedding")
-        .to_owned();
+    let (ext, stem) = embeddings::ext_and_stem(path);
     let open = || std::fs::File::open(path).map_err(|e| CpdError::io(path, e));
     let width = |shape: &[usize], what: &str| -> Result<usize> {
         match shape {
