@@ -430,7 +430,7 @@ fn progress_lines_only_when_asked() {
             "cpd: 0/3 fits done; composition",
             "cpd: 3/3 fits done; m: opening 1 file(s)",
             "cpd: 3/9 fits done; m/emb: projecting (2 passes, in memory)",
-            "cpd: 3/9 fits done; m/emb: probing raw and geom, 3 folds (ridge: 4 passes per fold, in memory)",
+            "cpd: 3/9 fits done; m/emb: probing raw and geom, 3 folds (in memory)",
         ]
     );
     let (stdout, stderr) = run(&["--progress", "always", "--quiet"]);

@@ -250,7 +250,7 @@ fn fixture_folds_are_cpds_seeded_folds() {
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
     let comp = cpd::io::table::read_table(&data("compositions.csv")).unwrap();
-    assert_eq!(ids, comp.ids, "fixture rows follow data/compositions.csv");
+    assert_eq!(comp.ids, ids, "fixture rows follow data/compositions.csv");
     let ours = Folds::shuffled(ids.len(), 5, 0).unwrap();
     assert_eq!(ours.assignment, fold);
 }

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use cpd::analyses::layerstats::layer_stats;
 use cpd::analyses::similarity::cka_matrix;
+use cpd::flow::folds::Folds;
+use cpd::flow::moments::FoldGrams;
 use cpd::flow::projection::{residual_zero_tol, Projection};
 use cpd::flow::rows::{Dense, Rows};
 
@@ -65,8 +67,15 @@ fn cka_and_layer_statistics_match_the_numpy_reference() {
             close(got[(i, i)].unwrap(), 1.0, "self-CKA");
         }
     }
+    // The statistics come from per-fold Gram sums (those ridge reads),
+    // summed over the folds.
+    let folds = Folds::shuffled(comp.nrows(), 5, 0).unwrap();
     for (k, n) in names(&f).iter().enumerate() {
-        let st = layer_stats("m", n, raw_rows[k], geom_rows[k]);
+        let (r, g) = (
+            FoldGrams::compute(raw_rows[k], &folds),
+            FoldGrams::compute(geom_rows[k], &folds),
+        );
+        let st = layer_stats("m", n, r.all(), g.all());
         let want = &f["stats"][n];
         for (got, key) in [
             (st.composition_share, "composition_share"),

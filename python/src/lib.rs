@@ -116,7 +116,7 @@ fn table(
     };
     Ok(Table {
         path: PathBuf::from(label),
-        ids,
+        ids: ids.iter().collect(),
         columns,
         values,
     })
@@ -352,7 +352,7 @@ impl NativeReport {
 
     /// Row ids in report order.
     fn ids(&self) -> Vec<String> {
-        self.analysis.ids.clone()
+        self.analysis.ids.to_vec()
     }
 
     /// Fold of each row.

@@ -54,20 +54,61 @@ pub struct Extrapolation {
 /// mean in standard deviations (`None` for a fold whose values are all
 /// at the mean). Ties keep the first row, then the first column.
 ///
-/// Statistics as `StandardScaler` computes them (two passes, corrected
-/// variance, scale 1 for columns constant within rounding); the rows are
-/// streamed in blocks, so memory is a few `d`-vectors per fold.
+/// Statistics as `StandardScaler` computes them (corrected two-pass
+/// variance, scale 1 for columns constant within rounding). The held-out
+/// folds partition the rows, so the rows are read three times whatever the
+/// number of folds, in blocks: each fold's column sums, then its sums of
+/// `x − μ` and `(x − μ)²` about the mean `μ` of every row (a training
+/// fold's are the sum of the other folds'), then each fold's held-out rows.
+/// Memory is a few `d`-vectors per fold.
 pub fn extrapolation(x: &dyn Rows, folds: &Folds) -> Vec<Option<Extrapolation>> {
+    let d = x.ncols();
+    // Each task lists its fold's rows itself (with millions of rows, the
+    // lists of every fold at once would weigh).
+    let sizes = folds.sizes();
+    let sums: Vec<Array1<f64>> = (0..folds.k)
+        .into_par_iter()
+        .map(|f| {
+            let rows = &folds.test(f);
+            let mut sum = Array1::<f64>::zeros(d);
+            for_blocks(x, rows, |_, b| {
+                for row in b.rows() {
+                    sum += &row;
+                }
+            });
+            sum
+        })
+        .collect();
+    let mut mu = Array1::<f64>::zeros(d);
+    for s in &sums {
+        mu += s;
+    }
+    mu /= x.nrows() as f64;
+    // Per fold: Σ (x − μ) and Σ (x − μ)² over its rows.
+    let moments: Vec<(Array1<f64>, Array1<f64>)> = (0..folds.k)
+        .into_par_iter()
+        .map(|f| {
+            let rows = &folds.test(f);
+            let (mut lin, mut sq) = (Array1::<f64>::zeros(d), Array1::<f64>::zeros(d));
+            for_blocks(x, rows, |_, b| {
+                for row in b.rows() {
+                    for j in 0..d {
+                        let t = row[j] - mu[j];
+                        lin[j] += t;
+                        sq[j] += t * t;
+                    }
+                }
+            });
+            (lin, sq)
+        })
+        .collect();
     (0..folds.k)
         .into_par_iter()
         .map(|f| {
-            let (train, test) = folds.split(f);
-            let (mean, scale) = streamed_standardisation(x, &train);
+            let (mean, scale) = training_standardisation(&moments, &sizes, f, &mu);
+            let test = &folds.test(f);
             let mut best: Option<Extrapolation> = None;
-            let mut buf = Array2::<f64>::zeros((BLOCK.min(test.len()), x.ncols()));
-            for chunk in test.chunks(BLOCK) {
-                let mut b = buf.slice_mut(s![..chunk.len(), ..]);
-                x.fill(chunk, b.view_mut());
+            for_blocks(x, test, |chunk, b| {
                 for (row, values) in chunk.iter().zip(b.rows()) {
                     for (column, ((&v, &m), &sc)) in
                         values.iter().zip(&mean).zip(&scale).enumerate()
@@ -82,41 +123,51 @@ pub fn extrapolation(x: &dyn Rows, folds: &Folds) -> Vec<Option<Extrapolation>> 
                         }
                     }
                 }
-            }
+            });
             best
         })
         .collect()
 }
 
-/// Mean and `StandardScaler` scale of the rows `train` of `x`.
-fn streamed_standardisation(x: &dyn Rows, train: &[usize]) -> (Array1<f64>, Array1<f64>) {
-    let d = x.ncols();
-    let n = train.len() as f64;
-    let mut buf = Array2::<f64>::zeros((BLOCK.min(train.len()), d));
-    let mut mean = Array1::<f64>::zeros(d);
-    for chunk in train.chunks(BLOCK) {
+/// Call `f` with each block of the rows `rows` of `x` (the block's rows
+/// and their values).
+fn for_blocks(
+    x: &dyn Rows,
+    rows: &[usize],
+    mut f: impl FnMut(&[usize], ndarray::ArrayView2<'_, f64>),
+) {
+    let mut buf = Array2::<f64>::zeros((BLOCK.min(rows.len()).max(1), x.ncols()));
+    for chunk in rows.chunks(BLOCK) {
         let mut b = buf.slice_mut(s![..chunk.len(), ..]);
         x.fill(chunk, b.view_mut());
-        for row in b.rows() {
-            mean += &row;
+        f(chunk, b.view());
+    }
+}
+
+/// Mean and `StandardScaler` scale of the training rows of fold `f` (every
+/// fold but `f`), from each fold's sums about `mu`: with `S = Σ (x − μ)`
+/// and `Q = Σ (x − μ)²` over the `n` training rows, the mean is `μ + S/n`
+/// and the variance `(Q − S²/n)/n`.
+fn training_standardisation(
+    moments: &[(Array1<f64>, Array1<f64>)],
+    sizes: &[usize],
+    f: usize,
+    mu: &Array1<f64>,
+) -> (Array1<f64>, Array1<f64>) {
+    let d = mu.len();
+    let (mut lin, mut sq, mut n) = (Array1::<f64>::zeros(d), Array1::<f64>::zeros(d), 0usize);
+    for (g, (l, q)) in moments.iter().enumerate() {
+        if g != f {
+            lin += l;
+            sq += q;
+            n += sizes[g];
         }
     }
-    mean /= n;
-    let (mut corr, mut sq) = (Array1::<f64>::zeros(d), Array1::<f64>::zeros(d));
-    for chunk in train.chunks(BLOCK) {
-        let mut b = buf.slice_mut(s![..chunk.len(), ..]);
-        x.fill(chunk, b.view_mut());
-        for row in b.rows() {
-            for j in 0..d {
-                let t = row[j] - mean[j];
-                corr[j] += t;
-                sq[j] += t * t;
-            }
-        }
-    }
+    let n = n as f64;
+    let mean = mu + &(&lin / n);
     let eps = f64::EPSILON;
     let scale = Array1::from_shape_fn(d, |j| {
-        let var = (sq[j] - corr[j] * corr[j] / n) / n;
+        let var = (sq[j] - lin[j] * lin[j] / n) / n;
         let bound = n * eps * var + (n * mean[j] * eps).powi(2);
         if var > bound {
             var.sqrt()

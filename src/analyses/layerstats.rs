@@ -13,12 +13,15 @@
 //!
 //! Both come from `d × d` products accumulated over row blocks read through
 //! [`Rows`], never from an `n × n` matrix, so they work the same on rows
-//! streamed from disk. The residual's product is formed from its own rows
-//! (not as `HᵀH − (QᵀH)ᵀ(QᵀH)`), which avoids the cancellation of that
-//! difference when composition explains most of the variance.
+//! streamed from disk: the per-fold Gram sums of [`crate::flow::moments`],
+//! which ridge reads too (one Gram pass over a layer serves both). The
+//! residual's product is formed from its own rows (not as
+//! `HᵀH − (QᵀH)ᵀ(QᵀH)`), which avoids the cancellation of that difference
+//! when composition explains most of the variance.
 
 use ndarray::{s, Array1, Array2};
 
+use crate::flow::moments::Gram;
 use crate::flow::rows::{Rows, BLOCK};
 use crate::linalg;
 use crate::report::LayerStatsRecord;
@@ -101,16 +104,23 @@ fn participation_ratio(trace: f64, norm: f64) -> Option<f64> {
     (norm > 0.0).then(|| (trace / norm).powi(2))
 }
 
-/// The statistics of one layer from its raw rows and its composition
-/// residual (the same residual the probes read).
-pub fn layer_stats(model: &str, layer: &str, raw: &dyn Rows, geom: &dyn Rows) -> LayerStatsRecord {
-    let (tr_raw, norm_raw) = trace_and_norm(&centred_gram(raw, &column_means(raw)));
-    let (tr_geom, norm_geom) = trace_and_norm(&centred_gram(geom, &column_means(geom)));
+/// The statistics of one layer from the Gram sums of its raw rows and of
+/// its composition residual over every row (the same residual the probes
+/// read; [`FoldGrams::all`](crate::flow::moments::FoldGrams::all)).
+pub fn layer_stats(model: &str, layer: &str, raw: Gram, geom: Gram) -> LayerStatsRecord {
+    let (n, dim) = (raw.n, raw.s.len());
+    let full = |g: Gram| {
+        let mut c = g.centred_lower();
+        linalg::mirror_lower(&mut c);
+        trace_and_norm(&c)
+    };
+    let (tr_raw, norm_raw) = full(raw);
+    let (tr_geom, norm_geom) = full(geom);
     LayerStatsRecord {
         model: model.into(),
         layer: layer.into(),
-        n: raw.nrows(),
-        dim: raw.ncols(),
+        n,
+        dim,
         composition_share: (tr_raw > 0.0).then(|| 1.0 - tr_geom / tr_raw),
         effective_dim_raw: participation_ratio(tr_raw, norm_raw),
         effective_dim_geom: participation_ratio(tr_geom, norm_geom),
@@ -148,12 +158,16 @@ mod tests {
         let iso = array![[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]];
         let line = array![[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]];
         let zero = Array2::<f64>::zeros((4, 2));
-        let s = layer_stats("m", "l", &Dense(iso.view()), &Dense(line.view()));
+        let gram = |x: &Array2<f64>| {
+            let all: Vec<usize> = (0..x.nrows()).collect();
+            Gram::of(&Dense(x.view()), &all, &column_means(&Dense(x.view())))
+        };
+        let s = layer_stats("m", "l", gram(&iso), gram(&line));
         assert!((s.effective_dim_raw.unwrap() - 2.0).abs() < 1e-14);
         assert!((s.effective_dim_geom.unwrap() - 1.0).abs() < 1e-14);
         // tr(C_raw) = 8, tr(C_line) = 5 · 5 = 25.
         assert!((s.composition_share.unwrap() - (1.0 - 25.0 / 8.0)).abs() < 1e-14);
-        let z = layer_stats("m", "l", &Dense(zero.view()), &Dense(zero.view()));
+        let z = layer_stats("m", "l", gram(&zero), gram(&zero));
         assert_eq!(
             (
                 z.composition_share,

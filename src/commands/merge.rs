@@ -89,7 +89,7 @@ pub struct Merged {
     /// The report, as one machine would have written it (but `timing`).
     pub report: Report,
     /// Row ids in report order.
-    pub ids: Vec<String>,
+    pub ids: crate::io::ids::Ids,
     /// Fold of each row.
     pub assignment: Vec<usize>,
     /// `predictions.csv` of the whole run (a run with `--predictions`).

@@ -1,14 +1,16 @@
 //! Cross-validated scoring: fit a probe on each training fold, predict the
 //! held-out fold, and score per fold and pooled over all out-of-fold rows.
 
-use ndarray::{ArrayView2, Axis};
-use rayon::prelude::*;
+use std::sync::Mutex;
+
+use ndarray::ArrayView2;
 
 use crate::error::Result;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::{self, worst_share};
+use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
-use crate::probe::{Probe, Split};
+use crate::probe::{FoldPrediction, Probe};
 
 /// Cross-validated scores of one probe on one representation for one target.
 #[derive(Debug, Clone)]
@@ -32,67 +34,77 @@ pub struct CvScores {
 
 /// Run `probe` over every fold for every target column of `y`.
 ///
-/// Folds run in parallel; each fold's arithmetic is sequential, so the
-/// numbers do not depend on the thread count.
+/// The probe runs the folds ([`Probe::fit_predict_folds`]: in parallel,
+/// with sequential arithmetic in each, so the numbers do not depend on the
+/// thread count).
 pub fn cross_validate(
     probe: &dyn Probe,
     x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
 ) -> Result<Vec<CvScores>> {
-    cross_validate_with(probe, x, y, folds, &|| {})
+    cross_validate_with(probe, x, y, folds, None, &|| {})
 }
 
-/// [`cross_validate`], calling `fold_done` as each fold finishes (from
-/// whichever thread fitted it).
+/// [`cross_validate`] given the per-fold Gram sums of `x` when the caller
+/// has them (ridge reads them instead of computing its own), calling
+/// `fold_done` as each fold finishes (from whichever thread fitted it).
 pub fn cross_validate_with(
     probe: &dyn Probe,
     x: &dyn Rows,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
+    grams: Option<&FoldGrams<'_>>,
     fold_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<CvScores>> {
-    let per_fold = (0..folds.k)
-        .into_par_iter()
-        .map(|f| {
-            let (train, test) = folds.split(f);
-            let y_train = y.select(Axis(0), &train);
-            probe
-                .fit_predict(
-                    x,
-                    Split {
-                        train: &train,
-                        test: &test,
-                        fold: f,
-                    },
-                    y_train.view(),
-                )
-                .map(|p| {
-                    fold_done();
-                    (test, p)
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-    let n = x.nrows();
-    let mut out = Vec::with_capacity(y.ncols());
-    for t in 0..y.ncols() {
-        let mut oof = vec![0.0; n];
-        let mut r2_folds = Vec::with_capacity(folds.k);
-        let mut alphas = Vec::new();
-        let mut worst = Vec::with_capacity(folds.k);
-        for (test, pred) in &per_fold {
+    let (n, targets) = (x.nrows(), y.ncols());
+    // Filled fold by fold as the folds finish (each fold's predictions are
+    // dropped once copied out): per fold, its R², worst row and alpha of
+    // every target; per target, every row's out-of-fold prediction.
+    type FoldScores = (Vec<f64>, Vec<Option<(usize, f64)>>, Option<Vec<f64>>);
+    let per_fold: Mutex<Vec<Option<FoldScores>>> = Mutex::new(vec![None; folds.k]);
+    let oof = Mutex::new(vec![vec![0.0; n]; targets]);
+    let sink = |f: usize, pred: FoldPrediction| {
+        let test = folds.test(f);
+        let mut r2 = Vec::with_capacity(targets);
+        let mut worst = Vec::with_capacity(targets);
+        for t in 0..targets {
             let y_test: Vec<f64> = test.iter().map(|&i| y[(i, t)]).collect();
             let p: Vec<f64> = pred.pred.column(t).to_vec();
-            r2_folds.push(metrics::r2(&y_test, &p));
+            r2.push(metrics::r2(&y_test, &p));
             worst.push(worst_share(&y_test, &p).map(|(i, share)| (test[i], share)));
+            let mut oof = oof.lock().expect("no panic while held");
             for (&i, &v) in test.iter().zip(&p) {
-                oof[i] = v;
-            }
-            if let Some(a) = &pred.alpha {
-                alphas.push(a[t]);
+                oof[t][i] = v;
             }
         }
+        per_fold.lock().expect("no panic while held")[f] = Some((r2, worst, pred.alpha));
+        fold_done();
+    };
+    probe.fit_predict_folds(x, y, folds, grams, &sink)?;
+    let per_fold: Vec<FoldScores> = per_fold
+        .into_inner()
+        .expect("no panic while held")
+        .into_iter()
+        .map(|s| s.expect("every fold predicted"))
+        .collect();
+    let oof = oof.into_inner().expect("no panic while held");
+    let r2_folds = (0..targets).map(|t| per_fold.iter().map(|s| s.0[t]).collect::<Vec<_>>());
+    let worst = (0..targets).map(|t| per_fold.iter().map(|s| s.1[t]).collect::<Vec<_>>());
+    let alphas = (0..targets).map(|t| {
+        per_fold
+            .iter()
+            .filter_map(|s| s.2.as_ref().map(|a| a[t]))
+            .collect::<Vec<_>>()
+    });
+    let mut out = Vec::with_capacity(targets);
+    for (t, (((oof, r2_folds), worst), alphas)) in oof
+        .into_iter()
+        .zip(r2_folds)
+        .zip(worst)
+        .zip(alphas)
+        .enumerate()
+    {
         let y_all: Vec<f64> = y.column(t).to_vec();
         out.push(CvScores {
             r2_folds,

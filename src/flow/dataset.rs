@@ -11,6 +11,7 @@ use crate::io::elements::atomic_number;
 #[cfg(test)]
 use crate::io::embeddings::Values;
 use crate::io::embeddings::{EmbeddingFile, Layer};
+use crate::io::ids::{IdList, Ids};
 use crate::io::table::Table;
 
 /// How composition enters the projection.
@@ -28,7 +29,7 @@ pub enum CompositionMode {
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Row ids, in the compositions file's order.
-    pub ids: Vec<String>,
+    pub ids: Ids,
     /// Element symbols of the composition columns.
     pub composition_columns: Vec<String>,
     /// `n × k` counts or fractions.
@@ -95,7 +96,7 @@ impl Dataset {
                     message: format!(
                         "atom count {v} of '{}' is not a whole number (for atom fractions use \
                          --composition fractions)",
-                        composition.ids[r]
+                        &composition.ids[r]
                     ),
                 });
             }
@@ -206,19 +207,16 @@ impl Dataset {
 /// both, as the loaders guarantee). Missing and extra ids are errors that
 /// name the id and the row where it occurs.
 pub fn align_ids(
-    reference: &[String],
+    reference: &(impl IdList + ?Sized),
     reference_path: &Path,
-    other: &[String],
+    other: &(impl IdList + ?Sized),
     other_path: &Path,
 ) -> Result<Vec<usize>> {
-    let index: HashMap<&str, usize> = other
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    let mut order = Vec::with_capacity(reference.len());
-    for (r, id) in reference.iter().enumerate() {
-        match index.get(id.as_str()) {
+    let index: HashMap<&str, usize> = (0..other.count()).map(|i| (other.id(i), i)).collect();
+    let mut order = Vec::with_capacity(reference.count());
+    for r in 0..reference.count() {
+        let id = reference.id(r);
+        match index.get(id) {
             Some(&i) => order.push(i),
             None => {
                 return Err(CpdError::Alignment {
@@ -232,21 +230,21 @@ pub fn align_ids(
             }
         }
     }
-    if other.len() != reference.len() {
-        let known: std::collections::HashSet<&str> = reference.iter().map(String::as_str).collect();
-        let (row, id) = other
-            .iter()
-            .enumerate()
-            .find(|(_, id)| !known.contains(id.as_str()))
-            .map(|(i, id)| (i + 1, id.clone()))
+    if other.count() != reference.count() {
+        let known: std::collections::HashSet<&str> =
+            (0..reference.count()).map(|i| reference.id(i)).collect();
+        let (row, id) = (0..other.count())
+            .map(|i| (i, other.id(i)))
+            .find(|(_, id)| !known.contains(id))
+            .map(|(i, id)| (i + 1, id.to_owned()))
             .unwrap_or((0, String::new()));
         return Err(CpdError::Alignment {
             path: other_path.to_owned(),
             message: format!(
                 "id '{id}' (row {row}) is not in {}; {} rows here vs {} there",
                 reference_path.display(),
-                other.len(),
-                reference.len()
+                other.count(),
+                reference.count()
             ),
         });
     }

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::align_ids;
+use crate::io::ids::Ids;
 use crate::io::table::Table;
 
 /// A fold index per row.
@@ -55,7 +56,7 @@ impl Folds {
 
     /// Folds from an `id,fold` table, aligned to `ids`. Fold labels must be
     /// the integers `0..k` with every fold non-empty and `k ≥ 2`.
-    pub fn from_table(table: &Table, ids: &[String], ids_path: &std::path::Path) -> Result<Folds> {
+    pub fn from_table(table: &Table, ids: &Ids, ids_path: &std::path::Path) -> Result<Folds> {
         let col = table.column_index("fold").ok_or_else(|| {
             CpdError::format(
                 &table.path,
@@ -117,6 +118,13 @@ impl Folds {
         (train, test)
     }
 
+    /// The held-out rows of fold `f`, in increasing order.
+    pub fn test(&self, f: usize) -> Vec<usize> {
+        (0..self.assignment.len())
+            .filter(|&i| self.assignment[i] == f)
+            .collect()
+    }
+
     /// Number of rows in each fold.
     pub fn sizes(&self) -> Vec<usize> {
         let mut s = vec![0; self.k];
@@ -153,10 +161,10 @@ mod tests {
 
     #[test]
     fn folds_from_a_table_are_validated() {
-        let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let ids: Ids = ["a", "b", "c", "d"].into_iter().collect();
         let t = |vals: [f64; 4]| Table {
             path: "folds.csv".into(),
-            ids: vec!["d".into(), "c".into(), "b".into(), "a".into()],
+            ids: ["d", "c", "b", "a"].into_iter().collect(),
             columns: vec!["fold".into()],
             values: ndarray::Array2::from_shape_vec((4, 1), vals.to_vec()).unwrap(),
         };

@@ -5,7 +5,7 @@
 //! rank, the geometric residual is `H_geom = H − Q (Qᵀ H)`: the part of every
 //! column of `H` orthogonal to the constant and to every composition column.
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, Zip};
 
 use crate::flow::rows::{Dense, Rows, BLOCK};
 use crate::linalg;
@@ -53,7 +53,7 @@ impl Projection {
     /// independent of units, and norms cannot overflow.
     pub fn new(composition: ArrayView2<'_, f64>, names: &[String]) -> Projection {
         let (n, k) = composition.dim();
-        let mut c1 = Array2::<f64>::ones((n, k + 1));
+        let mut c1 = Array2::<f64>::ones((n, k + 1).f());
         c1.slice_mut(ndarray::s![.., 1..]).assign(&composition);
         for mut col in c1.columns_mut() {
             let m = col.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -61,7 +61,7 @@ impl Projection {
                 col /= m;
             }
         }
-        let qr = linalg::qr_pivoted(c1.view(), None);
+        let qr = linalg::qr_pivoted_owned(c1, None);
         let mut columns = vec!["intercept".to_string()];
         columns.extend(names.iter().cloned());
         let dropped = qr.perm[qr.rank..]
@@ -112,7 +112,7 @@ impl Projection {
         let mut res = Residual {
             h,
             q: self.q.view(),
-            qth,
+            neg_qth: -qth,
             keep: vec![true; d],
         };
         let mut norm_r = Array1::<f64>::zeros(d);
@@ -147,8 +147,8 @@ impl Projection {
 pub struct Residual<'a> {
     h: &'a dyn Rows,
     q: ArrayView2<'a, f64>,
-    /// `Qᵀ H` (`rank × d`).
-    qth: Array2<f64>,
+    /// `−Qᵀ H` (`rank × d`).
+    neg_qth: Array2<f64>,
     /// False for columns set to zero (explained by composition).
     keep: Vec<bool>,
 }
@@ -172,8 +172,8 @@ impl Rows for Residual<'_> {
     fn fill(&self, rows: &[usize], mut out: ArrayViewMut2<'_, f64>) {
         self.h.fill(rows, out.view_mut());
         let q_rows = self.q.select(ndarray::Axis(0), rows);
-        let fitted = linalg::matmul(q_rows.view(), self.qth.view());
-        Zip::from(&mut out).and(&fitted).for_each(|o, &f| *o -= f);
+        // out += Q_rows (−QᵀH), in place (no n × d temporary).
+        linalg::matmul_into(out.view_mut(), q_rows.view(), self.neg_qth.view(), true);
         for (mut col, &keep) in out.columns_mut().into_iter().zip(&self.keep) {
             if !keep {
                 col.fill(0.0);

@@ -113,7 +113,7 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
             let t = read_table(path)?;
             EmbeddingFile {
                 path: path.to_owned(),
-                ids: Some(t.ids),
+                ids: Some(t.ids.to_vec()),
                 layers: vec![Layer {
                     name: stem,
                     order: "csv",

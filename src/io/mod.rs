@@ -6,6 +6,7 @@
 
 pub mod elements;
 pub mod embeddings;
+pub mod ids;
 pub mod layout;
 pub mod npy;
 pub mod peratom;

@@ -167,7 +167,7 @@ impl AtomIndex {
             .unwrap_or_else(|| (0..self.structures()).map(|i| i.to_string()).collect());
         Ok(Table {
             path: path.to_owned(),
-            ids,
+            ids: ids.iter().collect(),
             columns: zs.iter().map(|&z| SYMBOLS[z - 1].to_owned()).collect(),
             values,
         })

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use crate::error::{CpdError, Result};
+use crate::io::ids::Ids;
 
 /// A numeric table: one row per id, one named column per quantity.
 #[derive(Debug, Clone)]
@@ -14,7 +15,7 @@ pub struct Table {
     /// The file it was read from.
     pub path: PathBuf,
     /// Row ids, in file order (unique).
-    pub ids: Vec<String>,
+    pub ids: Ids,
     /// Column names, in file order, without the `id` column.
     pub columns: Vec<String>,
     /// `ids.len() × columns.len()` values.
@@ -86,37 +87,52 @@ pub fn parse_table<R: std::io::Read>(input: R, path: &Path) -> Result<Table> {
         .map(|(_, h)| h.clone())
         .collect();
 
-    let mut ids = Vec::new();
+    let mut ids = Ids::new();
     let mut values = Vec::new();
-    let mut id_rows = std::collections::HashMap::new();
+    // Duplicate ids are found after reading (sorting row numbers by id),
+    // not with a map of every id: with millions of rows that map weighed
+    // more than the table. The first problem in file order is reported.
+    let duplicate = |ids: &Ids| {
+        first_duplicate(ids).map(|(first, row)| CpdError::Cell {
+            path: path.to_owned(),
+            row: row + 1,
+            column: "id".into(),
+            message: format!(
+                "duplicate id '{}' (first seen in row {})",
+                &ids[row],
+                first + 1
+            ),
+        })
+    };
     for (r, record) in reader.records().enumerate() {
         let row = r + 1;
-        let record = record.map_err(|e| csv_error(path, e))?;
-        let id = record.get(id_col).unwrap_or("").to_owned();
-        if id.is_empty() {
-            return Err(CpdError::Cell {
-                path: path.to_owned(),
-                row,
-                column: "id".into(),
-                message: "empty id".into(),
-            });
-        }
-        if let Some(first) = id_rows.insert(id.clone(), row) {
-            return Err(CpdError::Cell {
-                path: path.to_owned(),
-                row,
-                column: "id".into(),
-                message: format!("duplicate id '{id}' (first seen in row {first})"),
-            });
-        }
-        for (c, cell) in record.iter().enumerate() {
-            if c == id_col {
-                continue;
+        let parsed = record.map_err(|e| csv_error(path, e)).and_then(|record| {
+            let id = record.get(id_col).unwrap_or("").to_owned();
+            if id.is_empty() {
+                return Err(CpdError::Cell {
+                    path: path.to_owned(),
+                    row,
+                    column: "id".into(),
+                    message: "empty id".into(),
+                });
             }
-            values.push(parse_cell(path, row, &header[c], cell)?);
+            for (c, cell) in record.iter().enumerate() {
+                if c != id_col {
+                    values.push(parse_cell(path, row, &header[c], cell)?);
+                }
+            }
+            Ok(id)
+        });
+        match parsed {
+            Ok(id) => ids.push(&id),
+            Err(e) => return Err(duplicate(&ids).unwrap_or(e)),
         }
-        ids.push(id);
     }
+    if let Some(e) = duplicate(&ids) {
+        return Err(e);
+    }
+    ids.shrink_to_fit();
+    values.shrink_to_fit();
     let values = Array2::from_shape_vec((ids.len(), columns.len()), values)
         .expect("every record has the header's width (csv enforces it)");
     Ok(Table {
@@ -125,6 +141,19 @@ pub fn parse_table<R: std::io::Read>(input: R, path: &Path) -> Result<Table> {
         columns,
         values,
     })
+}
+
+/// The first row (0-based, in file order) whose id an earlier row already
+/// has, with that earlier row: of every group of equal ids, the second
+/// occurrence that comes first.
+fn first_duplicate(ids: &Ids) -> Option<(usize, usize)> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_unstable_by(|&a, &b| ids[a].cmp(&ids[b]).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|w| ids[w[0]] == ids[w[1]])
+        .map(|w| (w[0], w[1]))
+        .min_by_key(|&(_, second)| second)
 }
 
 fn parse_cell(path: &Path, row: usize, column: &str, cell: &str) -> Result<f64> {

@@ -113,7 +113,7 @@ pub fn parse_compositions(text: &str, path: &Path) -> Result<Table> {
     });
     Ok(Table {
         path: path.to_owned(),
-        ids,
+        ids: ids.iter().collect(),
         columns: zs.iter().map(|z| SYMBOLS[z - 1].to_owned()).collect(),
         values,
     })

@@ -146,14 +146,23 @@ pub struct PivotedQr {
 /// exact and cheap for the narrow matrices (a composition has a handful of
 /// columns) this is written for. A zero matrix has rank 0.
 pub fn qr_pivoted(a: ArrayView2<'_, f64>, tol: Option<f64>) -> PivotedQr {
-    let (n, m) = a.dim();
-    let tol = tol.unwrap_or(n.max(m) as f64 * f64::EPSILON);
-    let mut w = Array2::<f64>::zeros((n, m).f());
+    let mut w = Array2::<f64>::zeros(a.raw_dim().f());
     w.assign(&a);
+    qr_pivoted_owned(w, tol)
+}
+
+/// [`qr_pivoted`] factoring `w` in place (fastest column-major): with `n`
+/// rows, the only other `n`-sized allocation is `Q` itself. Each
+/// Householder vector is kept in the column it zeroed, below the rows of
+/// `R` it left alone.
+pub fn qr_pivoted_owned(mut w: Array2<f64>, tol: Option<f64>) -> PivotedQr {
+    let (n, m) = w.dim();
+    let tol = tol.unwrap_or(n.max(m) as f64 * f64::EPSILON);
     let mut perm: Vec<usize> = (0..m).collect();
     let steps = n.min(m);
     let mut r_diag = Vec::with_capacity(steps);
-    let mut reflectors: Vec<(Array1<f64>, f64)> = Vec::with_capacity(steps);
+    // β of each reflector; its vector is w[j.., j].
+    let mut betas: Vec<f64> = Vec::with_capacity(steps);
 
     for j in 0..steps {
         let mut best = j;
@@ -171,30 +180,30 @@ pub fn qr_pivoted(a: ArrayView2<'_, f64>, tol: Option<f64>) -> PivotedQr {
             }
             perm.swap(j, best);
         }
-        let x = w.slice(s![j.., j]).to_owned();
-        let norm_x = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let norm_x = w
+            .slice(s![j.., j])
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt();
         if norm_x == 0.0 {
             // Everything left is exactly zero: R_jj = 0, identity reflector.
             r_diag.push(0.0);
-            reflectors.push((Array1::zeros(n - j), 0.0));
+            betas.push(0.0);
             continue;
         }
-        let alpha = if x[0] >= 0.0 { -norm_x } else { norm_x };
-        let mut v = x;
-        v[0] -= alpha;
+        let alpha = if w[(j, j)] >= 0.0 { -norm_x } else { norm_x };
+        w[(j, j)] -= alpha;
+        let (done, mut rest) = w.view_mut().split_at(ndarray::Axis(1), j + 1);
+        let v = done.slice(s![j.., j]);
         let vnorm2 = v.iter().map(|t| t * t).sum::<f64>();
         let beta = if vnorm2 > 0.0 { 2.0 / vnorm2 } else { 0.0 };
-        for c in (j + 1)..m {
-            let mut col = w.slice_mut(s![j.., c]);
+        for mut col in rest.slice_mut(s![j.., ..]).columns_mut() {
             let dot = col.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>();
             col.scaled_add(-beta * dot, &v);
         }
-        w[(j, j)] = alpha;
-        for i in (j + 1)..n {
-            w[(i, j)] = 0.0;
-        }
         r_diag.push(alpha);
-        reflectors.push((v, beta));
+        betas.push(beta);
     }
 
     let r00 = r_diag.first().map(|v| v.abs()).unwrap_or(0.0);
@@ -208,16 +217,18 @@ pub fn qr_pivoted(a: ArrayView2<'_, f64>, tol: Option<f64>) -> PivotedQr {
     for c in 0..rank {
         q[(c, c)] = 1.0;
     }
-    for (j, (v, beta)) in reflectors.iter().enumerate().rev() {
-        if *beta == 0.0 {
+    for (j, &beta) in betas.iter().enumerate().rev() {
+        if beta == 0.0 {
             continue;
         }
+        let v = w.slice(s![j.., j]);
         for c in 0..rank {
             let mut col = q.slice_mut(s![j.., c]);
             let dot = col.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f64>();
-            col.scaled_add(-beta * dot, v);
+            col.scaled_add(-beta * dot, &v);
         }
     }
+    drop(w);
     PivotedQr {
         q,
         r_diag,

@@ -10,8 +10,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::error::{CpdError, Result};
+use crate::flow::folds::Folds;
+use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
 
 /// The probes cpd knows.
@@ -88,6 +91,55 @@ pub trait Probe: Sync {
         split: Split<'_>,
         y_train: ArrayView2<'_, f64>,
     ) -> Result<FoldPrediction>;
+
+    /// Fit on the training rows of every fold of `folds` and predict its
+    /// held-out rows (`y`: the targets of every row), handing each fold's
+    /// predictions to `fold_done(fold, prediction)` as the fold finishes
+    /// (from whichever thread fitted it, in any order: the receiver keeps
+    /// a fold's rows only as long as it needs them). `grams`: the per-fold
+    /// Gram sums of `x`, when the caller has them.
+    ///
+    /// By default each fold is [`Probe::fit_predict`], the folds in
+    /// parallel. A probe that shares work between the folds overrides it
+    /// (ridge: every fold's Gram matrix from one pass over the rows). The
+    /// numbers must not depend on the thread count.
+    fn fit_predict_folds(
+        &self,
+        x: &dyn Rows,
+        y: ArrayView2<'_, f64>,
+        folds: &Folds,
+        grams: Option<&FoldGrams<'_>>,
+        fold_done: &FoldSink<'_>,
+    ) -> Result<()> {
+        let _ = grams;
+        each_fold(self, x, y, folds, fold_done)
+    }
+}
+
+/// Receives each fold's predictions: `(fold, prediction)`.
+pub type FoldSink<'a> = dyn Fn(usize, FoldPrediction) + Sync + 'a;
+
+/// [`Probe::fit_predict`] on every fold of `folds`, the folds in parallel
+/// (the default [`Probe::fit_predict_folds`]).
+pub fn each_fold<P: Probe + ?Sized>(
+    probe: &P,
+    x: &dyn Rows,
+    y: ArrayView2<'_, f64>,
+    folds: &Folds,
+    fold_done: &FoldSink<'_>,
+) -> Result<()> {
+    (0..folds.k).into_par_iter().try_for_each(|fold| {
+        let (train, test) = folds.split(fold);
+        let y_train = y.select(Axis(0), &train);
+        let split = Split {
+            train: &train,
+            test: &test,
+            fold,
+        };
+        let p = probe.fit_predict(x, split, y_train.view())?;
+        fold_done(fold, p);
+        Ok(())
+    })
 }
 
 /// A probe fitted on at most `max_rows` rows of each training fold

@@ -34,10 +34,13 @@
 //! standardise to zeros. Eigenvalues below zero from rounding are clamped to 0.
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
+use rayon::prelude::*;
 
 use super::scale::{ClipBounds, Scale};
-use super::{FoldPrediction, Probe, Split};
+use super::{each_fold, FoldPrediction, FoldSink, Probe, Split};
 use crate::error::{CpdError, Result};
+use crate::flow::folds::Folds;
+use crate::flow::moments::{fill_blocks, FoldGrams, Gram, Sums, PRODUCT_ROWS};
 use crate::flow::rows::{Dense, Rows, BLOCK};
 use crate::linalg;
 
@@ -148,53 +151,73 @@ impl Ridge {
         }
     }
 
-    /// The primal (`n > d`) fit, streaming the training rows.
+    /// The primal (`n > d`) fit, streaming the training rows: a pass for
+    /// their sums, one for their Gram sums, one for their cross-products
+    /// with the targets, then [`Ridge::fit_moments`].
     fn fit_streaming(
         &self,
         x: &dyn Rows,
         train: &[usize],
         y: ArrayView2<'_, f64>,
     ) -> Result<FittedRidge> {
-        let (n, d, t) = (train.len(), x.ncols(), y.ncols());
+        let sums = Sums::of(x, train);
+        let shift = Shift {
+            x: &sums.sum / train.len() as f64,
+            y: y.mean_axis(Axis(0)).expect("n ≥ 2"),
+        };
+        let gram = Gram::of(x, train, &shift.x);
+        let cross = Cross::of(x, train, Targets::InOrder(y), &shift);
+        let extremes = (self.scale == Scale::Clip).then_some((sums.lo, sums.hi));
+        self.fit_moments(
+            x,
+            Train::List(train),
+            Targets::InOrder(y),
+            &shift,
+            gram,
+            cross,
+            extremes,
+        )
+    }
+
+    /// The primal fit from the training rows' sums about `shift` (their
+    /// [`Gram`] and [`Cross`] sums, and under [`Scale::Clip`] their raw
+    /// per-column extremes): standardisation, one eigendecomposition of the
+    /// standardised Gram matrix `XᵀX = V diag(λ) Vᵀ`, a pass over the
+    /// training rows for the leave-one-out residuals of every alpha, and the
+    /// coefficients.
+    ///
+    /// With `S = Σ (x − μ)` over `n` rows, the mean is `μ + S/n`, the
+    /// centred Gram matrix `Σ (x − μ)(x − μ)ᵀ − S Sᵀ/n` and the variance its
+    /// diagonal over `n`: the corrected two-pass formula `StandardScaler`
+    /// uses, about `μ` instead of the mean, as accurate while `μ` is close
+    /// to the mean.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_moments(
+        &self,
+        x: &dyn Rows,
+        train: Train<'_>,
+        y: Targets<'_>,
+        shift: &Shift,
+        gram: Gram,
+        cross: Cross,
+        extremes: Option<(Array1<f64>, Array1<f64>)>,
+    ) -> Result<FittedRidge> {
+        let (n, d, t) = (train.len(), x.ncols(), shift.y.len());
+        assert_eq!(gram.n, n, "Gram sums of other rows");
         let nf = n as f64;
-        let mut buf = Array2::<f64>::zeros((BLOCK.min(n), d));
-        let blocks = || train.chunks(BLOCK).enumerate().map(|(k, c)| (k * BLOCK, c));
-
-        // Pass 1: means (and, to clip, the raw extremes).
-        let mut mean = Array1::<f64>::zeros(d);
-        let mut extremes = (self.scale == Scale::Clip).then(|| ClipBounds::empty(d));
-        for (_, chunk) in blocks() {
-            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
-            x.fill(chunk, b.view_mut());
-            for row in b.rows() {
-                mean += &row;
-            }
-            if let Some(e) = &mut extremes {
-                e.extend(b.view());
+        let mean = &shift.x + &(&gram.s / nf);
+        let y_mean = &shift.y + &(&cross.ys / nf);
+        // Xcᵀ y_c = Σ (x − μ)(y − ν)ᵀ − S Yᵀ/n, with Y = Σ (y − ν).
+        let mut xty = cross.c;
+        for j in 0..d {
+            for k in 0..t {
+                xty[(j, k)] -= gram.s[j] * cross.ys[k] / nf;
             }
         }
-        mean /= nf;
-        let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
-        let yc = &y - &y_mean.view().insert_axis(Axis(0));
-
-        // Pass 2: centred Gram (lower triangle), Xcᵀ y_c, and the column
-        // sums of the centred values for the corrected two-pass variance.
-        let mut g = Array2::<f64>::zeros((d, d).f());
-        let mut xty = Array2::<f64>::zeros((d, t));
-        let mut corr = Array1::<f64>::zeros(d);
-        for (start, chunk) in blocks() {
-            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
-            x.fill(chunk, b.view_mut());
-            b -= &mean.view().insert_axis(Axis(0));
-            for row in b.rows() {
-                corr += &row;
-            }
-            linalg::gram_lower_add(b.view(), &mut g);
-            xty += &linalg::matmul_tn(b.view(), yc.slice(s![start..start + chunk.len(), ..]));
-        }
+        let mut g = gram.centred_lower();
         let eps = f64::EPSILON;
         let scale = Array1::from_shape_fn(d, |j| {
-            let var = (g[(j, j)] - corr[j] * corr[j] / nf) / nf;
+            let var = g[(j, j)] / nf;
             let bound = nf * eps * var + (nf * mean[j] * eps).powi(2);
             if var > bound {
                 var.sqrt()
@@ -215,27 +238,32 @@ impl Ridge {
         let spectrum = lam.mapv(|l| l.max(0.0));
         let p = linalg::matmul_tn(v.view(), xty.view()); // d × t
 
-        // Pass 3: leave-one-out residuals of every alpha and target.
+        // Leave-one-out residuals of every alpha and target.
         let mut best_alpha = vec![self.alphas[0]; t];
         if self.alphas.len() > 1 {
             let (w_all, wp_all) = weight_matrices(&self.alphas, p.view(), |alpha| {
                 spectrum.mapv(|l| 1.0 / (l + alpha))
             });
             let mut sse = Array2::<f64>::zeros((self.alphas.len(), t));
-            for (start, chunk) in blocks() {
+            let rows = PRODUCT_ROWS.min(n);
+            let (mut buf, mut a_buf) = (Array2::zeros((rows, d)), Array2::zeros((rows, d)));
+            train.chunks(PRODUCT_ROWS, |start, chunk| {
                 let mut b = buf.slice_mut(s![..chunk.len(), ..]);
-                x.fill(chunk, b.view_mut());
+                fill_blocks(x, chunk, b.view_mut());
                 standardise_in_place(b.view_mut(), &mean, &scale);
-                let a = linalg::matmul(b.view(), v.view());
+                let mut a = a_buf.slice_mut(s![..chunk.len(), ..]);
+                linalg::matmul_into(a.view_mut(), b.view(), v.view(), false);
+                let yc = y.block(start, chunk) - y_mean.view().insert_axis(Axis(0));
                 add_loo_sse(
                     &mut sse,
-                    yc.slice(s![start..start + chunk.len(), ..]),
+                    yc.view(),
                     a.view(),
+                    b.view_mut(),
                     &w_all,
                     &wp_all,
                     nf,
                 );
-            }
+            });
             best_alpha = best_alphas(&self.alphas, &sse, nf);
         }
 
@@ -245,7 +273,7 @@ impl Ridge {
             coef.column_mut(target)
                 .assign(&v.dot(&(&p.column(target) * &inv)));
         }
-        let clip = extremes.map(|e| ClipBounds::from_raw_extremes(&e.lo, &e.hi, &mean, &scale));
+        let clip = extremes.map(|(lo, hi)| ClipBounds::from_raw_extremes(&lo, &hi, &mean, &scale));
         Ok(FittedRidge {
             mean,
             scale,
@@ -253,6 +281,82 @@ impl Ridge {
             y_mean,
             alpha: best_alpha,
             clip,
+        })
+    }
+
+    /// Cross-validation from every fold's sums ([`FoldGrams`], computed here
+    /// unless the caller has them): a training fold's Gram sums are the
+    /// other folds', so the rows are multiplied into a Gram matrix once for
+    /// all folds, and each fold needs only its eigendecomposition and its
+    /// leave-one-out pass. Used when every training fold has more rows than
+    /// columns (the primal form).
+    fn fit_folds_shared(
+        &self,
+        x: &dyn Rows,
+        y: ArrayView2<'_, f64>,
+        folds: &Folds,
+        grams: Option<&FoldGrams<'_>>,
+        fold_done: &FoldSink<'_>,
+    ) -> Result<()> {
+        let computed;
+        let fg = match grams.filter(|g| g.of(folds)) {
+            Some(g) => g,
+            None => {
+                computed = FoldGrams::compute(x, folds);
+                &computed
+            }
+        };
+        let shift = Shift {
+            x: fg.mu.clone(),
+            y: y.mean_axis(Axis(0)).expect("n ≥ 2"),
+        };
+        let crosses: Vec<Cross> = (0..folds.k)
+            .into_par_iter()
+            .map(|f| Cross::of(x, &folds.test(f), Targets::ByRow(y), &shift))
+            .collect();
+        let clip = self.scale == Scale::Clip;
+        // A fold's rows are listed in its own task: with many rows, the
+        // index lists of every fold at once would outweigh everything else.
+        (0..folds.k).into_par_iter().try_for_each(|f| {
+            let test = folds.test(f);
+            let others = || (0..folds.k).filter(move |&g| g != f);
+            let cross = Cross::sum(others().map(|g| &crosses[g]));
+            let extremes = clip.then(|| {
+                let d = x.ncols();
+                let mut lo = Array1::from_elem(d, f64::INFINITY);
+                let mut hi = Array1::from_elem(d, f64::NEG_INFINITY);
+                for g in others() {
+                    Zip::from(&mut lo)
+                        .and(&mut hi)
+                        .and(&fg.sums[g].lo)
+                        .and(&fg.sums[g].hi)
+                        .for_each(|lo, hi, &l, &h| {
+                            *lo = lo.min(l);
+                            *hi = hi.max(h);
+                        });
+                }
+                (lo, hi)
+            });
+            let train = Train::AllBut {
+                folds,
+                fold: f,
+                rows: x.nrows() - test.len(),
+            };
+            let fitted = self.fit_moments(
+                x,
+                train,
+                Targets::ByRow(y),
+                &shift,
+                fg.training(f),
+                cross,
+                extremes,
+            )?;
+            let p = FoldPrediction {
+                pred: fitted.predict_rows(x, &test),
+                alpha: Some(fitted.alpha),
+            };
+            fold_done(f, p);
+            Ok(())
         })
     }
 
@@ -275,7 +379,16 @@ impl Ridge {
                 spectrum.mapv(|s| s / (s + alpha))
             });
             let mut sse = Array2::<f64>::zeros((self.alphas.len(), t));
-            add_loo_sse(&mut sse, yc.view(), u.view(), &w_all, &wp_all, n as f64);
+            let mut scratch = Array2::<f64>::zeros(u.raw_dim());
+            add_loo_sse(
+                &mut sse,
+                yc.view(),
+                u.view(),
+                scratch.view_mut(),
+                &w_all,
+                &wp_all,
+                n as f64,
+            );
             best_alpha = best_alphas(&self.alphas, &sse, n as f64);
         }
 
@@ -298,6 +411,128 @@ impl Ridge {
             alpha: best_alpha,
             clip,
         })
+    }
+}
+
+/// The training rows of a fit: a list, or (in cross-validation) every row
+/// outside one fold, listed a chunk at a time (with millions of rows the
+/// whole list would weigh).
+#[derive(Clone, Copy)]
+enum Train<'a> {
+    List(&'a [usize]),
+    AllBut {
+        folds: &'a Folds,
+        fold: usize,
+        rows: usize,
+    },
+}
+
+impl Train<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Train::List(rows) => rows.len(),
+            Train::AllBut { rows, .. } => *rows,
+        }
+    }
+
+    /// `f(position, rows)` for consecutive chunks of at most `size` rows,
+    /// in order.
+    fn chunks(&self, size: usize, mut f: impl FnMut(usize, &[usize])) {
+        match self {
+            Train::List(rows) => {
+                for (k, chunk) in rows.chunks(size).enumerate() {
+                    f(k * size, chunk);
+                }
+            }
+            Train::AllBut { folds, fold, .. } => {
+                let (mut chunk, mut start) = (Vec::with_capacity(size), 0);
+                for (i, &a) in folds.assignment.iter().enumerate() {
+                    if a != *fold {
+                        chunk.push(i);
+                        if chunk.len() == size {
+                            f(start, &chunk);
+                            start += size;
+                            chunk.clear();
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    f(start, &chunk);
+                }
+            }
+        }
+    }
+}
+
+/// The targets of the training rows: in the order of the training rows,
+/// or indexed by row of the representation.
+#[derive(Clone, Copy)]
+enum Targets<'a> {
+    InOrder(ArrayView2<'a, f64>),
+    ByRow(ArrayView2<'a, f64>),
+}
+
+impl Targets<'_> {
+    /// The targets of `rows`, the training rows from position `start` on.
+    fn block(&self, start: usize, rows: &[usize]) -> Array2<f64> {
+        match self {
+            Targets::InOrder(y) => y.slice(s![start..start + rows.len(), ..]).to_owned(),
+            Targets::ByRow(y) => y.select(Axis(0), rows),
+        }
+    }
+}
+
+/// The shift the sums are taken about: a representation's mean and the
+/// targets' (over the training rows, or over every row when the folds
+/// share their sums).
+struct Shift {
+    x: Array1<f64>,
+    y: Array1<f64>,
+}
+
+/// The cross-products of a set of rows with their targets about a
+/// [`Shift`] `(μ, ν)`: `Σ (x − μ)(y − ν)ᵀ` and `Σ (y − ν)`. Sums of
+/// disjoint sets add.
+struct Cross {
+    c: Array2<f64>,
+    ys: Array1<f64>,
+}
+
+impl Cross {
+    /// The cross-products of the rows `rows` of `x` (`y`: their targets,
+    /// in that order), streamed in blocks.
+    fn of(x: &dyn Rows, rows: &[usize], y: Targets<'_>, shift: &Shift) -> Cross {
+        let (d, t) = (x.ncols(), shift.y.len());
+        let mut out = Cross {
+            c: Array2::zeros((d, t)),
+            ys: Array1::zeros(t),
+        };
+        let mut buf = Array2::<f64>::zeros((BLOCK.min(rows.len()).max(1), d));
+        for (k, chunk) in rows.chunks(BLOCK).enumerate() {
+            let yc = y.block(k * BLOCK, chunk) - shift.y.view().insert_axis(Axis(0));
+            for row in yc.rows() {
+                out.ys += &row;
+            }
+            let mut b = buf.slice_mut(s![..chunk.len(), ..]);
+            x.fill(chunk, b.view_mut());
+            b -= &shift.x.view().insert_axis(Axis(0));
+            linalg::matmul_into(out.c.view_mut(), b.t(), yc.view(), true);
+        }
+        out
+    }
+
+    /// The cross-products of the union of disjoint sets, added in order.
+    fn sum<'a>(mut parts: impl Iterator<Item = &'a Cross>) -> Cross {
+        let first = parts.next().expect("at least one part");
+        let mut out = Cross {
+            c: first.c.clone(),
+            ys: first.ys.clone(),
+        };
+        for p in parts {
+            out.c += &p.c;
+            out.ys += &p.ys;
+        }
+        out
     }
 }
 
@@ -328,19 +563,19 @@ fn weight_matrices(
 /// Add the squared leave-one-out residuals of a block of rows to `sse`
 /// (`na × t`): with `A` the rows' coordinates in the eigenbasis, leverage
 /// `h = 1/n + (A∘A) w` and fitted `ŷ = A (w ∘ p)`, the residual is
-/// `(y_c − ŷ) / (1 − h)`.
+/// `(y_c − ŷ) / (1 − h)`. `scratch` (the shape of `a`) is overwritten.
 fn add_loo_sse(
     sse: &mut Array2<f64>,
     yc: ArrayView2<'_, f64>,
     a: ArrayView2<'_, f64>,
+    mut scratch: ndarray::ArrayViewMut2<'_, f64>,
     w_all: &Array2<f64>,
     wp_all: &Array2<f64>,
     n: f64,
 ) {
     let (na, t) = sse.dim();
-    let a2 = a.mapv(|v| v * v);
-    let lev = linalg::matmul(a2.view(), w_all.view()); // rows × na
-    drop(a2);
+    Zip::from(&mut scratch).and(&a).for_each(|s, &v| *s = v * v);
+    let lev = linalg::matmul(scratch.view(), w_all.view()); // rows × na
     let fitted = linalg::matmul(a, wp_all.view()); // rows × (na·t)
     for k in 0..na {
         for target in 0..t {
@@ -388,6 +623,28 @@ impl Probe for Ridge {
             pred: fitted.predict_rows(x, split.test),
             alpha: Some(fitted.alpha.clone()),
         })
+    }
+
+    /// Every training fold with more rows than columns: one pass for the
+    /// moments of all of them ([`Ridge::fit_folds_shared`]); otherwise
+    /// each fold on its own.
+    fn fit_predict_folds(
+        &self,
+        x: &dyn Rows,
+        y: ArrayView2<'_, f64>,
+        folds: &Folds,
+        grams: Option<&FoldGrams<'_>>,
+        fold_done: &FoldSink<'_>,
+    ) -> Result<()> {
+        let sizes = folds.sizes();
+        let primal = sizes
+            .iter()
+            .all(|&test| x.nrows() - test > x.ncols() && x.nrows() - test >= 2);
+        if primal {
+            self.fit_folds_shared(x, y, folds, grams, fold_done)
+        } else {
+            each_fold(self, x, y, folds, fold_done)
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use super::markdown::report_markdown;
 use super::plot::figures;
 use super::Report;
 use crate::error::{CpdError, Result};
+use crate::io::ids::Ids;
 
 /// File names written into the output directory.
 pub const REPORT_JSON: &str = "report.json";
@@ -51,7 +52,7 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 pub fn write_outputs(
     dir: &Path,
     report: &Report,
-    ids: &[String],
+    ids: &Ids,
     assignment: &[usize],
     extra: Vec<(String, Vec<u8>)>,
 ) -> Result<Vec<PathBuf>> {
@@ -220,7 +221,7 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
 /// out-of-fold predictions parallel to `report.results`.
 pub fn predictions_csv(
     report: &Report,
-    ids: &[String],
+    ids: &Ids,
     assignment: &[usize],
     y: ndarray::ArrayView2<'_, f64>,
     oof: &[Vec<f64>],
@@ -254,7 +255,7 @@ pub fn predictions_csv(
             let fold = assignment[i].to_string();
             let (yv, pv) = (y[(i, t)].to_string(), pred[i].to_string());
             w.write_record([
-                id.as_str(),
+                id,
                 &fold,
                 &r.model,
                 &r.layer,
@@ -273,12 +274,12 @@ pub fn predictions_csv(
 }
 
 /// `id,fold` for every row.
-pub fn folds_csv(ids: &[String], assignment: &[usize]) -> Result<Vec<u8>> {
+pub fn folds_csv(ids: &Ids, assignment: &[usize]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| CpdError::format(FOLDS_CSV, e.to_string());
     w.write_record(["id", "fold"]).map_err(err)?;
     for (id, f) in ids.iter().zip(assignment) {
-        w.write_record([id.as_str(), &f.to_string()]).map_err(err)?;
+        w.write_record([id, &f.to_string()]).map_err(err)?;
     }
     w.into_inner()
         .map_err(|e| CpdError::format(FOLDS_CSV, e.to_string()))
@@ -316,7 +317,7 @@ mod tests {
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
         let dir = tempfile::tempdir().unwrap();
-        let written = write_outputs(dir.path(), &r, &[], &[], Vec::new()).unwrap();
+        let written = write_outputs(dir.path(), &r, &Ids::new(), &[], Vec::new()).unwrap();
         assert!(written.iter().any(|p| p.ends_with(GAPS_CSV)));
     }
 
@@ -331,7 +332,7 @@ mod tests {
             [Some(0.2), Some(0.4), Some(0.1)],
         ));
         let r = report(results);
-        let ids: Vec<String> = (0..4).map(|i| format!("id{i}")).collect();
+        let ids: Ids = (0..4).map(|i| format!("id{i}")).collect();
         let written = write_outputs(dir.path(), &r, &ids, &[0, 1, 0, 1], Vec::new()).unwrap();
         let names: Vec<String> = written
             .iter()

@@ -123,7 +123,7 @@ fn check_table(t: &Table) -> Result<()> {
         if id.is_empty() {
             return Err(cell(r + 1, "id", "empty id".into()));
         }
-        if let Some(first) = rows.insert(id.as_str(), r + 1) {
+        if let Some(first) = rows.insert(id, r + 1) {
             return Err(cell(
                 r + 1,
                 "id",

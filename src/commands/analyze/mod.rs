@@ -150,7 +150,7 @@ pub struct Analysis {
     /// The report.
     pub report: Report,
     /// Row ids in report order.
-    pub ids: Vec<String>,
+    pub ids: crate::io::ids::Ids,
     /// Fold assignment used.
     pub folds: Folds,
     /// With [`AnalyzeConfig::predictions`], the out-of-fold predictions of
@@ -315,13 +315,15 @@ fn run(
     let probes = Probes::check(config)?;
     let mut inputs = Vec::new();
     let tables = load::tables(config, data, &mut inputs)?;
-    let ds = load::align(config, tables)?;
+    let mut ds = load::align(config, tables)?;
     let (folds, curve) = split::folds(config, &ds, &mut inputs)?;
     let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
+    // The targets move out of the data set (nothing after reads them
+    // there): with millions of rows a copy would weigh.
     let y = if config.residualize_target {
         projection.residual_raw(ds.targets.view())
     } else {
-        ds.targets.clone()
+        std::mem::take(&mut ds.targets)
     };
     let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
     let run = probe::Run {

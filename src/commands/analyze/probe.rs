@@ -18,6 +18,7 @@ use crate::flow::cv::{cross_validate_with, CvScores};
 use crate::flow::dataset::Dataset;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::mean_std;
+use crate::flow::moments::FoldGrams;
 use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::flow::rows::{Dense, Rows, Stored};
 use crate::io;
@@ -77,16 +78,38 @@ impl Run<'_> {
             .collect();
         self.progress.add_work(self.per_rep(comp_probes.len()));
         self.progress.stage("composition");
-        let comp = score_all(
+        let mut comp = score_all(
             &comp_probes,
             &Dense(self.ds.composition.view()),
+            None,
             self.y,
             self.folds,
             self.progress,
         )?;
+        // The composition records repeat in every layer: their isomer
+        // accuracy is computed once, and their out-of-fold predictions are
+        // kept only to be written (with millions of rows they weigh).
+        let isomer = comp
+            .scores
+            .iter_mut()
+            .map(|per_target| {
+                per_target
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(t, s)| {
+                        let acc = self.isomers.accuracy(self.y.column(t), &s.oof);
+                        if !self.config.predictions {
+                            s.oof = Vec::new();
+                        }
+                        acc
+                    })
+                    .collect()
+            })
+            .collect();
         let comp = CompScores {
             kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
             scores: comp,
+            isomer,
         };
         let mut out = Probed::default();
         for (i, spec) in self.config.embeddings.iter().enumerate() {
@@ -226,6 +249,7 @@ impl Run<'_> {
             folds: self.folds,
             targets: &self.ds.target_names,
             comp_scores: &comp.scores,
+            comp_isomer: &comp.isomer,
             n: self.ds.n(),
             zero_tol: residual_zero_tol(layer.dtype()),
             progress: self.progress,
@@ -265,21 +289,29 @@ impl Run<'_> {
             .stage(&format!("{what}: projecting (2 passes, {place})"));
         let geom = self.projection.residual_rows(&raw, ctx.zero_tol);
         self.progress.stage(&format!(
-            "{what}: probing raw and geom, {} folds (ridge: 4 passes per fold, {place})",
+            "{what}: probing raw and geom, {} folds ({place})",
             self.folds.k
         ));
-        let (recs, preds) = ctx.probe_pair(&raw, &geom, None)?;
+        // A layer's statistics come from the shard that holds its first
+        // probe (in a whole run: always). They and ridge read the per-fold
+        // Gram sums of raw and geom: one Gram pass over the layer for both.
+        let stats = self
+            .only
+            .is_none_or(|u| u.holds(&spec.model, &layer.name, self.probes[0].0));
+        let ridge = probes.iter().any(|(k, _)| *k == ProbeKind::Ridge);
+        let grams = (stats || ridge).then(|| {
+            rayon::join(
+                || FoldGrams::compute(&raw, self.folds),
+                || FoldGrams::compute(&geom, self.folds),
+            )
+        });
+        if let (true, Some((r, g))) = (stats, &grams) {
+            out.layer_stats
+                .push(layer_stats(&spec.model, &layer.name, r.all(), g.all()));
+        }
+        let (recs, preds) = ctx.probe_pair(&raw, &geom, grams.as_ref(), None)?;
         out.results.extend(recs);
         out.predictions.extend(preds);
-        // A layer's statistics come from the shard that holds its first
-        // probe (in a whole run: always).
-        if self
-            .only
-            .is_none_or(|u| u.holds(&spec.model, &layer.name, self.probes[0].0))
-        {
-            out.layer_stats
-                .push(layer_stats(&spec.model, &layer.name, &raw, &geom));
-        }
         if let Some(c) = self.curve {
             out.curves
                 .extend(self.curves(&spec.model, &layer.name, &probes, c, &raw, &geom)?);
@@ -358,10 +390,12 @@ struct LayerCtx<'a> {
     folds: &'a Folds,
     targets: &'a [String],
     comp_scores: &'a RepScores,
+    /// Isomer accuracy and pairs of `comp_scores` (probe, then target).
+    comp_isomer: &'a [Vec<IsomerScore>],
     n: usize,
     zero_tol: f64,
     progress: &'a dyn Progress,
-    ids: &'a [String],
+    ids: &'a crate::io::ids::Ids,
     grid: &'a [f64],
     keep_predictions: bool,
     isomers: &'a Isomers,
@@ -376,19 +410,22 @@ impl LayerCtx<'_> {
     /// probe and representation (composition, raw, geom).
     fn probe(&self, raw: &dyn Rows, channels: Option<&str>) -> Result<LayerRecords> {
         let geom = self.projection.residual_rows(raw, self.zero_tol);
-        self.probe_pair(raw, &geom, channels)
+        self.probe_pair(raw, &geom, None, channels)
     }
 
-    /// [`LayerCtx::probe`] with the residual already built.
+    /// [`LayerCtx::probe`] with the residual already built (and, when
+    /// computed, the per-fold Gram sums of raw and geom).
     fn probe_pair(
         &self,
         raw: &dyn Rows,
         geom: &dyn Rows,
+        grams: Option<&(FoldGrams<'_>, FoldGrams<'_>)>,
         channels: Option<&str>,
     ) -> Result<LayerRecords> {
+        let (raw_g, geom_g) = (grams.map(|g| &g.0), grams.map(|g| &g.1));
         let (raw_scores, geom_scores) = rayon::join(
-            || score_all(self.probes, raw, self.y, self.folds, self.progress),
-            || score_all(self.probes, geom, self.y, self.folds, self.progress),
+            || score_all(self.probes, raw, raw_g, self.y, self.folds, self.progress),
+            || score_all(self.probes, geom, geom_g, self.y, self.folds, self.progress),
         );
         let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
         let mut out = Vec::new();
@@ -418,8 +455,11 @@ impl LayerCtx<'_> {
                     );
                     r.channels = channels.map(str::to_owned);
                     diagnose(&mut r, s, &scores.extrapolation, self.ids);
-                    (r.isomer_accuracy, r.isomer_pairs) =
-                        self.isomers.accuracy(self.y.column(t), &s.oof);
+                    (r.isomer_accuracy, r.isomer_pairs) = if rep == "composition" {
+                        self.comp_isomer[i][t]
+                    } else {
+                        self.isomers.accuracy(self.y.column(t), &s.oof)
+                    };
                     if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
                         r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
                             a == self.grid.first().expect("grid")
@@ -441,7 +481,12 @@ impl LayerCtx<'_> {
 struct CompScores {
     kinds: Vec<ProbeKind>,
     scores: RepScores,
+    /// Isomer accuracy and pairs of every score (probe, then target).
+    isomer: Vec<Vec<IsomerScore>>,
 }
+
+/// Isomer accuracy and pairs of a record ([`Isomers::accuracy`]).
+type IsomerScore = (Option<f64>, usize);
 
 /// What was measured on one representation: the scores of every probe
 /// (outer) for every target (inner), and each fold's largest extrapolation.
@@ -454,21 +499,33 @@ struct RepScores {
 fn score_all(
     probes: &[(ProbeKind, &dyn Probe)],
     x: &dyn Rows,
+    grams: Option<&FoldGrams<'_>>,
     y: ArrayView2<'_, f64>,
     folds: &Folds,
     progress: &dyn Progress,
 ) -> Result<RepScores> {
+    let (scores, extrapolation) = rayon::join(
+        || {
+            probes
+                .iter()
+                .map(|(_, p)| cross_validate_with(*p, x, y, folds, grams, &|| progress.done()))
+                .collect::<Result<_>>()
+        },
+        || extrapolation(x, folds),
+    );
     Ok(RepScores {
-        scores: probes
-            .iter()
-            .map(|(_, p)| cross_validate_with(*p, x, y, folds, &|| progress.done()))
-            .collect::<Result<_>>()?,
-        extrapolation: extrapolation(x, folds),
+        scores: scores?,
+        extrapolation,
     })
 }
 
 /// Fill a record's median, per-fold diagnostics and instability verdict.
-fn diagnose(r: &mut ResultRecord, s: &CvScores, extrap: &[Option<Extrapolation>], ids: &[String]) {
+fn diagnose(
+    r: &mut ResultRecord,
+    s: &CvScores,
+    extrap: &[Option<Extrapolation>],
+    ids: &crate::io::ids::Ids,
+) {
     r.r2_median = median(&s.r2_folds);
     let shares: Vec<Option<f64>> = s.worst.iter().map(|w| w.map(|(_, share)| share)).collect();
     r.unstable = is_unstable(&s.r2_folds, &shares);
@@ -479,9 +536,9 @@ fn diagnose(r: &mut ResultRecord, s: &CvScores, extrap: &[Option<Extrapolation>]
             FoldDiagnostic {
                 fold: f,
                 r2: finite_or_none(s.r2_folds[f]),
-                worst_id: worst.map(|(row, _)| ids[row].clone()),
+                worst_id: worst.map(|(row, _)| ids[row].to_owned()),
                 worst_share: worst.map(|(_, share)| share),
-                extrapolation_id: e.map(|e| ids[e.row].clone()),
+                extrapolation_id: e.map(|e| ids[e.row].to_owned()),
                 extrapolation_column: e.map(|e| e.column),
                 extrapolation_z: e.map(|e| e.z),
             }
