@@ -13,12 +13,15 @@
 //!
 //! and [`is_unstable`] turns the per-fold figures into a verdict.
 
+use std::collections::HashMap;
+
 use ndarray::{s, Array1, Array2};
 use rayon::prelude::*;
 
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::Folds;
 use crate::flow::rows::{Rows, BLOCK};
+use crate::io::ids::Ids;
 use crate::report::{Culprit, Instability, ResultRecord};
 
 /// A record is unstable when one held-out structure carries more than this
@@ -231,18 +234,15 @@ pub fn is_unstable(r2_folds: &[f64], shares: &[Option<f64>]) -> bool {
 }
 
 /// The run's instability summary: unstable records, the structures that
-/// dominate their folds, and the ridge records whose alpha hit the grid's edge.
-pub fn summary(results: &[ResultRecord], ds: &Dataset) -> Instability {
-    summary_with(results, &|id| formula(ds, id))
-}
-
-/// [`summary`] with the formulas of the structures given by `formula`.
+/// dominate their folds (with their formulas given by `formula`, e.g.
+/// [`Formulas::of_id`]), and the ridge records whose alpha hit the grid's
+/// edge.
 pub fn summary_with(
     results: &[ResultRecord],
     formula: &dyn Fn(&str) -> Option<String>,
 ) -> Instability {
     let mut culprits: Vec<Culprit> = Vec::new();
-    let mut z_of: std::collections::HashMap<(&str, usize), f64> = Default::default();
+    let mut z_of: HashMap<(&str, usize), f64> = Default::default();
     for r in results {
         for d in &r.fold_diagnostics {
             if let (Some(id), Some(z)) = (&d.extrapolation_id, d.extrapolation_z) {
@@ -299,19 +299,64 @@ pub fn summary_with(
     }
 }
 
-/// A structure's formula from its counts in Hill order (C, then H, then
-/// the other elements alphabetically; alphabetically throughout without
-/// carbon), e.g. `C2F6`; `None` for fractions.
-pub fn formula(ds: &Dataset, id: &str) -> Option<String> {
-    if ds.composition_mode != CompositionMode::Counts {
-        return None;
+/// Every structure's formula (Hill order, [`hill`]), kept once per distinct
+/// composition plus one index per row: the composition matrix itself is
+/// freed once composition alone is scored, and with millions of rows it
+/// weighs (`8·k` bytes a row against 4 here). Empty for fractions, which
+/// have no formula.
+#[derive(Debug, Clone, Default)]
+pub struct Formulas {
+    /// The distinct formulas, in order of first appearance.
+    names: Vec<String>,
+    /// `names[of_row[i]]` is row `i`'s formula.
+    of_row: Vec<u32>,
+}
+
+impl Formulas {
+    /// The formulas of the rows of `ds.composition` (counts only).
+    ///
+    /// # Panics
+    /// With more than 2³² distinct compositions.
+    pub fn new(ds: &Dataset) -> Formulas {
+        if ds.composition_mode != CompositionMode::Counts {
+            return Formulas::default();
+        }
+        let mut index: HashMap<Vec<u64>, u32> = HashMap::new();
+        let mut names = Vec::new();
+        let of_row = ds
+            .composition
+            .rows()
+            .into_iter()
+            .map(|row| {
+                // +0.0 and −0.0 are the same count.
+                let bits: Vec<u64> = row.iter().map(|v| (v + 0.0).to_bits()).collect();
+                *index.entry(bits).or_insert_with(|| {
+                    names.push(hill(&ds.composition_columns, row.iter().copied()));
+                    u32::try_from(names.len() - 1).expect("at most 2^32 compositions")
+                })
+            })
+            .collect();
+        Formulas { names, of_row }
     }
-    let row = ds.ids.iter().position(|i| i == id)?;
-    let mut parts: Vec<(&str, f64)> = ds
-        .composition_columns
+
+    /// The formula of the structure `id` of `ids` (the data set's ids);
+    /// `None` for fractions or an unknown id.
+    pub fn of_id(&self, ids: &Ids, id: &str) -> Option<String> {
+        if self.of_row.is_empty() {
+            return None;
+        }
+        let row = ids.iter().position(|i| i == id)?;
+        Some(self.names[self.of_row[row] as usize].clone())
+    }
+}
+
+/// A formula from counts in Hill order (C, then H, then the other elements
+/// alphabetically; alphabetically throughout without carbon), e.g. `C2F6`.
+pub fn hill(columns: &[String], counts: impl Iterator<Item = f64>) -> String {
+    let mut parts: Vec<(&str, f64)> = columns
         .iter()
-        .enumerate()
-        .map(|(j, el)| (el.as_str(), ds.composition[(row, j)]))
+        .map(String::as_str)
+        .zip(counts)
         .filter(|&(_, c)| c > 0.0)
         .collect();
     let has_carbon = parts.iter().any(|&(el, _)| el == "C");
@@ -328,7 +373,7 @@ pub fn formula(ds: &Dataset, id: &str) -> Option<String> {
             f.push_str(&c.to_string());
         }
     }
-    Some(f)
+    f
 }
 
 #[cfg(test)]
@@ -355,6 +400,42 @@ mod tests {
         assert_eq!(hit.column, 0);
         assert_eq!(hit.row, 4);
         assert!((hit.z - (2.0 - 0.35) / 0.15).abs() < 1e-9);
+    }
+
+    #[test]
+    fn formulas_are_hill_ordered_and_kept_once_per_composition() {
+        let columns: Vec<String> = ["H", "C", "N", "O", "F"].map(String::from).to_vec();
+        let ds = |mode| Dataset {
+            ids: ["a", "b", "c", "d"].into_iter().collect(),
+            composition_columns: columns.clone(),
+            composition: array![
+                [0.0, 2.0, 0.0, 0.0, 6.0],
+                [4.0, 1.0, 0.0, 0.0, 0.0],
+                [0.0, 2.0, 0.0, 0.0, 6.0],
+                [-0.0, 0.0, 2.0, 1.0, 0.0]
+            ],
+            composition_mode: mode,
+            composition_path: Default::default(),
+            target_names: Vec::new(),
+            targets: Array2::zeros((4, 0)),
+            targets_path: Default::default(),
+        };
+        let counts = ds(CompositionMode::Counts);
+        let f = Formulas::new(&counts);
+        let got: Vec<Option<String>> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|id| f.of_id(&counts.ids, id))
+            .collect();
+        let want = [Some("C2F6"), Some("CH4"), Some("C2F6"), Some("N2O"), None];
+        assert_eq!(got, want.map(|w| w.map(String::from)));
+        // One name per distinct composition, −0.0 counted as 0.
+        assert_eq!(f.names.len(), 3);
+        assert_eq!(f.of_row, [0, 1, 0, 2]);
+        // Without carbon: alphabetical, H among the others.
+        assert_eq!(hill(&columns, [2.0, 0.0, 0.0, 1.0, 0.0].into_iter()), "H2O");
+        assert_eq!(hill(&columns, [1.0, 0.0, 0.0, 0.0, 1.0].into_iter()), "FH");
+        let fractions = ds(CompositionMode::Fractions);
+        assert_eq!(Formulas::new(&fractions).of_id(&fractions.ids, "a"), None);
     }
 
     #[test]

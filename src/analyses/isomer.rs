@@ -10,41 +10,77 @@
 //! the same fitted probe, and a probe on composition alone sees identical
 //! inputs for them, so every composition record scores exactly 0.5.
 //!
-//! Cost: the groups are found once per run (a hash of each row's
+//! Cost: the groups are found once per run (the rows sorted by fold and
 //! composition bits); each record then takes O(Σ m²) over groups of m
 //! isomers, which stays far below a probe's cost (QM9's largest group,
-//! C7H10O2, has about 6,100 members: ~1,200 per fold, ~0.7 M pairs).
+//! C7H10O2, has about 6,100 members: ~1,200 per fold, ~0.7 M pairs). The
+//! groups are kept as one list of row numbers and the offsets where each
+//! group starts: with millions of rows, a list per group would weigh more
+//! than the rows themselves.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
 
 use ndarray::{ArrayView1, ArrayView2};
 
 /// Groups of rows with identical composition held out in the same fold
-/// (only groups of two or more).
+/// (only groups of two or more), ordered by their first row; the rows of a
+/// group in increasing order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Isomers {
-    groups: Vec<Vec<usize>>,
+    /// The rows of every group, group after group.
+    rows: Vec<u32>,
+    /// Group `g` is `rows[starts[g]..starts[g + 1]]`.
+    starts: Vec<usize>,
 }
 
 impl Isomers {
     /// Group the rows of `composition` (`n × k`, counts or fractions) by
     /// their exact values and by their fold in `assignment`.
+    ///
+    /// # Panics
+    /// When the lengths differ, or with more than 2³² rows.
     pub fn new(composition: ArrayView2<'_, f64>, assignment: &[usize]) -> Isomers {
         assert_eq!(composition.nrows(), assignment.len(), "rows and folds");
-        let mut by_key: HashMap<(usize, Vec<u64>), Vec<usize>> = HashMap::new();
-        for (i, row) in composition.rows().into_iter().enumerate() {
-            // +0.0 and −0.0 are the same count.
-            let bits = row.iter().map(|v| (v + 0.0).to_bits()).collect();
-            by_key.entry((assignment[i], bits)).or_default().push(i);
+        let n = u32::try_from(composition.nrows()).expect("at most 2^32 rows");
+        // +0.0 and −0.0 are the same count.
+        let bits = |v: &f64| (v + 0.0).to_bits();
+        let key = |a: u32, b: u32| {
+            let (a, b) = (a as usize, b as usize);
+            assignment[a].cmp(&assignment[b]).then_with(|| {
+                let (ra, rb) = (composition.row(a), composition.row(b));
+                ra.iter().map(bits).cmp(rb.iter().map(bits))
+            })
+        };
+        let mut order: Vec<u32> = (0..n).collect();
+        // Stable: the rows of a group stay in increasing order.
+        order.sort_by(|&a, &b| key(a, b));
+        let mut groups: Vec<(u32, usize, usize)> = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let end = start
+                + order[start..]
+                    .iter()
+                    .take_while(|&&r| key(order[start], r) == Ordering::Equal)
+                    .count();
+            if end - start > 1 {
+                groups.push((order[start], start, end));
+            }
+            start = end;
         }
-        let mut groups: Vec<Vec<usize>> = by_key.into_values().filter(|g| g.len() > 1).collect();
         groups.sort_unstable();
-        Isomers { groups }
+        let mut rows = Vec::with_capacity(groups.iter().map(|g| g.2 - g.1).sum());
+        let mut starts = Vec::with_capacity(groups.len() + 1);
+        starts.push(0);
+        for &(_, a, b) in &groups {
+            rows.extend_from_slice(&order[a..b]);
+            starts.push(rows.len());
+        }
+        Isomers { rows, starts }
     }
 
     /// Number of groups (of two or more isomers in one fold).
     pub fn groups(&self) -> usize {
-        self.groups.len()
+        self.starts.len() - 1
     }
 
     /// Pairwise accuracy of `prediction` against `target` (both in row
@@ -57,9 +93,11 @@ impl Isomers {
     ) -> (Option<f64>, usize) {
         let (mut score, mut pairs) = (0.0f64, 0usize);
         let mut finite = true;
-        for g in &self.groups {
+        for w in self.starts.windows(2) {
+            let g = &self.rows[w[0]..w[1]];
             for (a, &i) in g.iter().enumerate() {
                 for &j in &g[a + 1..] {
+                    let (i, j) = (i as usize, j as usize);
                     let dy = target[i] - target[j];
                     if dy == 0.0 || dy.is_nan() {
                         continue;
@@ -122,5 +160,45 @@ mod tests {
         let y = array![1.0, 5.0, 2.0, -3.0, 8.0, 1.0, 2.0];
         let pred = [4.0, 4.0, -1.0, -1.0, -1.0, 0.5, 0.5];
         assert_eq!(iso.accuracy(y.view(), &pred), (Some(0.5), 5));
+    }
+
+    #[test]
+    fn groups_are_every_set_of_equal_rows_in_a_fold_by_first_row() {
+        // Brute force on a small seeded table with many repeats.
+        let (n, k) = (300, 3);
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let c = ndarray::Array2::from_shape_fn((n, k), |_| next(3) as f64);
+        let folds: Vec<usize> = (0..n).map(|_| next(2) as usize).collect();
+        let mut expect: Vec<Vec<u32>> = Vec::new();
+        let mut seen = vec![false; n];
+        for i in 0..n {
+            if seen[i] {
+                continue;
+            }
+            let g: Vec<u32> = (i..n)
+                .filter(|&j| folds[j] == folds[i] && c.row(j) == c.row(i))
+                .map(|j| j as u32)
+                .collect();
+            for &j in &g {
+                seen[j as usize] = true;
+            }
+            if g.len() > 1 {
+                expect.push(g);
+            }
+        }
+        let iso = Isomers::new(c.view(), &folds);
+        let got: Vec<Vec<u32>> = iso
+            .starts
+            .windows(2)
+            .map(|w| iso.rows[w[0]..w[1]].to_vec())
+            .collect();
+        assert!(expect.len() > 10, "the table has repeats");
+        assert_eq!(got, expect);
     }
 }

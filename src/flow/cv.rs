@@ -105,13 +105,12 @@ pub fn cross_validate_with(
         .zip(alphas)
         .enumerate()
     {
-        let y_all: Vec<f64> = y.column(t).to_vec();
         out.push(CvScores {
             r2_folds,
             alphas: (!alphas.is_empty()).then_some(alphas),
-            r2_pooled: metrics::r2(&y_all, &oof),
-            mae: metrics::mae(&y_all, &oof),
-            rmse: metrics::rmse(&y_all, &oof),
+            r2_pooled: metrics::r2(y.column(t), &oof),
+            mae: metrics::mae(y.column(t), &oof),
+            rmse: metrics::rmse(y.column(t), &oof),
             worst,
             oof,
         });

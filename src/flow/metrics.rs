@@ -1,9 +1,15 @@
 //! Scores, as scikit-learn computes them.
 
+use ndarray::ArrayView1;
+
 /// Coefficient of determination `1 − SS_res / SS_tot` (scikit-learn's
 /// `r2_score` with `force_finite=True`: a constant `y` scores 1.0 when
 /// predicted exactly and 0.0 otherwise, instead of NaN or −∞).
-pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
+///
+/// `y` is a slice or a column view (a target column of a row-major table
+/// is read in place rather than copied).
+pub fn r2<'a>(y: impl Into<ArrayView1<'a, f64>>, pred: &[f64]) -> f64 {
+    let y = y.into();
     assert_eq!(y.len(), pred.len());
     if y.len() < 2 {
         // scikit-learn: R² is not well-defined with fewer than two samples.
@@ -19,12 +25,14 @@ pub fn r2(y: &[f64], pred: &[f64]) -> f64 {
 }
 
 /// Mean absolute error.
-pub fn mae(y: &[f64], pred: &[f64]) -> f64 {
+pub fn mae<'a>(y: impl Into<ArrayView1<'a, f64>>, pred: &[f64]) -> f64 {
+    let y = y.into();
     y.iter().zip(pred).map(|(a, b)| (a - b).abs()).sum::<f64>() / y.len() as f64
 }
 
 /// Root mean squared error.
-pub fn rmse(y: &[f64], pred: &[f64]) -> f64 {
+pub fn rmse<'a>(y: impl Into<ArrayView1<'a, f64>>, pred: &[f64]) -> f64 {
+    let y = y.into();
     (y.iter()
         .zip(pred)
         .map(|(a, b)| (a - b) * (a - b))

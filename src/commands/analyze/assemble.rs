@@ -8,7 +8,7 @@ use super::{AnalyzeConfig, FoldSpec, Probes};
 use crate::analyses::channels::channel_routing;
 use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
-use crate::analyses::instability::{formula, summary_with};
+use crate::analyses::instability::{summary_with, Formulas};
 use crate::analyses::profile::profiles;
 use crate::analyses::verdict::verdict;
 use crate::flow::dataset::{CompositionMode, Dataset};
@@ -30,6 +30,7 @@ pub(super) fn report(
     ds: &Dataset,
     folds: &Folds,
     projection: &Projection,
+    formulas: &Formulas,
     inputs: Vec<InputInfo>,
     results: Vec<ResultRecord>,
     curves: Vec<CurveRecord>,
@@ -66,7 +67,7 @@ pub(super) fn report(
         timing: Timing { seconds: 0.0 },
     };
     analyse(&mut report, config.inflation_threshold, &|id| {
-        formula(ds, id)
+        formulas.of_id(&ds.ids, id)
     });
     report.timing.seconds = start.elapsed().as_secs_f64();
     report
@@ -77,7 +78,7 @@ pub(super) fn report(
 /// instability, and the verdict that opens the report — as a run does:
 /// `cpd merge` calls it on the union of the shards' records. `formula`
 /// gives a structure's formula by id
-/// ([`crate::analyses::instability::formula`]).
+/// ([`Formulas::of_id`]).
 pub fn analyse(
     report: &mut Report,
     inflation_threshold: f64,

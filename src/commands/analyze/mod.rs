@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::analyses::channels::ChannelSpec;
+use crate::analyses::instability::Formulas;
 use crate::analyses::isomer::Isomers;
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
@@ -326,6 +327,12 @@ fn run(
         std::mem::take(&mut ds.targets)
     };
     let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
+    let formulas = Formulas::new(&ds);
+    // The composition moves to the probing stage, which frees it once
+    // composition alone is scored (unless learning curves need it again):
+    // with millions of rows it weighs. Nothing after reads it in the data
+    // set (the culprits' formulas come from `formulas`).
+    let composition = std::mem::take(&mut ds.composition);
     let run = probe::Run {
         config,
         probes: &probes.list(),
@@ -340,7 +347,7 @@ fn run(
         only,
         memory: data.map(|d| d.embeddings.as_slice()),
     };
-    let probed = run.all(&mut inputs)?;
+    let probed = run.all(composition, &mut inputs)?;
     let similarity = if similarity {
         progress.stage("similarity");
         similarity::similarity(
@@ -358,6 +365,7 @@ fn run(
         &ds,
         &folds,
         &projection,
+        &formulas,
         inputs,
         probed.results,
         probed.curves,

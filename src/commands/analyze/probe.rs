@@ -3,7 +3,7 @@
 //! (and channel groups), with the instability diagnostics of every record,
 //! and the learning curves when asked for.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 use super::load::{select_layers, sha256_values};
 use super::shard::Units;
@@ -66,9 +66,11 @@ pub(super) struct Probed {
 }
 
 impl Run<'_> {
-    /// Probe composition, then every model in order; embedding layers are
-    /// recorded in `inputs` as they are probed.
-    pub fn all(&self, inputs: &mut Vec<InputInfo>) -> Result<Probed> {
+    /// Probe `composition` (the data set's, `n × k`), then every model in
+    /// order; embedding layers are recorded in `inputs` as they are probed.
+    /// The composition is dropped once scored, unless learning curves need
+    /// it for every layer.
+    pub fn all(&self, composition: Array2<f64>, inputs: &mut Vec<InputInfo>) -> Result<Probed> {
         // A shard fits on composition only the probes its units need.
         let comp_probes: Vec<(ProbeKind, &dyn Probe)> = self
             .probes
@@ -80,7 +82,7 @@ impl Run<'_> {
         self.progress.stage("composition");
         let mut comp = score_all(
             &comp_probes,
-            &Dense(self.ds.composition.view()),
+            &Dense(composition.view()),
             None,
             self.y,
             self.folds,
@@ -110,6 +112,7 @@ impl Run<'_> {
             kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
             scores: comp,
             isomer,
+            composition: self.curve.is_some().then_some(composition),
         };
         let mut out = Probed::default();
         for (i, spec) in self.config.embeddings.iter().enumerate() {
@@ -313,8 +316,17 @@ impl Run<'_> {
         out.results.extend(recs);
         out.predictions.extend(preds);
         if let Some(c) = self.curve {
+            let composition = comp
+                .composition
+                .as_ref()
+                .expect("kept for learning curves");
+            let reps: [(&str, &dyn Rows); 3] = [
+                ("composition", &Dense(composition.view())),
+                ("raw", &raw),
+                ("geom", &geom),
+            ];
             out.curves
-                .extend(self.curves(&spec.model, &layer.name, &probes, c, &raw, &geom)?);
+                .extend(self.curves(&spec.model, &layer.name, &probes, c, reps)?);
         }
         if let Some(ch) = split {
             // Channel features are column subsets: read the layer whole.
@@ -340,23 +352,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Learning curves of every probe on composition, raw and residual.
+    /// Learning curves of every probe on the representations `reps`
+    /// (composition, raw and residual, by name).
     fn curves(
         &self,
         model: &str,
         layer: &str,
         probes: &[(ProbeKind, &dyn Probe)],
         c: &CurveSpec,
-        raw: &dyn Rows,
-        geom: &dyn Rows,
+        reps: [(&str, &dyn Rows); 3],
     ) -> Result<Vec<CurveRecord>> {
         let mut curves = Vec::new();
-        let comp = Dense(self.ds.composition.view());
-        for (rep, x) in [
-            ("composition", &comp as &dyn Rows),
-            ("raw", raw),
-            ("geom", geom),
-        ] {
+        for (rep, x) in reps {
             for (kind, p) in probes {
                 let points = learning_curve(*p, x, self.y, self.folds, c)?;
                 for (t, target) in self.ds.target_names.iter().enumerate() {
@@ -483,6 +490,8 @@ struct CompScores {
     scores: RepScores,
     /// Isomer accuracy and pairs of every score (probe, then target).
     isomer: Vec<Vec<IsomerScore>>,
+    /// The composition, kept only for learning curves.
+    composition: Option<Array2<f64>>,
 }
 
 /// Isomer accuracy and pairs of a record ([`Isomers::accuracy`]).
