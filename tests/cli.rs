@@ -416,15 +416,31 @@ fn interrupted_run_leaves_every_file_old_or_every_file_new() {
     }
     let again = with(&["--out", "out", "--seed", "7"]);
     let spawn = |extra: &[&str], stdout: Stdio, stderr: Stdio| {
-        Command::new(env!("CARGO_BIN_EXE_cpd"))
-            .args(&again)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpd"));
+        cmd.args(&again)
             .args(extra)
             .current_dir(d)
             .env("RAYON_NUM_THREADS", "2")
             .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap()
+            .stderr(stderr);
+        // A test run started with SIGINT ignored (`nohup`, `cmd &` in a
+        // shell without job control) hands that on to its children, and the
+        // SIGINT below would then never end cpd: the child gets the default.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: signal(2) is async-signal-safe, so it may run between
+            // fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::signal(libc::SIGINT, libc::SIG_DFL) == libc::SIG_ERR {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd.spawn().unwrap()
     };
 
     // Computing: blocked on its first progress line.
