@@ -316,10 +316,7 @@ impl Run<'_> {
         out.results.extend(recs);
         out.predictions.extend(preds);
         if let Some(c) = self.curve {
-            let composition = comp
-                .composition
-                .as_ref()
-                .expect("kept for learning curves");
+            let composition = comp.composition.as_ref().expect("kept for learning curves");
             let reps: [(&str, &dyn Rows); 3] = [
                 ("composition", &Dense(composition.view())),
                 ("raw", &raw),
