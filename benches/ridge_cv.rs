@@ -9,10 +9,10 @@ use ndarray::{Array2, Axis};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use cpd::flow::cv::cross_validate;
 use cpd::flow::folds::Folds;
 use cpd::flow::projection::Projection;
 use cpd::flow::rows::Dense;
+use cpd::probe::cv::cross_validate;
 use cpd::probe::ridge::RidgeParams;
 
 struct Synthetic {

@@ -8,9 +8,10 @@
 //! Data flows one way:
 //!
 //! 1. [`io`] loads embeddings, tables and structures;
-//! 2. [`flow`] aligns rows by id, projects composition out, splits folds
-//!    and scores under cross-validation;
-//! 3. [`probe`] fits ridge, MLP and GBT probes on a training fold;
+//! 2. [`flow`] aligns rows by id, projects composition out and splits
+//!    folds;
+//! 3. [`probe`] fits ridge, MLP and GBT probes on each training fold and
+//!    scores them on the held-out rows ([`probe::cv`]);
 //! 4. [`analyses`] turn records into the paper's findings (controls,
 //!    channel routing, learning curves, profiles, gaps, instability);
 //! 5. [`report`] holds the report schema and writes it (JSON, CSV,

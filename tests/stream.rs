@@ -7,13 +7,13 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
-use cpd::flow::cv::cross_validate;
 use cpd::flow::dataset::CompositionMode;
 use cpd::flow::folds::Folds;
 use cpd::flow::projection::Projection;
 use cpd::flow::rows::{Dense, Stored, BLOCK};
 use cpd::io::embeddings::{self, Values};
 use cpd::io::peratom::Pool;
+use cpd::probe::cv::cross_validate;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
 use cpd::report::ResultRecord;

@@ -185,7 +185,7 @@ mod tests {
             assert!(w[1] > w[0], "{r2s:?}");
         }
         let full =
-            crate::flow::cv::cross_validate(&ridge, &Dense(x.view()), y.view(), &folds).unwrap();
+            crate::probe::cv::cross_validate(&ridge, &Dense(x.view()), y.view(), &folds).unwrap();
         let full_mean = full[0].r2_folds.iter().sum::<f64>() / 5.0;
         assert!(r2s[0] < full_mean - 0.1, "{r2s:?} vs {full_mean}");
         assert!((r2s[4] - full_mean).abs() < 0.01, "{r2s:?} vs {full_mean}");

@@ -31,9 +31,43 @@ pub enum Command {
     /// Pool a per-atom .npz into a per-structure .npz (ids, layers, irreps), to analyse it many times.
     Pool(PoolArgs),
     /// Join the partial reports of `cpd analyze --shard I/N` into the full report.
-    Merge(super::merge::MergeArgs),
+    Merge(MergeArgs),
     /// Write (and with --submit, submit) a SLURM array job of shards and a dependent merge job.
-    Slurm(super::slurm::SlurmArgs),
+    Slurm(SlurmArgs),
+}
+
+/// `cpd merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The parts: each shard's output directory (or its report.json), every shard of the run once.
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
+    /// Write the merged report (every file `cpd analyze --out` writes) here.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `cpd slurm`.
+#[derive(clap::Args)]
+pub struct SlurmArgs {
+    /// Run manifest (TOML) to analyse.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// Number of shards (array tasks).
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+    /// Directory for the scripts, the parts (DIR/parts/I), the logs (DIR/logs) and the merged report.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Extra sbatch options for both jobs, whitespace-separated (no quoting), e.g. "--partition=cpu --time=02:00:00".
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub sbatch_args: Option<String>,
+    /// Submit both jobs (sbatch must be on PATH).
+    #[arg(long)]
+    pub submit: bool,
 }
 
 /// `cpd pool`.

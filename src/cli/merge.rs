@@ -1,13 +1,13 @@
 //! `cpd analyze --shard I/N` (one shard, written as a partial report) and
 //! `cpd merge` (the parts joined into the full report).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 
-use super::args::AnalyzeArgs;
+use super::args::{AnalyzeArgs, MergeArgs};
 use super::progress::progress_sink;
 use cpd::commands::analyze::shard::{PartialReport, Shard};
 use cpd::commands::analyze::{analyze_shard, AnalyzeConfig, Progress};
@@ -17,20 +17,6 @@ use cpd::report::sections::verdict_text;
 use cpd::report::write::{
     folds_csv, predictions_csv, write_files, write_outputs, FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON,
 };
-
-/// `cpd merge`.
-#[derive(clap::Args)]
-pub struct MergeArgs {
-    /// The parts: each shard's output directory (or its report.json), every shard of the run once.
-    #[arg(required = true, value_name = "PART")]
-    pub parts: Vec<PathBuf>,
-    /// Write the merged report (every file `cpd analyze --out` writes) here.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
 
 /// Progress messages that name the shard.
 struct ShardProgress<'a> {

@@ -7,27 +7,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context};
 
-use cpd::commands::slurm::{parse_job_id, SlurmJob, ARRAY_SH, MERGE_SH};
+use super::args::SlurmArgs;
 
-/// `cpd slurm`.
-#[derive(clap::Args)]
-pub struct SlurmArgs {
-    /// Run manifest (TOML) to analyse.
-    #[arg(long, value_name = "FILE")]
-    pub manifest: PathBuf,
-    /// Number of shards (array tasks).
-    #[arg(long, value_name = "N")]
-    pub shards: usize,
-    /// Directory for the scripts, the parts (DIR/parts/I), the logs (DIR/logs) and the merged report.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Extra sbatch options for both jobs, whitespace-separated (no quoting), e.g. "--partition=cpu --time=02:00:00".
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    pub sbatch_args: Option<String>,
-    /// Submit both jobs (sbatch must be on PATH).
-    #[arg(long)]
-    pub submit: bool,
-}
+use cpd::commands::slurm::{parse_job_id, SlurmJob, ARRAY_SH, MERGE_SH};
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))

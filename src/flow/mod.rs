@@ -2,9 +2,9 @@
 //! ([`crate::probe`]): align rows by id ([`dataset`]), project composition
 //! out ([`projection`]), split into folds ([`folds`]), read representations
 //! as row blocks ([`rows`]) with their per-fold Gram sums ([`moments`]),
-//! and score probes under cross-validation ([`cv`], [`metrics`]).
+//! and the scores' metrics ([`metrics`]). Scoring a probe under
+//! cross-validation is the probe's step (`probe::cv`).
 
-pub mod cv;
 pub mod dataset;
 pub mod folds;
 pub mod metrics;

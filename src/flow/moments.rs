@@ -8,7 +8,7 @@
 //! `Σ_{g≠f} G_g − S Sᵀ/n` with `S = Σ_{g≠f} s_g` over its `n` rows, and the
 //! whole representation's is the same sum over every fold. Ridge's
 //! cross-validation ([`crate::probe::ridge`], given them by
-//! [`crate::flow::cv::cross_validate_with`]) and the layer statistics
+//! [`crate::probe::cv::cross_validate_with`]) and the layer statistics
 //! ([`crate::analyses::layerstats`]) read them, so a layer's rows are
 //! multiplied into a Gram matrix once for both (`n·d²` flops, against
 //! `k − 1` times that for one Gram matrix per training fold).

@@ -7,9 +7,7 @@
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use crate::io::embeddings::Values;
-
-/// Rows per block when a representation is streamed.
-pub const BLOCK: usize = 256;
+pub use crate::io::stream::BLOCK;
 
 /// An `n × d` representation whose rows can be produced on demand.
 pub trait Rows: Sync {

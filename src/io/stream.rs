@@ -8,7 +8,7 @@
 //! optional row order (alignment by id permutes the order, not the data).
 //!
 //! Memory: the bytes of the rows of one request (at most one block of
-//! [`crate::flow::rows::BLOCK`] rows from the callers in cpd), nothing per
+//! [`BLOCK`] rows from the callers in cpd), nothing per
 //! row of the file. Page-cache pages filled by `pread` belong to the kernel,
 //! not to the process, so they do not count in its resident set (a memory
 //! map would).
@@ -23,6 +23,10 @@ use ndarray::{s, Array2, ArrayViewMut1, ArrayViewMut2, ShapeBuilder};
 
 use crate::error::{CpdError, Result};
 use crate::io::MAX_ABS_VALUE;
+
+/// Rows per block when a layer or a representation is read in blocks
+/// (here and by every row source of `flow::rows`).
+pub const BLOCK: usize = 256;
 
 /// Requested rows closer than this (in stored rows) are read with one
 /// `pread` spanning the gap; further apart, each run is read on its own.
@@ -288,7 +292,7 @@ impl DiskLayer {
     pub fn to_f64(&self) -> Array2<f64> {
         let mut out = Array2::<f64>::zeros((self.rows, self.cols).f());
         let all: Vec<usize> = (0..self.rows).collect();
-        let bs = crate::flow::rows::BLOCK;
+        let bs = BLOCK;
         let mut buf = Array2::<f64>::zeros((bs.min(self.rows), self.cols));
         for (b, chunk) in all.chunks(bs).enumerate() {
             let mut v = buf.slice_mut(s![..chunk.len(), ..]);
@@ -321,7 +325,7 @@ impl DiskLayer {
     /// Call `f(first_row, block)` on consecutive row blocks, in the current
     /// row order.
     fn scan(&self, mut f: impl FnMut(usize, ndarray::ArrayView2<'_, f64>)) {
-        let bs = crate::flow::rows::BLOCK;
+        let bs = BLOCK;
         let mut buf = Array2::<f64>::zeros((bs.min(self.rows), self.cols));
         let all: Vec<usize> = (0..self.rows).collect();
         for (b, chunk) in all.chunks(bs).enumerate() {

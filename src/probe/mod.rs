@@ -1,6 +1,8 @@
 //! Probes: estimators fitted on a training fold and scored on the held-out
-//! fold. Each probe lives in its own module; [`ProbeKind`] is the registry.
+//! fold. Each probe lives in its own module; [`ProbeKind`] is the registry;
+//! [`cv`] runs a probe over every fold and scores it.
 
+pub mod cv;
 pub mod gbt;
 pub mod mlp;
 pub mod ridge;

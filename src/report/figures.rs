@@ -2,9 +2,11 @@
 //! profiles, learning curves, channel routing and similarity heatmaps, the
 //! disentanglement map and the isomer accuracy. Each is a plain SVG document
 //! drawn with [`super::svg`]; a kind yields no figure when the report has no
-//! data for it.
+//! data for it. [`figures`] lists every kind, the R² bars first.
 
-use super::plot::{sanitise, Figure};
+use std::collections::BTreeSet;
+
+use super::plot::{disentanglement_figures, sanitise, Figure};
 use super::svg::{
     colour, dark, diverging, frame, log_ticks, sequential, tick_label, ticks, Anchor, Scale, Svg,
 };
@@ -17,8 +19,41 @@ const R2: (f64, f64) = (-1.0, 1.0);
 const LEFT: f64 = 78.0;
 const TOP: f64 = 44.0;
 
+/// A figure kind: every figure of that kind the report has data for.
+type FigureKind = fn(&Report) -> Result<Vec<Figure>>;
+
+/// The figure kinds, in the order their figures are listed.
+const KINDS: &[FigureKind] = &[disentanglement_figures, all];
+
+/// Every figure the report has data for, kind by kind, in report order.
+/// File names are unique (a clash after sanitising gets a `_2`, `_3`, …
+/// suffix).
+pub fn figures(report: &Report) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for kind in KINDS {
+        out.extend(kind(report)?);
+    }
+    let mut seen = BTreeSet::new();
+    for f in &mut out {
+        if !seen.insert(f.file_name.clone()) {
+            let (stem, ext) = f
+                .file_name
+                .rsplit_once('.')
+                .map_or((f.file_name.clone(), String::new()), |(s, e)| {
+                    (s.to_string(), format!(".{e}"))
+                });
+            let mut k = 2;
+            while !seen.insert(format!("{stem}_{k}{ext}")) {
+                k += 1;
+            }
+            f.file_name = format!("{stem}_{k}{ext}");
+        }
+    }
+    Ok(out)
+}
+
 /// The analysis figure kinds, in the order they are listed.
-pub(super) fn all(report: &Report) -> Result<Vec<Figure>> {
+fn all(report: &Report) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     out.extend(layer_profiles(report));
     out.extend(isomer_bars(report));
@@ -752,6 +787,25 @@ mod tests {
     use super::*;
     use crate::report::fixture::{report, triple};
     use crate::report::{GapRecord, SimilarityRecord};
+
+    #[test]
+    fn file_names_are_sanitised_and_unique() {
+        assert_eq!(sanitise("gap ev/ü<x>.1-2_3"), "gap_ev___x_.1-2_3");
+        let mut results = triple("m", "l", "a b", [Some(0.1), Some(0.2), Some(0.3)]);
+        results.extend(triple("m", "l", "a_b", [Some(0.1), Some(0.2), Some(0.3)]));
+        results.extend(triple("m", "l", "a/b", [Some(0.1), Some(0.2), Some(0.3)]));
+        let mut figs = figures(&report(results)).unwrap();
+        figs.retain(|f| f.file_name.starts_with("r2_"));
+        let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "r2_a_b_ridge.svg",
+                "r2_a_b_ridge_2.svg",
+                "r2_a_b_ridge_3.svg"
+            ]
+        );
+    }
 
     /// `<tag` opening elements minus closings and self-closings: 0 when
     /// every element is closed.

@@ -8,25 +8,9 @@ use super::markdown::{
     folds_description, gaps_table, inputs_table, rank_description, results_table, GAP_NOTE,
 };
 use super::plot::Figure;
+use super::svg::escape;
 use super::table::Table;
 use super::Report;
-
-/// Escape text for HTML element content and double- or single-quoted
-/// attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;\
@@ -46,7 +30,7 @@ figcaption{color:#555;font-size:.9em;margin-top:.3em}\
 footer{margin-top:3em;color:#777;font-size:.85em}";
 
 /// The page. `figures` are inlined as SVG markup as given (they come from
-/// [`super::plot::figures`], whose text is already escaped); every other
+/// [`super::figures::figures`], whose text is already escaped); every other
 /// piece of text from the report is HTML-escaped here.
 pub fn report_html(report: &Report, figures: &[Figure]) -> String {
     let mut h = String::new();
@@ -268,8 +252,8 @@ fn html_table(h: &mut String, t: &Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::figures::figures;
     use crate::report::fixture::{report, triple};
-    use crate::report::plot::figures;
 
     /// Void elements of HTML that the page uses (no end tag).
     const VOID: &[&str] = &["meta"];

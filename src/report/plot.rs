@@ -5,9 +5,7 @@
 //! R²_raw and R²_geom side by side for every model/layer — is drawn here;
 //! the analysis figures (layer profiles, isomer accuracy, disentanglement
 //! maps, learning curves, routing and similarity heatmaps) are in
-//! `figures.rs`. A new kind is one more function in [`KINDS`].
-
-use std::collections::BTreeSet;
+//! `figures.rs`, which also lists every kind.
 
 use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
@@ -29,39 +27,6 @@ pub struct Figure {
     pub title: String,
     /// The SVG document.
     pub svg: String,
-}
-
-/// A figure kind: every figure of that kind the report has data for.
-type FigureKind = fn(&Report) -> Result<Vec<Figure>>;
-
-/// The figure kinds, in the order their figures are listed.
-const KINDS: &[FigureKind] = &[disentanglement_figures, super::figures::all];
-
-/// Every figure the report has data for, kind by kind, in report order.
-/// File names are unique (a clash after sanitising gets a `_2`, `_3`, …
-/// suffix).
-pub fn figures(report: &Report) -> Result<Vec<Figure>> {
-    let mut out = Vec::new();
-    for kind in KINDS {
-        out.extend(kind(report)?);
-    }
-    let mut seen = BTreeSet::new();
-    for f in &mut out {
-        if !seen.insert(f.file_name.clone()) {
-            let (stem, ext) = f
-                .file_name
-                .rsplit_once('.')
-                .map_or((f.file_name.clone(), String::new()), |(s, e)| {
-                    (s.to_string(), format!(".{e}"))
-                });
-            let mut k = 2;
-            while !seen.insert(format!("{stem}_{k}{ext}")) {
-                k += 1;
-            }
-            f.file_name = format!("{stem}_{k}{ext}");
-        }
-    }
-    Ok(out)
 }
 
 /// Replace every character outside `[A-Za-z0-9_.-]` by `_`.
@@ -105,7 +70,7 @@ const SLOT: i32 = 300;
 /// R²_comp / R²_raw / R²_geom per model/layer, one figure per
 /// (target, probe) in the order they first appear in the report. Records of
 /// a channel group (`channels` set) are left out.
-fn disentanglement_figures(report: &Report) -> Result<Vec<Figure>> {
+pub(super) fn disentanglement_figures(report: &Report) -> Result<Vec<Figure>> {
     let rows: Vec<Row<'_>> = pivot(report)
         .into_iter()
         .filter(|r| r.channels.is_none())
@@ -355,11 +320,9 @@ mod tests {
     use super::*;
     use crate::report::fixture::{record, report, triple};
 
-    /// The R² bar figures only (the analysis figures have their own tests).
+    /// The R² bar figures.
     fn r2_figures(r: &Report) -> Vec<Figure> {
-        let mut f = figures(r).unwrap();
-        f.retain(|f| f.file_name.starts_with("r2_"));
-        f
+        disentanglement_figures(r).unwrap()
     }
 
     /// Attributes of every `<tag …>` element, with the text up to the next
@@ -516,24 +479,6 @@ mod tests {
         assert!(figs
             .iter()
             .all(|f| f.svg.starts_with("<svg ") && f.svg.trim_end().ends_with("</svg>")));
-    }
-
-    #[test]
-    fn file_names_are_sanitised_and_unique() {
-        assert_eq!(sanitise("gap ev/ü<x>.1-2_3"), "gap_ev___x_.1-2_3");
-        let mut results = triple("m", "l", "a b", [Some(0.1), Some(0.2), Some(0.3)]);
-        results.extend(triple("m", "l", "a_b", [Some(0.1), Some(0.2), Some(0.3)]));
-        results.extend(triple("m", "l", "a/b", [Some(0.1), Some(0.2), Some(0.3)]));
-        let figs = r2_figures(&report(results));
-        let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "r2_a_b_ridge.svg",
-                "r2_a_b_ridge_2.svg",
-                "r2_a_b_ridge_3.svg"
-            ]
-        );
     }
 
     #[test]

@@ -4,7 +4,22 @@
 
 use std::fmt::Write;
 
-use super::html::escape;
+/// Escape text for XML and HTML element content and double- or
+/// single-quoted attribute values (the SVG here and `report.html`).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// matplotlib's tab10, the colours of series.
 pub const PALETTE: [&str; 10] = [

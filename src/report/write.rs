@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use super::figures::figures;
 use super::html::report_html;
 use super::markdown::report_markdown;
-use super::plot::figures;
 use super::Report;
 use crate::error::{CpdError, Result};
 use crate::io::ids::Ids;
@@ -42,7 +42,7 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 }
 
 /// Write `folds.csv`, `results.csv`, `report.md`, `report.html`, the
-/// figures (`r2_<target>_<probe>.svg`, see [`super::plot::figures`]) and
+/// figures (`r2_<target>_<probe>.svg`, see [`super::figures::figures`]) and
 /// `report.json`, in that order. Returns the paths written.
 ///
 /// SVG files of an earlier run in the same directory that this run does not

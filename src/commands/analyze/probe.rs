@@ -14,7 +14,6 @@ use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapola
 use crate::analyses::isomer::Isomers;
 use crate::analyses::layerstats::layer_stats;
 use crate::error::{CpdError, Result};
-use crate::flow::cv::{cross_validate_with, CvScores};
 use crate::flow::dataset::Dataset;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::mean_std;
@@ -23,6 +22,7 @@ use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::flow::rows::{Dense, Rows, Stored};
 use crate::io;
 use crate::io::embeddings::{self, Layer};
+use crate::probe::cv::{cross_validate_with, CvScores};
 use crate::probe::{Probe, ProbeKind};
 use crate::report::{
     finite_or_none, CurveRecord, FoldDiagnostic, InputInfo, LayerStatsRecord, ResultRecord,

@@ -5,12 +5,12 @@ use std::sync::Mutex;
 
 use ndarray::ArrayView2;
 
+use super::{FoldPrediction, Probe};
 use crate::error::Result;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::{self, worst_share};
 use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
-use crate::probe::{FoldPrediction, Probe};
 
 /// Cross-validated scores of one probe on one representation for one target.
 #[derive(Debug, Clone)]
