@@ -292,12 +292,11 @@ impl DiskLayer {
     pub fn to_f64(&self) -> Array2<f64> {
         let mut out = Array2::<f64>::zeros((self.rows, self.cols).f());
         let all: Vec<usize> = (0..self.rows).collect();
-        let bs = BLOCK;
-        let mut buf = Array2::<f64>::zeros((bs.min(self.rows), self.cols));
-        for (b, chunk) in all.chunks(bs).enumerate() {
+        let mut buf = Array2::<f64>::zeros((BLOCK.min(self.rows), self.cols));
+        for (b, chunk) in all.chunks(BLOCK).enumerate() {
             let mut v = buf.slice_mut(s![..chunk.len(), ..]);
             self.fill(chunk, v.view_mut());
-            out.slice_mut(s![b * bs..b * bs + chunk.len(), ..])
+            out.slice_mut(s![b * BLOCK..b * BLOCK + chunk.len(), ..])
                 .assign(&v);
         }
         out
@@ -325,13 +324,12 @@ impl DiskLayer {
     /// Call `f(first_row, block)` on consecutive row blocks, in the current
     /// row order.
     fn scan(&self, mut f: impl FnMut(usize, ndarray::ArrayView2<'_, f64>)) {
-        let bs = BLOCK;
-        let mut buf = Array2::<f64>::zeros((bs.min(self.rows), self.cols));
+        let mut buf = Array2::<f64>::zeros((BLOCK.min(self.rows), self.cols));
         let all: Vec<usize> = (0..self.rows).collect();
-        for (b, chunk) in all.chunks(bs).enumerate() {
+        for (b, chunk) in all.chunks(BLOCK).enumerate() {
             let mut v = buf.slice_mut(s![..chunk.len(), ..]);
             self.fill(chunk, v.view_mut());
-            f(b * bs, v.view());
+            f(b * BLOCK, v.view());
         }
     }
 
