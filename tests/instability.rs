@@ -99,6 +99,9 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         pool: Default::default(),
         similarity: false,
         max_rows: None,
+        group_folds: None,
+        permutations: 0,
+        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
     }
 }
 
@@ -249,11 +252,11 @@ fn cli_marks_unstable_records_and_writes_predictions() {
         stdout.contains("m43 (C4H2), fold 3: up to"),
         "culprit line: {stdout}"
     );
-    assert!(stdout.contains("try --scale clip"), "{stdout}");
+    assert!(stdout.contains("--predictions writes every"), "{stdout}");
 
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("out/report.json")).unwrap()).unwrap();
-    assert_eq!(report["settings"]["scale"], "standard");
+    assert_eq!(report["settings"]["scale"], "robust");
     let mut rdr = csv::Reader::from_path(d.join("out/predictions.csv")).unwrap();
     assert_eq!(
         rdr.headers().unwrap().iter().collect::<Vec<_>>(),

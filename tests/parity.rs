@@ -203,6 +203,9 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         pool: Default::default(),
         similarity: false,
         max_rows: None,
+        group_folds: None,
+        permutations: 0,
+        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
     }
 }
 

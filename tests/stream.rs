@@ -52,6 +52,9 @@ fn config(model_paths: Vec<(&str, Vec<PathBuf>)>, probes: Vec<ProbeKind>) -> Ana
         pool: Default::default(),
         similarity: false,
         max_rows: None,
+        group_folds: None,
+        permutations: 0,
+        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
     }
 }
 

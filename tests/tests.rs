@@ -12,3 +12,4 @@ mod peratom;
 mod shard;
 mod similarity;
 mod stream;
+mod verdict;

@@ -290,10 +290,13 @@ def analyze(
     mlp_batch: int = 200,
     mlp_max_epochs: int = 200,
     mlp_patience: int = 10,
-    scale: str = "standard",
+    scale: str = "robust",
     predictions: bool = False,
     similarity: bool = False,
     max_rows: Optional[int] = None,
+    group_folds: Optional[str] = None,
+    permutations: int = 0,
+    bootstrap: int = 1000,
     residualize_target: bool = False,
     composition: str = "counts",
     controls: bool = False,
@@ -342,8 +345,20 @@ def analyze(
         to 10 and needs ``gbt_validation``.
     mlp_hidden, mlp_alpha, mlp_lr, mlp_batch, mlp_max_epochs, mlp_patience
         The MLP probe's settings (``--mlp-*``).
-    scale : {"standard", "clip"}
-        Feature scaling of ridge and the MLP (``--scale``).
+    scale : {"robust", "standard", "clip", "global", "global-clip"}
+        Feature scaling of ridge and the MLP (``--scale``): ``robust``
+        (the default) centres each column and divides all by one shared
+        scale, and the MLP also clips held-out features to the training
+        fold's range; ``standard`` is scikit-learn's ``StandardScaler``.
+    group_folds : {"composition"}, optional
+        Keep every structure of one composition in one fold
+        (``--group-folds``).
+    permutations : int
+        Within-fold permutations of the targets behind every record's
+        ``null`` (``--permutations``; 0: none).
+    bootstrap : int
+        Bootstrap replicates behind every interval (``--bootstrap``; 0:
+        none).
     predictions : bool
         Keep every out-of-fold prediction (:attr:`Report.predictions`,
         ``predictions.csv`` on :meth:`Report.write`).
@@ -429,6 +444,9 @@ def analyze(
         predictions=predictions,
         similarity=bool(similarity),
         max_rows=None if max_rows is None else int(max_rows),
+        group_folds=group_folds,
+        permutations=int(permutations),
+        bootstrap=int(bootstrap),
         residualize_target=residualize_target,
         controls=controls,
         inflation_threshold=inflation_threshold,

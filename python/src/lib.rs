@@ -32,6 +32,7 @@ use cpd::io::table::Table;
 use cpd::probe::gbt::GbtParams;
 use cpd::probe::mlp::MlpParams;
 use cpd::probe::ridge::RidgeParams;
+use cpd::flow::folds::GroupFolds;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
 use cpd::report::markdown::{run_line, text_table};
@@ -153,6 +154,9 @@ struct Settings {
     predictions: bool,
     similarity: bool,
     max_rows: Option<usize>,
+    group_folds: Option<String>,
+    permutations: usize,
+    bootstrap: usize,
     residualize_target: bool,
     controls: bool,
     inflation_threshold: f64,
@@ -216,15 +220,7 @@ fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
         seed,
         ..MlpParams::default()
     };
-    let scale = match s.scale.as_str() {
-        "standard" => Scale::Standard,
-        "clip" => Scale::Clip,
-        other => {
-            return Err(invalid(format!(
-                "scale '{other}': expected standard or clip"
-            )))
-        }
-    };
+    let scale = Scale::parse(&s.scale).map_err(|e| invalid(e.to_string()))?;
     let composition_mode = match s.composition.as_str() {
         "counts" => CompositionMode::Counts,
         "fractions" => CompositionMode::Fractions,
@@ -294,6 +290,14 @@ fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
         pool: Pool::Mean,
         similarity: s.similarity,
         max_rows: s.max_rows,
+        group_folds: s
+            .group_folds
+            .as_deref()
+            .map(GroupFolds::parse)
+            .transpose()
+            .map_err(py_err)?,
+        permutations: s.permutations,
+        bootstrap: s.bootstrap,
     })
 }
 

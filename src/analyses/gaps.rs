@@ -1,6 +1,7 @@
 //! The paper's disentanglement diagnostic: how much a nonlinear probe (MLP)
 //! reads from the residual beyond a linear one (ridge).
 
+use crate::flow::bootstrap::{difference, interval};
 use crate::report::{GapRecord, ResultRecord};
 
 /// The linear–nonlinear gap on the residual for every (model, layer,
@@ -26,6 +27,7 @@ pub fn gaps(results: &[ResultRecord]) -> Vec<GapRecord> {
                 (Some(m), Some(l)) => Some(m - l),
                 _ => None,
             };
+            let d = difference(&mlp.replicates, &ridge.replicates);
             Some(GapRecord {
                 model: ridge.model.clone(),
                 layer: ridge.layer.clone(),
@@ -38,6 +40,7 @@ pub fn gaps(results: &[ResultRecord]) -> Vec<GapRecord> {
                     (Some(l), Some(g)) => Some(l - g.abs()),
                     _ => None,
                 },
+                gap_ci: interval(&d),
             })
         })
         .collect()

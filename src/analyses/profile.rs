@@ -4,7 +4,26 @@
 //! the "disentanglement gradient". Control targets (`ctrl_*`) and channel
 //! groups are left out: profiles are about whole layers and real targets.
 
+use crate::flow::bootstrap::interval;
 use crate::report::{LayerPick, ModelProfile, Profiles, ResultRecord};
+
+/// The whole-layer `geom` record of `probe` on `model`/`layer`/`target`.
+pub fn geom_record<'a>(
+    results: &'a [ResultRecord],
+    model: &str,
+    layer: &str,
+    target: &str,
+    probe: &str,
+) -> Option<&'a ResultRecord> {
+    results.iter().find(|r| {
+        r.channels.is_none()
+            && r.representation == "geom"
+            && r.model == model
+            && r.layer == layer
+            && r.target == target
+            && r.probe == probe
+    })
+}
 
 fn geom(
     results: &[ResultRecord],
@@ -13,17 +32,30 @@ fn geom(
     target: &str,
     probe: &str,
 ) -> Option<f64> {
-    results
-        .iter()
-        .find(|r| {
-            r.channels.is_none()
-                && r.representation == "geom"
-                && r.model == model
-                && r.layer == layer
-                && r.target == target
-                && r.probe == probe
-        })
-        .and_then(|r| r.r2_mean)
+    geom_record(results, model, layer, target, probe).and_then(|r| r.r2_mean)
+}
+
+/// Bootstrap replicates of `geom` (empty when the record has none).
+fn geom_replicates<'a>(
+    results: &'a [ResultRecord],
+    model: &str,
+    layer: &str,
+    target: &str,
+    probe: &str,
+) -> &'a [f64] {
+    geom_record(results, model, layer, target, probe).map_or(&[], |r| &r.replicates)
+}
+
+/// Element-wise sum of replicate vectors of one length (empty as soon as
+/// one is missing).
+fn add_replicates(sum: &mut Option<Vec<f64>>, v: Vec<f64>) {
+    match sum {
+        Some(s) if s.len() == v.len() && !v.is_empty() => {
+            s.iter_mut().zip(&v).for_each(|(a, b)| *a += b)
+        }
+        Some(s) => s.clear(),
+        None => *sum = Some(v),
+    }
 }
 
 /// Profiles from whole-layer `geom` records; `None` without ridge records.
@@ -61,6 +93,10 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
             let mut best_layer = Vec::new();
             let mut most_nonlinear_layer = Vec::new();
             let mut scores = Vec::new();
+            // The score's bootstrap replicates: the same statistic of the
+            // picked layers' replicates (the picks stay those of the point
+            // values).
+            let mut replicates: Option<Vec<f64>> = None;
             for &target in &targets {
                 let pick = |value: &dyn Fn(&str) -> Option<f64>| {
                     layers
@@ -89,11 +125,17 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
                         });
                     }
                     let dis = |l: &str| Some(ridge(l)? - gap(l)?.abs());
-                    if let Some((_, v)) = pick(&dis) {
+                    if let Some((l, v)) = pick(&dis) {
                         scores.push(v);
+                        let r = geom_replicates(results, model, l, target, "ridge");
+                        let m = geom_replicates(results, model, l, target, "mlp");
+                        let d = r.iter().zip(m).map(|(r, m)| r - (m - r).abs()).collect();
+                        add_replicates(&mut replicates, d);
                     }
-                } else if let Some((_, v)) = pick(&ridge) {
+                } else if let Some((l, v)) = pick(&ridge) {
                     scores.push(v);
+                    let r = geom_replicates(results, model, l, target, "ridge");
+                    add_replicates(&mut replicates, r.to_vec());
                 }
             }
             let score = if scores.is_empty() {
@@ -101,11 +143,18 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
             } else {
                 scores.iter().sum::<f64>() / scores.len() as f64
             };
+            let replicates: Vec<f64> = replicates
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v / scores.len() as f64)
+                .collect();
             ModelProfile {
                 model: model.into(),
                 best_layer,
                 most_nonlinear_layer,
                 score,
+                score_ci: interval(&replicates),
+                replicates,
             }
         })
         .collect();
@@ -150,6 +199,10 @@ mod tests {
             fold_diagnostics: Vec::new(),
             isomer_accuracy: None,
             isomer_pairs: 0,
+            isomer_ci: None,
+            r2_ci: None,
+            null: None,
+            replicates: Vec::new(),
         }
     }
 

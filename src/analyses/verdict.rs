@@ -6,7 +6,8 @@
 //! ([`crate::analyses::gaps`]) and the isomer test ([`crate::analyses::isomer`]).
 //! Whole layers and real targets only (no channel groups, no `ctrl_*`).
 
-use crate::report::{Report, ResultRecord};
+use crate::flow::bootstrap::{difference, Difference};
+use crate::report::{Comparison, Report, ResultRecord};
 
 /// At most this many record keys are named on one line.
 const NAMED: usize = 3;
@@ -44,9 +45,13 @@ fn primary(report: &Report) -> Option<&str> {
     }
 }
 
-/// Per model (run order), the layer with the highest mean R²_geom over the
-/// real targets under `probe`, with that mean.
-fn best_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, &'a str, f64)> {
+/// A layer, its mean R²_geom over targets and that mean's replicates.
+type ScoredLayer<'a> = (&'a str, f64, Vec<f64>);
+
+/// Per model (run order), its layers by decreasing mean R²_geom over the
+/// real targets under `probe` (the first kept on ties), each with that
+/// mean and its bootstrap replicates (empty unless every record has them).
+fn ranked_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, Vec<ScoredLayer<'a>>)> {
     let mut models: Vec<&str> = Vec::new();
     for r in &report.results {
         if !models.contains(&r.model.as_str()) {
@@ -62,10 +67,10 @@ fn best_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, &'a str, f6
                     layers.push(&r.layer);
                 }
             }
-            layers
+            let mut scored: Vec<ScoredLayer> = layers
                 .into_iter()
                 .filter_map(|l| {
-                    let v: Vec<f64> = report
+                    let recs: Vec<&ResultRecord> = report
                         .results
                         .iter()
                         .filter(|r| {
@@ -74,42 +79,147 @@ fn best_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, &'a str, f6
                                 && r.layer == l
                                 && r.probe == probe
                                 && r.representation == "geom"
+                                && r.r2_mean.is_some()
                         })
-                        .filter_map(|r| r.r2_mean)
                         .collect();
-                    mean(&v).map(|v| (m, l, v))
+                    let v: Vec<f64> = recs.iter().filter_map(|r| r.r2_mean).collect();
+                    let b = recs.first().map_or(0, |r| r.replicates.len());
+                    let reps = if b > 0 && recs.iter().all(|r| r.replicates.len() == b) {
+                        (0..b)
+                            .map(|i| {
+                                recs.iter().map(|r| r.replicates[i]).sum::<f64>()
+                                    / recs.len() as f64
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    mean(&v).map(|v| (l, v, reps))
                 })
-                .max_by(|a, b| a.2.total_cmp(&b.2))
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+            (!scored.is_empty()).then_some((m, scored))
         })
         .collect()
+}
+
+/// The paired comparisons the verdict reads: each model of the ranking
+/// against the next, and each model's best layer against its runner-up
+/// (under the primary probe). A comparison needs both candidates'
+/// bootstrap replicates; without them (`--bootstrap 0`) there are none.
+pub fn comparisons(report: &Report) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    if let Some(p) = &report.profiles {
+        for w in p.ranking.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            if a.replicates.is_empty() || a.replicates.len() != b.replicates.len() {
+                continue;
+            }
+            if !(a.score.is_finite() && b.score.is_finite()) {
+                continue;
+            }
+            out.push(Comparison {
+                kind: "ranking".into(),
+                a: a.model.clone(),
+                b: b.model.clone(),
+                difference: Difference::of(
+                    a.score - b.score,
+                    &difference(&a.replicates, &b.replicates),
+                ),
+            });
+        }
+    }
+    if let Some(probe) = primary(report) {
+        for (m, layers) in ranked_layers(report, probe) {
+            let [(la, va, ra), (lb, vb, rb), ..] = layers.as_slice() else {
+                continue;
+            };
+            if ra.is_empty() || ra.len() != rb.len() {
+                continue;
+            }
+            out.push(Comparison {
+                kind: "best_layer".into(),
+                a: format!("{m}/{la}"),
+                b: format!("{m}/{lb}"),
+                difference: Difference::of(va - vb, &difference(ra, rb)),
+            });
+        }
+    }
+    out
+}
+
+/// `Δ 0.012 [−0.004, 0.030]`.
+fn delta_text(d: &Difference) -> String {
+    match d.ci {
+        Some([lo, hi]) => format!("Δ {:.3} [{lo:.3}, {hi:.3}]", d.delta),
+        None => format!("Δ {:.3}", d.delta),
+    }
+}
+
+/// `0.251 [0.230, 0.270]`, or the value alone without an interval.
+fn with_ci(v: f64, ci: Option<[f64; 2]>) -> String {
+    match ci {
+        Some([lo, hi]) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+        None => format!("{v:.3}"),
+    }
 }
 
 /// The verdict lines of a report whose analyses are filled in.
 pub fn verdict(report: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(p) = &report.profiles {
-        let ranks: Vec<String> = p
-            .ranking
+    let compared = |kind: &str, a: &str| {
+        report
+            .comparisons
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                if m.score.is_finite() {
-                    format!("{}. {} ({:.3})", i + 1, m.model, m.score)
+            .find(|c| c.kind == kind && c.a == a)
+    };
+    if let Some(p) = &report.profiles {
+        let mut ranks: Vec<String> = Vec::new();
+        for (i, m) in p.ranking.iter().enumerate() {
+            let mut s = if m.score.is_finite() {
+                format!("{}. {} ({})", i + 1, m.model, with_ci(m.score, m.score_ci))
+            } else {
+                format!("{}. {} (—)", i + 1, m.model)
+            };
+            // The comparison with the model above it.
+            if let Some(c) = i
+                .checked_sub(1)
+                .and_then(|j| compared("ranking", &p.ranking[j].model))
+            {
+                let word = if c.difference.tied {
+                    "tied with"
                 } else {
-                    format!("{}. {} (—)", i + 1, m.model)
-                }
-            })
-            .collect();
+                    "below"
+                };
+                s.push_str(&format!(" — {word} {}: {}", c.a, delta_text(&c.difference)));
+            }
+            ranks.push(s);
+        }
         out.push(format!(
             "Model ranking by the {}: {}.",
             p.score,
-            ranks.join(", ")
+            ranks.join("; ")
         ));
     }
     if let Some(probe) = primary(report) {
-        let best: Vec<String> = best_layers(report, probe)
+        let best: Vec<String> = ranked_layers(report, probe)
             .into_iter()
-            .map(|(m, l, v)| format!("{m}: {l} ({v:.3})"))
+            .map(|(m, layers)| {
+                let (l, v, _) = &layers[0];
+                let mut s = format!("{m}: {l} ({v:.3})");
+                if let Some(c) = compared("best_layer", &format!("{m}/{l}")) {
+                    let other = c.b.rsplit_once('/').map_or(c.b.as_str(), |x| x.1);
+                    if c.difference.tied {
+                        s.push_str(&format!(
+                            ", tied with {other}: {}",
+                            delta_text(&c.difference)
+                        ));
+                    } else {
+                        s.push_str(&format!(", above {other}: {}", delta_text(&c.difference)));
+                    }
+                }
+                s
+            })
             .collect();
         if !best.is_empty() {
             out.push(format!(
@@ -187,12 +297,14 @@ pub fn verdict(report: &Report) -> Vec<String> {
     };
     out.push(match gap {
         Some((g, v)) => format!(
-            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}){}.",
+            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}{}){}.",
             g.model,
             g.layer,
             g.target,
             g.r2_geom_ridge.unwrap_or(f64::NAN),
             g.r2_geom_mlp.unwrap_or(f64::NAN),
+            g.gap_ci
+                .map_or(String::new(), |[lo, hi]| format!(" [{lo:+.3}, {hi:+.3}]")),
             unstable_geom(g),
         ),
         None => "Linear–nonlinear gap: not measured (run the ridge and mlp probes).".into(),
@@ -220,8 +332,11 @@ fn isomer_line(report: &Report) -> Option<String> {
             .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((r, a)) = best {
             parts.push(format!(
-                "{t} {a:.3} ({}/{}, {} pairs)",
-                r.model, r.layer, r.isomer_pairs
+                "{t} {} ({}/{}, {} pairs)",
+                with_ci(a, r.isomer_ci),
+                r.model,
+                r.layer,
+                r.isomer_pairs
             ));
         }
     }
@@ -258,6 +373,7 @@ mod tests {
                 r2_geom_mlp: Some(0.3),
                 gap: Some(0.1),
                 disentanglement: Some(0.1),
+                gap_ci: None,
             },
             GapRecord {
                 model: "m".into(),
@@ -268,6 +384,7 @@ mod tests {
                 r2_geom_mlp: Some(0.9),
                 gap: Some(0.5),
                 disentanglement: Some(-0.1),
+                gap_ci: None,
             },
         ];
         let v = verdict(&rep);

@@ -97,14 +97,6 @@ pub enum CompositionArg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ScaleArg {
-    /// StandardScaler on the training fold (scikit-learn parity).
-    Standard,
-    /// StandardScaler, then held-out features clipped to the training fold's range.
-    Clip,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InvariantsArg {
     /// The norm of each copy's 2L+1 components.
     Norms,
@@ -230,9 +222,9 @@ pub struct AnalyzeArgs {
     /// MLP probe: early-stopping patience in epochs [default: 10].
     #[arg(help_heading = "MLP", long, value_name = "N")]
     pub mlp_patience: Option<usize>,
-    /// Feature scaling of the ridge and MLP probes: standard (StandardScaler), or clip (the same, then every held-out row's standardised features clipped to the training fold's per-column range: bounded extrapolation for rare elements). GBT bins its inputs and is unaffected [default: standard].
-    #[arg(help_heading = "Probes", long, value_enum, value_name = "MODE")]
-    pub scale: Option<ScaleArg>,
+    /// Feature scaling of the ridge and MLP probes, on each training fold: standard (StandardScaler, per column), global (centred, one scale shared by every column), and clip / global-clip (the same, then every held-out row clipped to the training fold's per-column range: bounded extrapolation for rare elements). GBT bins its inputs and is unaffected [default: standard].
+    #[arg(help_heading = "Probes", long, value_name = "MODE", value_parser = parse_scale)]
+    pub scale: Option<cpd::probe::scale::Scale>,
     /// Also write predictions.csv: every record's out-of-fold prediction per structure (needs --out).
     #[arg(help_heading = "Output", long)]
     pub predictions: bool,
@@ -290,6 +282,15 @@ pub struct AnalyzeArgs {
     /// MLP and GBT probes: fit on a seeded subsample of at most N rows of each training fold (they hold their training rows in memory; every held-out row is still scored; ridge always uses every row) [default: every row].
     #[arg(help_heading = "Probes", long, value_name = "N")]
     pub max_rows: Option<usize>,
+    /// Keep every structure of one composition in one fold (folds balanced by size, seeded), so no probe trains on an isomer of a held-out structure [default: ungrouped].
+    #[arg(help_heading = "Probes", long, value_name = "BY", value_parser = parse_group_folds)]
+    pub group_folds: Option<cpd::flow::folds::GroupFolds>,
+    /// Refit every probe on N within-fold permutations of the targets: each record's null mean, 95th percentile and p-value [default: 0, none].
+    #[arg(help_heading = "Probes", long, value_name = "N")]
+    pub permutations: Option<usize>,
+    /// Bootstrap replicates (over structures, of the out-of-fold predictions) behind every 95 % interval and paired comparison; 0: none [default: 1000].
+    #[arg(help_heading = "Probes", long, value_name = "N")]
+    pub bootstrap: Option<usize>,
     /// Write report.json, results.csv, report.md and folds.csv here.
     #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -341,4 +342,12 @@ pub struct InspectArgs {
     /// Print the summary as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_scale(s: &str) -> Result<cpd::probe::scale::Scale, String> {
+    cpd::probe::scale::Scale::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_group_folds(s: &str) -> Result<cpd::flow::folds::GroupFolds, String> {
+    cpd::flow::folds::GroupFolds::parse(s).map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use super::args::{AnalyzeArgs, CompositionArg, InvariantsArg, ScaleArg};
+use super::args::{AnalyzeArgs, CompositionArg, InvariantsArg};
 use cpd::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
 use cpd::commands::analyze::{
     AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
@@ -116,11 +116,14 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         controls: false,
         inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
         learning_curve: None,
-        scale: Scale::Standard,
+        scale: Scale::default(),
         predictions: false,
         pool: Pool::Mean,
         similarity: false,
         max_rows: None,
+        group_folds: None,
+        permutations: 0,
+        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
     })
 }
 
@@ -175,11 +178,11 @@ pub fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<
     m.patience = args.mlp_patience.unwrap_or(m.patience);
     m.seed = args.seed.unwrap_or(m.seed);
     if let Some(scale) = args.scale {
-        c.scale = match scale {
-            ScaleArg::Standard => Scale::Standard,
-            ScaleArg::Clip => Scale::Clip,
-        };
+        c.scale = scale;
     }
+    c.group_folds = args.group_folds.or(c.group_folds);
+    c.permutations = args.permutations.unwrap_or(c.permutations);
+    c.bootstrap = args.bootstrap.unwrap_or(c.bootstrap);
     c.predictions |= args.predictions;
     c.similarity |= args.similarity;
     c.pool = args.pool.unwrap_or(c.pool);

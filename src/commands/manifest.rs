@@ -18,11 +18,14 @@
 //! # residualize_target = false
 //! # controls = true  inflation_threshold = 0.1
 //! # learning_curve = [100, 500, 2000]  curve_repeats = 5
-//! # scale = "clip"                    # ridge/MLP: clip held-out features to the training range
+//! # scale = "standard"                # ridge/MLP: standard, clip, global or global-clip
 //! # predictions = true                # write predictions.csv (out-of-fold predictions)
 //! # pool = "mean"                     # per-atom .npz layers: "mean", "sum" or "max"
 //! # similarity = true                 # linear CKA between every pair of layers
 //! # max_rows = 20000                  # MLP/GBT: fit on a seeded subsample of each training fold
+//! # group_folds = "composition"       # every structure of one composition in one fold
+//! # permutations = 100                # every record's permutation null and p-value
+//! # bootstrap = 1000                  # replicates of every 95 % interval (0: none)
 //! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
 //! #                min_leaf = 20  l2 = 0.0  bins = 255
 //! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
@@ -49,7 +52,9 @@ use crate::commands::analyze::{
     AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
 };
 use crate::error::{CpdError, Result};
+use crate::flow::bootstrap::DEFAULT_REPLICATES;
 use crate::flow::dataset::CompositionMode;
+use crate::flow::folds::GroupFolds;
 use crate::io::peratom::Pool;
 use crate::probe::gbt::GbtParams;
 use crate::probe::mlp::MlpParams;
@@ -117,7 +122,7 @@ pub struct SettingsSection {
     pub curve_repeats: Option<usize>,
     /// MLP hyper-parameters.
     pub mlp: Option<MlpSection>,
-    /// Feature scaling of the ridge and MLP probes: `standard` or `clip`.
+    /// Feature scaling of the ridge and MLP probes ([`Scale`]).
     pub scale: Option<Scale>,
     /// Keep the out-of-fold predictions (`predictions.csv`).
     pub predictions: Option<bool>,
@@ -128,6 +133,12 @@ pub struct SettingsSection {
     /// MLP and GBT: fit on a seeded subsample of at most this many rows of
     /// each training fold.
     pub max_rows: Option<usize>,
+    /// Keep every structure of one composition in one fold: `composition`.
+    pub group_folds: Option<GroupFolds>,
+    /// Within-fold permutations of the targets: every record's null.
+    pub permutations: Option<usize>,
+    /// Bootstrap replicates of every interval (0: none).
+    pub bootstrap: Option<usize>,
 }
 
 /// `[settings.mlp]`.
@@ -430,6 +441,9 @@ impl Manifest {
             pool: s.pool.unwrap_or_default(),
             similarity: s.similarity.unwrap_or(false),
             max_rows: s.max_rows,
+            group_folds: s.group_folds,
+            permutations: s.permutations.unwrap_or(0),
+            bootstrap: s.bootstrap.unwrap_or(DEFAULT_REPLICATES),
         })
     }
 }

@@ -477,6 +477,7 @@ fn join(parts: &[&Part]) -> Result<Report> {
         base.shard.settings.inflation_threshold,
         &|id| formulas.get(id).cloned().flatten(),
     );
+    report.drop_replicates();
     Ok(report)
 }
 

@@ -54,6 +54,57 @@ impl Folds {
         Ok(Folds { k, assignment })
     }
 
+    /// Composition-grouped k-fold: every row of one group (`group[i]`, the
+    /// group of row `i`, e.g. from [`composition_groups`]) in the same
+    /// fold, so a probe never trains on an isomer (or polymorph) of a
+    /// held-out structure.
+    ///
+    /// The groups are shuffled by a ChaCha8 generator seeded with `seed`
+    /// (Fisher–Yates), then sorted by decreasing size (stable, so groups of
+    /// one size keep their shuffled order), and each goes to the fold with
+    /// the fewest rows so far, the lowest-numbered on ties: scikit-learn's
+    /// `GroupKFold` balancing, on a seeded order.
+    pub fn grouped(group: &[u32], k: usize, seed: u64) -> Result<Folds> {
+        let n = group.len();
+        if k < 2 {
+            return Err(CpdError::Invalid(format!(
+                "--folds must be at least 2, got {k}"
+            )));
+        }
+        let groups = group.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
+        if groups < k {
+            return Err(CpdError::Invalid(format!(
+                "{groups} distinct compositions are fewer than the {k} folds requested: \
+                 grouped folds need at least one composition per fold"
+            )));
+        }
+        let mut size = vec![0usize; groups];
+        for &g in group {
+            size[g as usize] += 1;
+        }
+        let mut order: Vec<usize> = (0..groups).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        order.sort_by_key(|&g| std::cmp::Reverse(size[g]));
+        let mut fold_of = vec![0usize; groups];
+        let mut load = vec![0usize; k];
+        for g in order {
+            let f = (0..k).min_by_key(|&f| (load[f], f)).expect("k ≥ 2");
+            fold_of[g] = f;
+            load[f] += size[g];
+        }
+        if let Some(f) = load.iter().position(|&l| l < 2) {
+            return Err(CpdError::Invalid(format!(
+                "grouped folds: fold {f} gets {} row(s) ({n} rows in {groups} compositions): \
+                 every fold needs at least 2 rows for R² to be defined",
+                load[f]
+            )));
+        }
+        Ok(Folds {
+            k,
+            assignment: group.iter().map(|&g| fold_of[g as usize]).collect(),
+        })
+    }
+
     /// Folds from an `id,fold` table, aligned to `ids`. Fold labels must be
     /// the integers `0..k` with every fold non-empty and `k ≥ 2`.
     pub fn from_table(table: &Table, ids: &Ids, ids_path: &std::path::Path) -> Result<Folds> {
@@ -135,9 +186,88 @@ impl Folds {
     }
 }
 
+/// The group of every row of `composition`: rows with identical values
+/// (`+0.0` and `−0.0` alike) share a group; groups are numbered from 0 in
+/// order of their first row.
+pub fn composition_groups(composition: ndarray::ArrayView2<'_, f64>) -> Vec<u32> {
+    let mut seen: std::collections::HashMap<Vec<u64>, u32> = std::collections::HashMap::new();
+    composition
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let key: Vec<u64> = row.iter().map(|v| (v + 0.0).to_bits()).collect();
+            let next = seen.len() as u32;
+            *seen.entry(key).or_insert(next)
+        })
+        .collect()
+}
+
+/// How rows are grouped when folds are made (`--group-folds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupFolds {
+    /// Rows of identical composition share a fold.
+    Composition,
+}
+
+impl GroupFolds {
+    /// The name used on the command line, in manifests and in reports.
+    pub fn name(self) -> &'static str {
+        "composition"
+    }
+
+    /// Parse `composition`.
+    pub fn parse(s: &str) -> Result<GroupFolds> {
+        match s.trim() {
+            "composition" => Ok(GroupFolds::Composition),
+            other => Err(CpdError::Invalid(format!(
+                "unknown fold grouping '{other}' (expected composition)"
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouped_folds_keep_every_composition_in_one_fold_and_balance_sizes() {
+        // 40 groups of sizes 1..=8 (cycling), 180 rows.
+        let group: Vec<u32> = (0..40u32)
+            .flat_map(|g| std::iter::repeat_n(g, (g % 8 + 1) as usize))
+            .collect();
+        let f = Folds::grouped(&group, 5, 3).unwrap();
+        assert_eq!(f.assignment.len(), group.len());
+        for (i, &g) in group.iter().enumerate() {
+            let first = group.iter().position(|&h| h == g).unwrap();
+            assert_eq!(f.assignment[i], f.assignment[first], "group {g} split");
+        }
+        let sizes = f.sizes();
+        assert_eq!(sizes.iter().sum::<usize>(), 180);
+        let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(
+            hi - lo <= 8,
+            "greedy balance within the largest group: {sizes:?}"
+        );
+        assert_eq!(f, Folds::grouped(&group, 5, 3).unwrap(), "seeded");
+        assert_ne!(f, Folds::grouped(&group, 5, 4).unwrap(), "another seed");
+        let e = Folds::grouped(&[0, 0, 1, 1], 3, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("2 distinct compositions are fewer than the 3 folds"),
+            "{e}"
+        );
+        let e = Folds::grouped(&[0, 0, 0, 0, 1, 2], 3, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least 2 rows"), "{e}");
+    }
+
+    #[test]
+    fn composition_groups_number_identical_rows_alike() {
+        let c = ndarray::array![[1.0, 2.0], [0.0, 1.0], [1.0, 2.0], [-0.0, 1.0], [3.0, 0.0]];
+        assert_eq!(composition_groups(c.view()), vec![0, 1, 0, 1, 2]);
+    }
 
     #[test]
     fn shuffled_folds_have_kfold_sizes_and_depend_on_seed_only() {

@@ -5,9 +5,11 @@
 //! and the scores' metrics ([`metrics`]). Scoring a probe under
 //! cross-validation is the probe's step (`probe::cv`).
 
+pub mod bootstrap;
 pub mod dataset;
 pub mod folds;
 pub mod metrics;
 pub mod moments;
+pub mod permutation;
 pub mod projection;
 pub mod rows;

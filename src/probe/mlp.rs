@@ -303,7 +303,7 @@ impl Mlp {
 
     /// The same probe with feature scaling `scale`.
     pub fn with_scale(mut self, scale: Scale) -> Self {
-        self.scale = scale;
+        self.scale = scale.for_mlp();
         self
     }
 
@@ -499,7 +499,7 @@ impl Mlp {
         x_test: ArrayView2<'_, f64>,
         fold: usize,
     ) -> Result<FoldPrediction> {
-        let (mean, scale) = standardisation(x_train);
+        let (mean, scale) = standardisation(x_train, self.scale);
         let to_f32 = |x: ArrayView2<'_, f64>| {
             let mut out = Array2::<f32>::zeros(x.raw_dim());
             for (mut o, row) in out.rows_mut().into_iter().zip(x.rows()) {
@@ -510,11 +510,11 @@ impl Mlp {
             out
         };
         let xs_train = to_f32(x_train);
-        let xs_test = match self.scale {
-            Scale::Standard => to_f32(x_test),
+        let xs_test = match self.scale.clips() {
+            false => to_f32(x_test),
             // Clip in f64 to the training extremes, then round: rounding
             // to f32 is monotone, so this equals clipping the f32 values.
-            Scale::Clip => {
+            true => {
                 let mut extremes = ClipBounds::empty(x_train.ncols());
                 extremes.extend(x_train);
                 let bounds =

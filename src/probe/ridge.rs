@@ -25,9 +25,12 @@
 //! | `alphas` | `logspace(-3, 3, 13)` | non-empty, each finite and > 0; one value = fixed alpha |
 //!
 //! # Scaling
-//! [`Scale::Clip`] clamps every predicted row's standardised features to
-//! the training fold's per-column range (see [`super::scale`]); the fit,
-//! and so the chosen alphas, are those of [`Scale::Standard`].
+//! Features are centred on the training fold and divided by the scales of
+//! [`Scale::scales`]: per column (`standard`, `clip`) or one shared scale
+//! (`global`, `global-clip`). The clipping variants clamp every predicted
+//! row's scaled features to the training fold's per-column range (see
+//! [`super::scale`]); the fit, and so the chosen alphas, are those of the
+//! same scaling without clipping.
 //!
 //! # Degenerate input
 //! Constant training columns (scikit-learn's `_is_constant_feature` rule)
@@ -108,7 +111,7 @@ impl Ridge {
 
     /// The same probe with feature scaling `scale`.
     pub fn with_scale(mut self, scale: Scale) -> Self {
-        self.scale = scale;
+        self.scale = scale.for_ridge();
         self
     }
 
@@ -167,7 +170,7 @@ impl Ridge {
         };
         let gram = Gram::of(x, train, &shift.x);
         let cross = Cross::of(x, train, Targets::InOrder(y), &shift);
-        let extremes = (self.scale == Scale::Clip).then_some((sums.lo, sums.hi));
+        let extremes = self.scale.clips().then_some((sums.lo, sums.hi));
         self.fit_moments(
             x,
             Train::List(train),
@@ -180,7 +183,7 @@ impl Ridge {
     }
 
     /// The primal fit from the training rows' sums about `shift` (their
-    /// [`Gram`] and [`Cross`] sums, and under [`Scale::Clip`] their raw
+    /// [`Gram`] and [`Cross`] sums, and under a clipping [`Scale`] their raw
     /// per-column extremes): standardisation, one eigendecomposition of the
     /// standardised Gram matrix `XᵀX = V diag(λ) Vᵀ`, a pass over the
     /// training rows for the leave-one-out residuals of every alpha, and the
@@ -215,16 +218,8 @@ impl Ridge {
             }
         }
         let mut g = gram.centred_lower();
-        let eps = f64::EPSILON;
-        let scale = Array1::from_shape_fn(d, |j| {
-            let var = g[(j, j)] / nf;
-            let bound = nf * eps * var + (nf * mean[j] * eps).powi(2);
-            if var > bound {
-                var.sqrt()
-            } else {
-                1.0
-            }
-        });
+        let var = Array1::from_shape_fn(d, |j| g[(j, j)] / nf);
+        let scale = self.scale.scales(n, &mean, &var);
         // Standardise: S⁻¹ G S⁻¹ and S⁻¹ Xcᵀ y_c.
         for j in 0..d {
             for i in j..d {
@@ -314,7 +309,7 @@ impl Ridge {
             .into_par_iter()
             .map(|f| Cross::of(x, &folds.test(f), Targets::ByRow(y), &shift))
             .collect();
-        let clip = self.scale == Scale::Clip;
+        let clip = self.scale.clips();
         // A fold's rows are listed in its own task: with many rows, the
         // index lists of every fold at once would outweigh everything else.
         (0..folds.k).into_par_iter().try_for_each(|f| {
@@ -365,7 +360,7 @@ impl Ridge {
     fn fit_kernel(&self, x: ArrayView2<'_, f64>, y: ArrayView2<'_, f64>) -> Result<FittedRidge> {
         let (n, d) = x.dim();
         let t = y.ncols();
-        let (mean, scale) = standardisation(x);
+        let (mean, scale) = standardisation(x, self.scale);
         let xs = standardised(x, &mean, &scale);
         let y_mean = y.mean_axis(Axis(0)).expect("n ≥ 2");
         let yc = &y - &y_mean.view().insert_axis(Axis(0));
@@ -398,7 +393,7 @@ impl Ridge {
             coef.column_mut(target)
                 .assign(&xs.t().dot(&u.dot(&(&p.column(target) * &inv))));
         }
-        let clip = (self.scale == Scale::Clip).then(|| {
+        let clip = self.scale.clips().then(|| {
             let mut b = ClipBounds::empty(d);
             b.extend(xs.view());
             b
@@ -653,7 +648,7 @@ impl Probe for Ridge {
 pub struct FittedRidge {
     /// Training means of the features.
     pub mean: Array1<f64>,
-    /// Training standard deviations (1 for constant columns).
+    /// Training scales ([`Scale::scales`]).
     pub scale: Array1<f64>,
     /// `d × t` coefficients on the standardised features.
     pub coef: Array2<f64>,
@@ -661,7 +656,7 @@ pub struct FittedRidge {
     pub y_mean: Array1<f64>,
     /// Alpha used per target.
     pub alpha: Vec<f64>,
-    /// Under [`Scale::Clip`], the training fold's standardised range that
+    /// Under a clipping [`Scale`], the training fold's scaled range that
     /// predicted rows are clamped to.
     pub clip: Option<ClipBounds>,
 }
@@ -707,17 +702,17 @@ fn standardise_in_place(
     }
 }
 
-/// Per-column mean and scale as scikit-learn's `StandardScaler` computes them:
-/// variance by the corrected two-pass formula, and scale 1 for columns whose
-/// variance is within rounding of zero (`_is_constant_feature`).
+/// Per-column mean and scale of the rows of `x` under `rule`
+/// ([`Scale::scales`]), the variance by the corrected two-pass formula
+/// scikit-learn's `StandardScaler` uses (so `standard` is its scaler, bit
+/// for bit).
 ///
 /// Works column by column: fastest on column-major input, which is how cpd
 /// stores representations.
-pub fn standardisation(x: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
+pub fn standardisation(x: ArrayView2<'_, f64>, rule: Scale) -> (Array1<f64>, Array1<f64>) {
     let n = x.nrows() as f64;
-    let eps = f64::EPSILON;
     let mut mean = Array1::<f64>::zeros(x.ncols());
-    let mut scale = Array1::<f64>::ones(x.ncols());
+    let mut var = Array1::<f64>::zeros(x.ncols());
     for (j, col) in x.columns().into_iter().enumerate() {
         let m = col.sum() / n;
         let (mut corr, mut sq) = (0.0, 0.0);
@@ -726,13 +721,10 @@ pub fn standardisation(x: ArrayView2<'_, f64>) -> (Array1<f64>, Array1<f64>) {
             corr += t;
             sq += t * t;
         }
-        let var = (sq - corr * corr / n) / n;
-        let bound = n * eps * var + (n * m * eps).powi(2);
+        var[j] = (sq - corr * corr / n) / n;
         mean[j] = m;
-        if var > bound {
-            scale[j] = var.sqrt();
-        }
     }
+    let scale = rule.scales(x.nrows(), &mean, &var);
     (mean, scale)
 }
 
@@ -800,7 +792,7 @@ mod tests {
 
     /// Reference: solve the normal equations of the standardised problem.
     fn naive_fit_predict(x: &Array2<f64>, y: &[f64], alpha: f64, xq: &Array2<f64>) -> Vec<f64> {
-        let (mean, scale) = standardisation(x.view());
+        let (mean, scale) = standardisation(x.view(), Scale::Standard);
         let xs = (x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
         let ym = y.iter().sum::<f64>() / y.len() as f64;
         let w = normal_equations(&xs, y, ym, alpha);
@@ -844,7 +836,7 @@ mod tests {
             for t in 0..2 {
                 // The fast rule equals explicit leave-one-out only when each refit
                 // re-standardises with the full-fold statistics, so hold them fixed.
-                let (mean, scale) = standardisation(x.view());
+                let (mean, scale) = standardisation(x.view(), Scale::Standard);
                 let xs =
                     (&x - &mean.view().insert_axis(Axis(0))) / scale.view().insert_axis(Axis(0));
                 let mut best = (f64::INFINITY, 0.0);
@@ -888,7 +880,7 @@ mod tests {
         let mut xc = Array2::zeros((25, 4));
         xc.slice_mut(s![.., ..3]).assign(&x);
         xc.column_mut(3).fill(4.2);
-        let (_, scale) = standardisation(xc.view());
+        let (_, scale) = standardisation(xc.view(), Scale::Standard);
         assert_eq!(scale[3], 1.0);
         let r = RidgeParams::fixed(1.0).check().unwrap();
         let a = r.fit(x.view(), y.view()).unwrap().predict(x.view());

@@ -1,5 +1,17 @@
-//! How a probe scales its features: scikit-learn's `StandardScaler`
-//! (`standard`), or the same followed by bounded extrapolation (`clip`).
+//! How a probe scales its features, on each training fold: scikit-learn's
+//! `StandardScaler` (`standard`), one scale shared by every column
+//! (`global`), and either of them followed by bounded extrapolation
+//! (`clip`, `global-clip`).
+//!
+//! # Why `global`
+//! Per-column standardisation gives a sparse column (a rare element's
+//! channels) a tiny scale, so its held-out owners land at |z| of 100 and
+//! more; ridge's penalty, which would have discounted those low-variance
+//! directions, no longer does. `global` centres every column on the
+//! training fold and divides all of them by one number, the root mean
+//! variance of its non-constant columns, `s = sqrt(Σ_j var_j / d')`:
+//! the geometry of the embedding is kept, and the alpha grid keeps its meaning (ridge on
+//! `X/s` with penalty α is ridge on `X` with penalty α·s²).
 //!
 //! # Why `clip`
 //! A rare element makes a sparse column: a held-out structure that owns it
@@ -19,36 +31,143 @@ use crate::error::{CpdError, Result};
 
 /// The feature scaling of the ridge and MLP probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scale {
-    /// `StandardScaler`: centre and scale by the training fold (the default,
-    /// for parity with scikit-learn).
+    /// The default: `global` for ridge, `global-clip` for the MLP.
     #[default]
+    Robust,
+    /// `StandardScaler`: centre and scale every column by the training
+    /// fold (scikit-learn's pipeline, bit for bit).
     Standard,
     /// `StandardScaler`, then every predicted row clipped to the training
     /// fold's per-column range of standardised values.
     Clip,
+    /// Centre every column; divide all by the root mean column variance.
+    Global,
+    /// `global`, then every predicted row clipped to the training fold's
+    /// per-column range.
+    GlobalClip,
 }
 
 impl Scale {
     /// The name used on the command line, in manifests and in reports.
     pub fn name(self) -> &'static str {
         match self {
+            Scale::Robust => "robust",
             Scale::Standard => "standard",
             Scale::Clip => "clip",
+            Scale::Global => "global",
+            Scale::GlobalClip => "global-clip",
         }
     }
 
-    /// Parse `standard` or `clip`.
-    pub fn parse(s: &str) -> Result<Scale> {
-        match s.trim() {
-            "standard" => Ok(Scale::Standard),
-            "clip" => Ok(Scale::Clip),
-            other => Err(CpdError::Invalid(format!(
-                "unknown scale '{other}' (expected standard or clip)"
-            ))),
+    /// Every scaling, in the order the docs list them.
+    pub const ALL: [Scale; 5] = [
+        Scale::Robust,
+        Scale::Standard,
+        Scale::Clip,
+        Scale::Global,
+        Scale::GlobalClip,
+    ];
+
+    /// What `self` means for ridge: `robust` is `global` (no clipping).
+    pub fn for_ridge(self) -> Scale {
+        match self {
+            Scale::Robust => Scale::Global,
+            s => s,
         }
     }
+
+    /// What `self` means for the MLP: `robust` is `global-clip`.
+    pub fn for_mlp(self) -> Scale {
+        match self {
+            Scale::Robust => Scale::GlobalClip,
+            s => s,
+        }
+    }
+
+    /// Parse a name of [`Scale::ALL`].
+    pub fn parse(s: &str) -> Result<Scale> {
+        let s = s.trim();
+        Scale::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                CpdError::Invalid(format!(
+                    "unknown scale '{s}' (expected robust, standard, clip, global or global-clip)"
+                ))
+            })
+    }
+
+    /// One line on what the scaling does, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scale::Robust => {
+                "robust (centred on the training fold, one scale shared by every column; the MLP \
+                 also clips held-out features to the training fold's range)"
+            }
+            Scale::Standard => "standard (StandardScaler on the training fold)",
+            Scale::Clip => {
+                "clip (StandardScaler, then held-out features clipped to the training fold's range)"
+            }
+            Scale::Global => {
+                "global (centred on the training fold, one scale shared by every column)"
+            }
+            Scale::GlobalClip => {
+                "global-clip (centred, one shared scale, then held-out features clipped to the \
+                 training fold's range)"
+            }
+        }
+    }
+
+    /// Whether predicted rows are clipped to the training fold's range.
+    ///
+    /// `robust` is resolved by the probe first ([`Scale::for_ridge`],
+    /// [`Scale::for_mlp`]); unresolved it clips nothing.
+    pub fn clips(self) -> bool {
+        matches!(self, Scale::Clip | Scale::GlobalClip)
+    }
+
+    /// Per-column scales of `n` training rows from their per-column means
+    /// and variances (ddof 0).
+    ///
+    /// Per column (`standard`, `clip`): the standard deviation, and 1 for a
+    /// column whose variance is within rounding of zero (scikit-learn's
+    /// `_is_constant_feature`: `var ≤ n·ε·var + (n·mean·ε)²`). Shared
+    /// (`robust`, `global`, `global-clip`): `sqrt(Σ_j var_j / d')` over the
+    /// `d'` columns that are not constant by that rule, for every column;
+    /// 1 when every column is constant.
+    pub fn scales(self, n: usize, mean: &Array1<f64>, var: &Array1<f64>) -> Array1<f64> {
+        match self {
+            Scale::Standard | Scale::Clip => {
+                Zip::from(mean)
+                    .and(var)
+                    .map_collect(|&m, &v| if constant(n, m, v) { 1.0 } else { v.sqrt() })
+            }
+            Scale::Robust | Scale::Global | Scale::GlobalClip => {
+                // Constant columns (a dead channel, an absent element's
+                // block) do not dilute the shared scale.
+                let (sum, live) = Zip::from(mean)
+                    .and(var)
+                    .fold((0.0, 0usize), |(s, k), &m, &v| {
+                        if constant(n, m, v) {
+                            (s, k)
+                        } else {
+                            (s + v, k + 1)
+                        }
+                    });
+                let s = (sum / live.max(1) as f64).sqrt();
+                Array1::from_elem(var.len(), if s > 0.0 && s.is_finite() { s } else { 1.0 })
+            }
+        }
+    }
+}
+
+/// scikit-learn's `_is_constant_feature`: a variance within rounding of
+/// zero, `var ≤ n·ε·var + (n·mean·ε)²`.
+fn constant(n: usize, mean: f64, var: f64) -> bool {
+    let (nf, eps) = (n as f64, f64::EPSILON);
+    var <= nf * eps * var + (nf * mean * eps).powi(2)
 }
 
 /// Per-column bounds of standardised training values, in standardised
@@ -123,6 +242,28 @@ mod tests {
     use ndarray::array;
 
     #[test]
+    fn per_column_and_shared_scales() {
+        let mean = array![1.0, 5.0, 2.0];
+        let var = array![4.0, 0.0, 0.25];
+        assert_eq!(
+            Scale::Standard.scales(10, &mean, &var),
+            array![2.0, 1.0, 0.5]
+        );
+        assert_eq!(Scale::Clip.scales(10, &mean, &var), array![2.0, 1.0, 0.5]);
+        // The constant middle column leaves the shared scale alone.
+        let s = (4.25f64 / 2.0).sqrt();
+        assert_eq!(Scale::Global.scales(10, &mean, &var), array![s, s, s]);
+        assert_eq!(Scale::GlobalClip.scales(10, &mean, &var), array![s, s, s]);
+        let zero = array![0.0, 0.0];
+        assert_eq!(
+            Scale::Global.scales(3, &array![1.0, 2.0], &zero),
+            array![1.0, 1.0]
+        );
+        assert!(Scale::GlobalClip.clips() && Scale::Clip.clips());
+        assert!(!Scale::Global.clips() && !Scale::Standard.clips());
+    }
+
+    #[test]
     fn bounds_from_raw_extremes_equal_bounds_of_standardised_rows() {
         let x = array![[1.0, -3.0], [4.0, 0.5], [2.5, 7.25]];
         let mean = array![2.5, 1.5833333333333333];
@@ -141,13 +282,18 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_are_errors() {
-        for s in [Scale::Standard, Scale::Clip] {
+        for s in Scale::ALL {
             assert_eq!(Scale::parse(s.name()).unwrap(), s);
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.name()));
         }
         assert!(Scale::parse("minmax")
             .unwrap_err()
             .to_string()
-            .contains("standard or clip"));
-        assert_eq!(Scale::default(), Scale::Standard);
+            .contains("global or global-clip"));
+        assert_eq!(Scale::default(), Scale::Robust);
+        assert_eq!(Scale::Robust.for_ridge(), Scale::Global);
+        assert_eq!(Scale::Robust.for_mlp(), Scale::GlobalClip);
+        assert_eq!(Scale::Clip.for_ridge(), Scale::Clip);
     }
 }

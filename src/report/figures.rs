@@ -831,6 +831,7 @@ mod tests {
             r2_geom_mlp: Some(0.5),
             gap: Some(3.5),
             disentanglement: Some(-6.5),
+            gap_ci: None,
         }];
         rep.similarity = vec![SimilarityRecord {
             representation: "geom".into(),

@@ -136,17 +136,7 @@ fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
                 }
             ),
         ),
-        (
-            "scaling (ridge, mlp)",
-            match s.scale {
-                crate::probe::scale::Scale::Standard => {
-                    "standard (StandardScaler on the training fold)".to_string()
-                }
-                crate::probe::scale::Scale::Clip => "clip (StandardScaler, then held-out features \
-                     clipped to the training fold's range)"
-                    .to_string(),
-            },
-        ),
+        ("scaling (ridge, mlp)", s.scale.describe().to_string()),
         (
             "target residualised",
             if s.residualize_target { "yes" } else { "no" }.to_string(),

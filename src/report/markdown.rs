@@ -67,10 +67,14 @@ impl Row<'_> {
     }
 }
 
+/// A record's R²: the mean over folds with its 95 % interval
+/// (`0.322 [0.281, 0.360]`), or with the per-fold std (`0.322 ± 0.037`)
+/// when the report has no intervals.
 pub(super) fn cell(r: Option<&ResultRecord>) -> String {
-    match r.and_then(|r| r.r2_mean.zip(r.r2_std)) {
-        Some((m, s)) => format!("{m:.3} ± {s:.3}"),
-        None => "—".into(),
+    match r.and_then(|r| r.r2_mean.map(|m| (m, r.r2_ci, r.r2_std))) {
+        Some((m, Some([lo, hi]), _)) => format!("{m:.3} [{lo:.3}, {hi:.3}]"),
+        Some((m, None, Some(s))) => format!("{m:.3} ± {s:.3}"),
+        _ => "—".into(),
     }
 }
 
@@ -212,13 +216,16 @@ pub fn instability_lines(report: &Report) -> String {
                 ins.culprits.len() - MAX_CULPRIT_LINES
             );
         }
-        if report.settings.scale == crate::probe::scale::Scale::Standard {
-            let _ = writeln!(
+        use crate::probe::scale::Scale;
+        let _ = if matches!(report.settings.scale, Scale::Standard | Scale::Clip) {
+            writeln!(
                 out,
-                "  try --scale clip (held-out features clipped to the training fold's range, ridge and mlp); \
-                 --predictions writes every out-of-fold prediction"
-            );
-        }
+                "  try the default --scale robust (one scale shared by every column, so a rare element's \
+                 sparse columns are not blown up); --predictions writes every out-of-fold prediction"
+            )
+        } else {
+            writeln!(out, "  --predictions writes every out-of-fold prediction")
+        };
     }
     if !ins.alpha_at_edge.is_empty() {
         let grid = &report.settings.ridge.alphas;

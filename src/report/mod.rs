@@ -65,9 +65,23 @@ pub struct Report {
     /// linear–nonlinear gap ([`crate::analyses::verdict`]).
     #[serde(default)]
     pub verdict: Vec<String>,
+    /// The verdict's paired comparisons: model ranking and best layers,
+    /// with the interval of every difference.
+    #[serde(default)]
+    pub comparisons: Vec<Comparison>,
     /// Wall-clock time of the analysis (the only field that varies between
     /// identical runs).
     pub timing: Timing,
+}
+
+impl Report {
+    /// Drop every record's bootstrap replicates (once the analyses that
+    /// pair records have read them).
+    pub fn drop_replicates(&mut self) {
+        for r in &mut self.results {
+            r.replicates = Vec::new();
+        }
+    }
 }
 
 /// Tool identification.
@@ -111,9 +125,11 @@ pub struct Settings {
     pub residual_zero_tol: std::collections::BTreeMap<String, f64>,
     /// Linear-algebra backend (`faer` or `lapack`).
     pub linalg_backend: String,
-    /// Feature scaling of the ridge and MLP probes (`standard` or `clip`;
-    /// the GBT probe bins its inputs and does not scale them).
-    #[serde(default)]
+    /// Feature scaling of the ridge and MLP probes
+    /// ([`crate::probe::scale::Scale`]; the GBT probe bins its inputs and
+    /// does not scale them).
+    /// (A report written before the setting existed used `standard`.)
+    #[serde(default = "standard_scale")]
     pub scale: crate::probe::scale::Scale,
     /// How per-atom layers were pooled (`mean`, `sum` or `max`); absent
     /// when no input was per atom.
@@ -127,6 +143,17 @@ pub struct Settings {
     /// with a folds file); absent when every row was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rows: Option<usize>,
+    /// `composition` when every structure of one composition was kept in
+    /// one fold (`--group-folds`); `null`: ungrouped folds.
+    #[serde(default)]
+    pub group_folds: Option<crate::flow::folds::GroupFolds>,
+    /// Within-fold permutations of the targets behind every record's
+    /// `null` (0: none).
+    #[serde(default)]
+    pub permutations: usize,
+    /// Bootstrap replicates behind every interval (0: none).
+    #[serde(default)]
+    pub bootstrap: usize,
 }
 
 /// Ridge probe settings.
@@ -248,6 +275,24 @@ pub struct ResultRecord {
     /// Isomer pairs scored.
     #[serde(default)]
     pub isomer_pairs: usize,
+    /// 95 % interval of the isomer accuracy: a bootstrap over the isomer
+    /// groups ([`crate::analyses::isomer::Isomers::interval`]).
+    #[serde(default)]
+    pub isomer_ci: Option<[f64; 2]>,
+    /// 95 % interval of `r2_mean`: a seeded bootstrap over structures of
+    /// the out-of-fold predictions ([`crate::flow::bootstrap`]); `null`
+    /// with `--bootstrap 0`.
+    #[serde(default)]
+    pub r2_ci: Option<[f64; 2]>,
+    /// Permutation null of `r2_mean` (`--permutations N`,
+    /// [`crate::flow::permutation`]); `null` without permutations.
+    #[serde(default)]
+    pub null: Option<crate::flow::permutation::Null>,
+    /// The bootstrap replicates of `r2_mean`, paired across the records of
+    /// a run. Kept in a shard's partial report, for `cpd merge`'s paired
+    /// comparisons; a whole report leaves them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nan_vec")]
+    pub replicates: Vec<f64>,
 }
 
 /// What decided one held-out fold's score.
@@ -436,6 +481,28 @@ pub struct GapRecord {
     /// and linearly readable.
     #[serde(with = "finite")]
     pub disentanglement: Option<f64>,
+    /// 95 % interval of `gap`: the paired bootstrap of the two records
+    /// ([`crate::flow::bootstrap`]).
+    #[serde(default)]
+    pub gap_ci: Option<[f64; 2]>,
+}
+
+/// One paired comparison behind the verdict: two candidates scored on the
+/// same structures, their difference and its paired-bootstrap interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Comparison {
+    /// `ranking` (adjacent models of the model ranking, by their score) or
+    /// `best_layer` (a model's best layer against its runner-up, by mean
+    /// ridge R²_geom over targets).
+    pub kind: String,
+    /// The higher-scored candidate (`model` or `model/layer`).
+    pub a: String,
+    /// The lower-scored candidate.
+    pub b: String,
+    /// Score of `a` minus score of `b`, its interval and whether that
+    /// holds 0 ("tied").
+    #[serde(flatten)]
+    pub difference: crate::flow::bootstrap::Difference,
 }
 
 /// The best layer of a model for one target.
@@ -465,6 +532,14 @@ pub struct ModelProfile {
     /// did not run on the model, as in a shard of a run.
     #[serde(with = "nan_as_null")]
     pub score: f64,
+    /// 95 % interval of the score: the score of the picked layers'
+    /// bootstrap replicates ([`crate::flow::bootstrap`]).
+    #[serde(default)]
+    pub score_ci: Option<[f64; 2]>,
+    /// The score's bootstrap replicates (for the ranking's paired
+    /// comparisons; never written).
+    #[serde(skip)]
+    pub replicates: Vec<f64>,
 }
 
 /// Profiles of every model, ranked.
@@ -543,6 +618,26 @@ mod finite {
     }
 }
 
+fn standard_scale() -> crate::probe::scale::Scale {
+    crate::probe::scale::Scale::Standard
+}
+
+/// Floats that may be NaN: each written as `null` and read back as NaN.
+mod nan_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
 /// A float that may be NaN: written as `null` (as serde_json writes any
 /// non-finite float) and read back from `null` as NaN, so that a report
 /// holding one reads back (`cpd merge`, `cpd check`).
@@ -603,6 +698,10 @@ pub(crate) mod fixture {
             fold_diagnostics: Vec::new(),
             isomer_accuracy: None,
             isomer_pairs: 0,
+            isomer_ci: None,
+            r2_ci: None,
+            null: None,
+            replicates: Vec::new(),
         }
     }
 
@@ -657,6 +756,9 @@ pub(crate) mod fixture {
                 pool: None,
                 similarity: false,
                 max_rows: None,
+                group_folds: None,
+                permutations: 0,
+                bootstrap: 0,
             },
             inputs: vec![InputInfo {
                 role: "embeddings".into(),
@@ -684,6 +786,7 @@ pub(crate) mod fixture {
             layer_stats: Vec::new(),
             similarity: Vec::new(),
             verdict: Vec::new(),
+            comparisons: Vec::new(),
             gaps: Vec::new(),
             results,
             timing: Timing { seconds: 1.25 },
@@ -708,6 +811,8 @@ mod tests {
             }],
             most_nonlinear_layer: Vec::new(),
             score: f64::NAN,
+            score_ci: None,
+            replicates: Vec::new(),
         };
         let json = serde_json::to_string(&p).unwrap();
         assert!(json.contains("\"score\":null"), "{json}");

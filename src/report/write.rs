@@ -308,6 +308,7 @@ mod tests {
             r2_geom_mlp: Some(0.6),
             gap: Some(0.3),
             disentanglement: Some(0.0),
+            gap_ci: None,
         }];
         let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
         assert!(csv.starts_with(

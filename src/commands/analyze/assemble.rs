@@ -10,7 +10,7 @@ use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
 use crate::analyses::instability::{summary_with, Formulas};
 use crate::analyses::profile::profiles;
-use crate::analyses::verdict::verdict;
+use crate::analyses::verdict::{comparisons, verdict};
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::Folds;
 use crate::flow::projection::{residual_zero_tol, Projection};
@@ -63,6 +63,7 @@ pub(super) fn report(
         layer_stats,
         similarity,
         verdict: Vec::new(),
+        comparisons: Vec::new(),
         results,
         timing: Timing { seconds: 0.0 },
     };
@@ -90,6 +91,7 @@ pub fn analyse(
     report.channel_routing = channel_routing(results);
     report.profiles = profiles(results);
     report.instability = summary_with(results, formula);
+    report.comparisons = comparisons(report);
     report.verdict = verdict(report);
 }
 
@@ -138,6 +140,9 @@ fn settings(
         pool: pooled.then(|| config.pool.name().to_owned()),
         similarity: config.similarity,
         max_rows: config.max_rows,
+        group_folds: config.group_folds,
+        permutations: config.permutations,
+        bootstrap: config.bootstrap,
     }
 }
 

@@ -34,8 +34,9 @@ use crate::analyses::channels::ChannelSpec;
 use crate::analyses::instability::Formulas;
 use crate::analyses::isomer::Isomers;
 use crate::error::{CpdError, Result};
+use crate::flow::bootstrap::Resamples;
 use crate::flow::dataset::CompositionMode;
-use crate::flow::folds::Folds;
+use crate::flow::folds::{Folds, GroupFolds};
 use crate::flow::projection::Projection;
 use crate::io::embeddings::EmbeddingFile;
 use crate::io::peratom::Pool;
@@ -133,6 +134,25 @@ pub struct AnalyzeConfig {
     /// training fold (a seeded subsample, [`crate::probe::subsample`]);
     /// `None`: every row. Ridge always uses every row.
     pub max_rows: Option<usize>,
+    /// Keep the rows of a group in one fold (`--group-folds`).
+    pub group_folds: Option<GroupFolds>,
+    /// Permutations of the targets for every record's null
+    /// ([`crate::flow::permutation`]); 0: none.
+    pub permutations: usize,
+    /// Bootstrap replicates for every interval ([`crate::flow::bootstrap`]);
+    /// 0: no intervals.
+    pub bootstrap: usize,
+}
+
+impl AnalyzeConfig {
+    /// The run's seed: the fold seed, or 0 with a folds file. Learning
+    /// curves, permutations and bootstrap draws derive from it.
+    pub fn seed(&self) -> u64 {
+        match &self.folds {
+            FoldSpec::Shuffled { seed, .. } => *seed,
+            FoldSpec::File(_) => 0,
+        }
+    }
 }
 
 /// Learning-curve request: training sizes and repeats (the seed is the
@@ -346,6 +366,8 @@ fn run(
         isomers: &isomers,
         only,
         memory: data.map(|d| d.embeddings.as_slice()),
+        resamples: &Resamples::new(&folds, config.bootstrap, config.seed()),
+        seed: config.seed(),
     };
     let probed = run.all(composition, &mut inputs)?;
     let similarity = if similarity {
@@ -359,7 +381,7 @@ fn run(
     } else {
         Vec::new()
     };
-    let report = assemble::report(
+    let mut report = assemble::report(
         config,
         &probes,
         &ds,
@@ -374,6 +396,11 @@ fn run(
         similarity,
         start,
     );
+    // A shard's partial report keeps the replicates for `cpd merge`'s
+    // paired comparisons; a whole run's report has used them.
+    if only.is_none() {
+        report.drop_replicates();
+    }
     Ok(Analysis {
         report,
         ids: ds.ids,

@@ -3,7 +3,8 @@
 //! (and channel groups), with the instability diagnostics of every record,
 //! and the learning curves when asked for.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 
 use super::load::{select_layers, sha256_values};
 use super::shard::Units;
@@ -14,10 +15,12 @@ use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapola
 use crate::analyses::isomer::Isomers;
 use crate::analyses::layerstats::layer_stats;
 use crate::error::{CpdError, Result};
+use crate::flow::bootstrap::{interval, Resamples};
 use crate::flow::dataset::Dataset;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::mean_std;
 use crate::flow::moments::FoldGrams;
+use crate::flow::permutation::{with_permutations, Null};
 use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::flow::rows::{Dense, Rows, Stored};
 use crate::io;
@@ -48,6 +51,10 @@ pub(super) struct Run<'a> {
     /// Embeddings in memory, parallel to `config.embeddings` (read
     /// instead of their files).
     pub memory: Option<&'a [embeddings::EmbeddingFile]>,
+    /// The bootstrap draws shared by every record (intervals).
+    pub resamples: &'a Resamples,
+    /// The run's seed (permutations, isomer intervals).
+    pub seed: u64,
 }
 
 /// What the probing stage produced.
@@ -87,31 +94,38 @@ impl Run<'_> {
             self.y,
             self.folds,
             self.progress,
+            (self.config.permutations, self.seed),
         )?;
         // The composition records repeat in every layer: their isomer
         // accuracy is computed once, and their out-of-fold predictions are
         // kept only to be written (with millions of rows they weigh).
+        let mut replicates = Vec::new();
         let isomer = comp
             .scores
             .iter_mut()
             .map(|per_target| {
-                per_target
+                let mut reps = Vec::new();
+                let acc = per_target
                     .iter_mut()
                     .enumerate()
                     .map(|(t, s)| {
-                        let acc = self.isomers.accuracy(self.y.column(t), &s.oof);
+                        let acc = self.isomer_score(t, &s.oof);
+                        reps.push(self.resamples.r2(self.y.column(t), &s.oof));
                         if !self.config.predictions {
                             s.oof = Vec::new();
                         }
                         acc
                     })
-                    .collect()
+                    .collect();
+                replicates.push(reps);
+                acc
             })
             .collect();
         let comp = CompScores {
             kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
             scores: comp,
             isomer,
+            replicates,
             composition: self.curve.is_some().then_some(composition),
         };
         let mut out = Probed::default();
@@ -122,6 +136,18 @@ impl Run<'_> {
             self.model(spec, self.memory.map(|m| &m[i]), &comp, inputs, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// Isomer accuracy, pairs and interval of out-of-fold predictions
+    /// `oof` of target `t`.
+    fn isomer_score(&self, t: usize, oof: &[f64]) -> IsomerScore {
+        isomer_score(
+            self.isomers,
+            self.y.column(t),
+            oof,
+            self.resamples,
+            self.seed,
+        )
     }
 
     /// Units of progress per representation: every probe on every fold.
@@ -253,6 +279,7 @@ impl Run<'_> {
             targets: &self.ds.target_names,
             comp_scores: &comp.scores,
             comp_isomer: &comp.isomer,
+            comp_replicates: &comp.replicates,
             n: self.ds.n(),
             zero_tol: residual_zero_tol(layer.dtype()),
             progress: self.progress,
@@ -260,6 +287,9 @@ impl Run<'_> {
             grid: self.grid,
             keep_predictions: self.config.predictions,
             isomers: self.isomers,
+            resamples: self.resamples,
+            permutations: self.config.permutations,
+            seed: self.seed,
         };
         // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
         let own = match (&spec.channels, &layer.irreps) {
@@ -396,6 +426,8 @@ struct LayerCtx<'a> {
     comp_scores: &'a RepScores,
     /// Isomer accuracy and pairs of `comp_scores` (probe, then target).
     comp_isomer: &'a [Vec<IsomerScore>],
+    /// Bootstrap replicates of `comp_scores` (probe, then target).
+    comp_replicates: &'a [Vec<Vec<f64>>],
     n: usize,
     zero_tol: f64,
     progress: &'a dyn Progress,
@@ -403,6 +435,9 @@ struct LayerCtx<'a> {
     grid: &'a [f64],
     keep_predictions: bool,
     isomers: &'a Isomers,
+    resamples: &'a Resamples,
+    permutations: usize,
+    seed: u64,
 }
 
 /// Records of one layer (or channel group) and, when kept, their
@@ -428,10 +463,54 @@ impl LayerCtx<'_> {
     ) -> Result<LayerRecords> {
         let (raw_g, geom_g) = (grams.map(|g| &g.0), grams.map(|g| &g.1));
         let (raw_scores, geom_scores) = rayon::join(
-            || score_all(self.probes, raw, raw_g, self.y, self.folds, self.progress),
-            || score_all(self.probes, geom, geom_g, self.y, self.folds, self.progress),
+            || {
+                let null = (self.permutations, self.seed);
+                score_all(
+                    self.probes,
+                    raw,
+                    raw_g,
+                    self.y,
+                    self.folds,
+                    self.progress,
+                    null,
+                )
+            },
+            || {
+                let null = (self.permutations, self.seed);
+                score_all(
+                    self.probes,
+                    geom,
+                    geom_g,
+                    self.y,
+                    self.folds,
+                    self.progress,
+                    null,
+                )
+            },
         );
         let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
+        // Intervals of every record, computed in parallel: (isomer score,
+        // replicates) per representation (raw, geom), probe and target.
+        let intervals = |scores: &RepScores| -> Vec<Vec<(IsomerScore, Vec<f64>)>> {
+            scores
+                .scores
+                .par_iter()
+                .map(|per_target| {
+                    per_target
+                        .par_iter()
+                        .enumerate()
+                        .map(|(t, s)| {
+                            let y = self.y.column(t);
+                            (
+                                isomer_score(self.isomers, y, &s.oof, self.resamples, self.seed),
+                                self.resamples.r2(y, &s.oof),
+                            )
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (raw_iv, geom_iv) = rayon::join(|| intervals(&raw_scores), || intervals(&geom_scores));
         let mut out = Vec::new();
         let mut preds = Vec::new();
         for (t, target) in self.targets.iter().enumerate() {
@@ -459,11 +538,17 @@ impl LayerCtx<'_> {
                     );
                     r.channels = channels.map(str::to_owned);
                     diagnose(&mut r, s, &scores.extrapolation, self.ids);
-                    (r.isomer_accuracy, r.isomer_pairs) = if rep == "composition" {
-                        self.comp_isomer[i][t]
-                    } else {
-                        self.isomers.accuracy(self.y.column(t), &s.oof)
+                    let (isomer, replicates) = match rep {
+                        "composition" => {
+                            (self.comp_isomer[i][t], self.comp_replicates[i][t].clone())
+                        }
+                        "raw" => raw_iv[i][t].clone(),
+                        _ => geom_iv[i][t].clone(),
                     };
+                    (r.isomer_accuracy, r.isomer_pairs, r.isomer_ci) = isomer;
+                    r.replicates = replicates;
+                    r.r2_ci = interval(&r.replicates);
+                    r.null = scores.null[i][t];
                     if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
                         r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
                             a == self.grid.first().expect("grid")
@@ -487,21 +572,40 @@ struct CompScores {
     scores: RepScores,
     /// Isomer accuracy and pairs of every score (probe, then target).
     isomer: Vec<Vec<IsomerScore>>,
+    /// Bootstrap replicates of every score (probe, then target).
+    replicates: Vec<Vec<Vec<f64>>>,
     /// The composition, kept only for learning curves.
     composition: Option<Array2<f64>>,
 }
 
-/// Isomer accuracy and pairs of a record ([`Isomers::accuracy`]).
-type IsomerScore = (Option<f64>, usize);
+/// Isomer accuracy, pairs and interval of a record ([`Isomers::accuracy`],
+/// [`Isomers::interval`]).
+type IsomerScore = (Option<f64>, usize, Option<[f64; 2]>);
+
+fn isomer_score(
+    isomers: &Isomers,
+    y: ArrayView1<'_, f64>,
+    oof: &[f64],
+    resamples: &Resamples,
+    seed: u64,
+) -> IsomerScore {
+    let (acc, pairs) = isomers.accuracy(y, oof);
+    let ci = acc.and_then(|_| isomers.interval(y, oof, resamples.replicates(), seed));
+    (acc, pairs, ci)
+}
 
 /// What was measured on one representation: the scores of every probe
 /// (outer) for every target (inner), and each fold's largest extrapolation.
 struct RepScores {
     scores: Vec<Vec<CvScores>>,
     extrapolation: Vec<Option<Extrapolation>>,
+    /// The permutation null of every score (probe, then target).
+    null: Vec<Vec<Option<Null>>>,
 }
 
-/// Score every probe on one representation.
+/// Score every probe on one representation; with `null = (N, seed)` and
+/// `N > 0`, each also on `N` within-fold permutations of the targets
+/// (fitted beside the real targets: [`with_permutations`]).
 fn score_all(
     probes: &[(ProbeKind, &dyn Probe)],
     x: &dyn Rows,
@@ -509,19 +613,42 @@ fn score_all(
     y: ArrayView2<'_, f64>,
     folds: &Folds,
     progress: &dyn Progress,
+    null: (usize, u64),
 ) -> Result<RepScores> {
+    let (permutations, seed) = null;
+    let t = y.ncols();
+    let shuffled = (permutations > 0).then(|| with_permutations(y, folds, permutations, seed));
+    let y_all = shuffled.as_ref().map_or(y, |a| a.view());
     let (scores, extrapolation) = rayon::join(
         || {
             probes
                 .iter()
-                .map(|(_, p)| cross_validate_with(*p, x, y, folds, grams, &|| progress.done()))
-                .collect::<Result<_>>()
+                .map(|(_, p)| cross_validate_with(*p, x, y_all, folds, grams, &|| progress.done()))
+                .collect::<Result<Vec<Vec<CvScores>>>>()
         },
         || extrapolation(x, folds),
     );
+    let mut scores = scores?;
+    let null = scores
+        .iter_mut()
+        .map(|per_target| {
+            let fold_mean = |s: &CvScores| mean_std(&s.r2_folds).0;
+            let nulls: Vec<Option<Null>> = (0..t)
+                .map(|c| {
+                    let permuted: Vec<f64> = (0..permutations)
+                        .map(|p| fold_mean(&per_target[t * (1 + p) + c]))
+                        .collect();
+                    Null::of(fold_mean(&per_target[c]), &permuted)
+                })
+                .collect();
+            per_target.truncate(t);
+            nulls
+        })
+        .collect();
     Ok(RepScores {
-        scores: scores?,
+        scores,
         extrapolation,
+        null,
     })
 }
 
@@ -592,5 +719,9 @@ fn record(
         fold_diagnostics: Vec::new(),
         isomer_accuracy: None,
         isomer_pairs: 0,
+        isomer_ci: None,
+        r2_ci: None,
+        null: None,
+        replicates: Vec::new(),
     }
 }

@@ -4,9 +4,9 @@
 use super::load::input_info;
 use super::{AnalyzeConfig, FoldSpec};
 use crate::analyses::curve::CurveSpec;
-use crate::error::Result;
+use crate::error::{CpdError, Result};
 use crate::flow::dataset::Dataset;
-use crate::flow::folds::Folds;
+use crate::flow::folds::{composition_groups, Folds, GroupFolds};
 use crate::io::table::read_table;
 use crate::report::InputInfo;
 
@@ -18,7 +18,17 @@ pub(super) fn folds(
     inputs: &mut Vec<InputInfo>,
 ) -> Result<(Folds, Option<CurveSpec>)> {
     let folds = match &config.folds {
-        FoldSpec::Shuffled { k, seed } => Folds::shuffled(ds.n(), *k, *seed)?,
+        FoldSpec::Shuffled { k, seed } => match config.group_folds {
+            None => Folds::shuffled(ds.n(), *k, *seed)?,
+            Some(GroupFolds::Composition) => {
+                Folds::grouped(&composition_groups(ds.composition.view()), *k, *seed)?
+            }
+        },
+        FoldSpec::File(_) if config.group_folds.is_some() => {
+            return Err(CpdError::Invalid(
+                "group_folds makes its own folds: give it without a folds file".into(),
+            ))
+        }
         FoldSpec::File(p) => {
             let t = read_table(p)?;
             inputs.push(input_info("folds", p, t.ids.len(), t.columns.len())?);
@@ -31,10 +41,7 @@ pub(super) fn folds(
             let spec = CurveSpec {
                 sizes: c.sizes.clone(),
                 repeats: c.repeats,
-                seed: match &config.folds {
-                    FoldSpec::Shuffled { seed, .. } => *seed,
-                    FoldSpec::File(_) => 0,
-                },
+                seed: config.seed(),
             };
             spec.check(&folds)?;
             Some(spec)
