@@ -7,8 +7,9 @@ Recompute, with numpy/scipy/scikit-learn, exactly what ``cpd analyze --probes
 ridge`` computes, on the same folds, and write the numbers to a JSON fixture
 that the Rust test suite compares against (tolerance 1e-6). ``--scale``
 picks cpd's feature scaling: ``standard`` (the default; fixture
-``tests/fixtures/sklearn_ridge.json``) or ``clip`` (fixture
-``tests/fixtures/sklearn_ridge_clip.json``).
+``tests/fixtures/sklearn_ridge.json``), ``clip`` (fixture
+``tests/fixtures/sklearn_ridge_clip.json``) or ``global`` (fixture
+``tests/fixtures/sklearn_ridge_global.json``).
 
 Method (cpd's rules, followed literally):
 
@@ -41,6 +42,19 @@ Method (cpd's rules, followed literally):
    ``ridgecv_clip``; the fixture carries ``"scale": "clip"`` at top level.
    Without ``--scale`` (or with ``--scale standard``) the output is what it
    always was, with no ``scale`` key.
+7. ``--scale global`` replaces step 5's ``StandardScaler`` by one scale
+   shared by every column: on the training rows, ``mu`` and ``var`` are the
+   per-column mean and variance (ddof 0) exactly as ``StandardScaler``
+   computes them (``StandardScaler().fit(Xtr).mean_`` / ``.var_``: mean,
+   then the corrected two-pass variance), ``s = sqrt(sum(var) / d')`` over
+   the ``d'`` columns that are not constant by scikit-learn's
+   ``_is_constant_feature`` rule (the root mean variance of the live
+   columns; ``s = 1`` if every column is constant), and training and
+   held-out rows are ``(X - mu) / s``. No clipping. Only
+   ``RidgeCV(alphas=np.logspace(-3, 3, 13))`` is run, as probe
+   ``ridgecv_global``; the fixture carries ``"scale": "global"`` at top
+   level. (:func:`scale_fold` also implements ``global-clip``, ``global``
+   followed by step 6's clipping, for ``scripts/reference_mlp.py``.)
 
 Rows of every file are joined by ``id``; ``.npz`` embeddings are aligned with
 their ``ids`` array (rows are taken in compositions order when there is none,
@@ -51,14 +65,15 @@ Usage (from the repository root)
     python scripts/reference.py --folds FOLDS.csv \
         [--compositions data/compositions.csv] [--targets data/targets.csv] \
         [--embeddings NAME=PATH ...] [--target T ...] \
-        [--scale standard|clip] [--out FIXTURE]
+        [--scale standard|clip|global] [--out FIXTURE]
 
 ``FOLDS.csv`` is typically the ``folds.csv`` written by
 ``cpd analyze ... --out DIR``. Without ``--embeddings`` every
 ``data/embeddings/*.npz`` is used (model = file stem, every layer); without
 ``--target`` every target column is used. ``--out`` defaults to
-``tests/fixtures/sklearn_ridge.json`` (``--scale standard``) or
-``tests/fixtures/sklearn_ridge_clip.json`` (``--scale clip``). Relative
+``tests/fixtures/sklearn_ridge.json`` (``--scale standard``),
+``tests/fixtures/sklearn_ridge_clip.json`` (``--scale clip``) or
+``tests/fixtures/sklearn_ridge_global.json`` (``--scale global``). Relative
 default paths are resolved against the repository root (the parent of this
 script's directory).
 
@@ -72,7 +87,8 @@ cpd ``folds.csv`` at hand, write that split to an ``id,fold`` CSV, e.g.::
         fh.write("id,fold\\n")
         fh.writelines(f"{i},{k}\\n" for i, k in zip(folds["ids"], folds["fold"]))
 
-and pass it: ``python scripts/reference.py --folds /tmp/folds.csv --scale clip``.
+and pass it: ``python scripts/reference.py --folds /tmp/folds.csv --scale clip``
+(or ``--scale global``).
 
 Requirements: ``pip install -r scripts/requirements-ref.txt``.
 """
@@ -98,12 +114,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ALPHAS = np.logspace(-3, 3, 13)
 ZERO_COLUMN_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 GENERATOR = "scripts/reference.py"
-SCALES = ("standard", "clip")
+# --scale choices of this script.
+SCALES = ("standard", "clip", "global")
+# Every scaling scale_fold implements (global-clip is used by reference_mlp.py).
+FOLD_SCALES = SCALES + ("global-clip",)
 # Probes written for each --scale (fixture order).
-SCALE_PROBES = {"standard": ("ridgecv", "ridge_alpha1"), "clip": ("ridgecv_clip",)}
+SCALE_PROBES = {
+    "standard": ("ridgecv", "ridge_alpha1"),
+    "clip": ("ridgecv_clip",),
+    "global": ("ridgecv_global",),
+}
 DEFAULT_OUT = {
     "standard": "tests/fixtures/sklearn_ridge.json",
     "clip": "tests/fixtures/sklearn_ridge_clip.json",
+    "global": "tests/fixtures/sklearn_ridge_global.json",
 }
 
 
@@ -342,10 +366,11 @@ def geometric_residual(H: np.ndarray, Q: np.ndarray) -> np.ndarray:
 def make_probe(kind: str):
     """A fresh scikit-learn estimator for probe ``kind``.
 
-    ``ridgecv_clip`` is the same estimator as ``ridgecv``; the clipping is
-    done on its inputs by :func:`scale_fold`.
+    ``ridgecv_clip`` and ``ridgecv_global`` are the same estimator as
+    ``ridgecv``; the scaling and clipping are done on its inputs by
+    :func:`scale_fold`.
     """
-    if kind in ("ridgecv", "ridgecv_clip"):
+    if kind in ("ridgecv", "ridgecv_clip", "ridgecv_global"):
         return RidgeCV(alphas=ALPHAS)
     if kind == "ridge_alpha1":
         return Ridge(alpha=1.0)
@@ -355,20 +380,44 @@ def make_probe(kind: str):
 def scale_fold(
     X_train: np.ndarray, X_test: np.ndarray, scale: str = "standard"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Standardised training rows and the held-out rows to predict.
+    """Scaled training rows and the held-out rows to predict.
 
-    ``StandardScaler`` is fit on ``X_train`` and applied to both. With
-    ``scale="clip"`` the standardised held-out rows are then clipped, column
-    by column, to the [min, max] of the standardised training rows.
+    ``standard`` / ``clip``: ``StandardScaler`` is fit on ``X_train`` and
+    applied to both. ``global`` / ``global-clip``: both are centred on the
+    training mean and divided by one scalar, :func:`global_scale` of the
+    training rows. With ``clip`` and ``global-clip`` the scaled held-out rows
+    are then clipped, column by column, to the [min, max] of the scaled
+    training rows.
     """
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if scale not in FOLD_SCALES:
+        raise ValueError(f"scale must be one of {FOLD_SCALES}, got {scale!r}")
     scaler = StandardScaler().fit(X_train)
-    Xtr = scaler.transform(X_train)
-    Xte = scaler.transform(X_test)
-    if scale == "clip":
+    if scale in ("global", "global-clip"):
+        s = global_scale(scaler.var_, scaler.mean_, X_train.shape[0])
+        Xtr = (X_train - scaler.mean_) / s
+        Xte = (X_test - scaler.mean_) / s
+    else:
+        Xtr = scaler.transform(X_train)
+        Xte = scaler.transform(X_test)
+    if scale in ("clip", "global-clip"):
         Xte = np.clip(Xte, Xtr.min(axis=0), Xtr.max(axis=0))
     return Xtr, Xte
+
+
+def global_scale(var: np.ndarray, mean: np.ndarray, n: int) -> float:
+    """The shared scale of ``global``: ``sqrt(sum(var) / d')`` over the
+    ``d'`` columns that are not constant, 1 if every column is.
+
+    ``var`` and ``mean`` are the per-column variance (ddof 0) and mean of the
+    ``n`` training rows, as ``StandardScaler`` computes them; a column is
+    constant by scikit-learn's ``_is_constant_feature`` rule,
+    ``var <= n*eps*var + (n*mean*eps)**2``, so dead channels do not dilute
+    the scale.
+    """
+    eps = np.finfo(np.float64).eps
+    live = ~(var <= n * eps * var + (n * mean * eps) ** 2)
+    s = float(np.sqrt(np.sum(var[live]) / max(int(live.sum()), 1)))
+    return s if s > 0.0 and np.isfinite(s) else 1.0
 
 
 def cross_validate(
@@ -490,12 +539,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--target", action="append", help="target column; repeatable; default: all")
     ap.add_argument("--scale", choices=SCALES, default="standard",
                     help="feature scaling: standard (StandardScaler; probes ridgecv and "
-                         "ridge_alpha1) or clip (StandardScaler, then held-out rows clipped "
+                         "ridge_alpha1), clip (StandardScaler, then held-out rows clipped "
                          "to the training fold's standardised [min, max]; probe "
-                         "ridgecv_clip); default: standard")
+                         "ridgecv_clip) or global (centred, every column divided by the "
+                         "root mean variance of its non-constant columns; probe ridgecv_global); "
+                         "default: standard")
     ap.add_argument("--out", type=Path, default=None,
                     help="fixture to write; default: tests/fixtures/sklearn_ridge.json, "
-                         "or tests/fixtures/sklearn_ridge_clip.json with --scale clip")
+                         "or tests/fixtures/sklearn_ridge_clip.json with --scale clip, "
+                         "or tests/fixtures/sklearn_ridge_global.json with --scale global")
     return ap
 
 

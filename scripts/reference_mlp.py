@@ -23,13 +23,29 @@ Method (cpd's rules; representations exactly as ``scripts/reference.py``):
    random_state=SEED)``, one network per target; predictions are
    un-standardised and scored with ``r2_score`` per fold, plus pooled
    out-of-fold R², MAE and RMSE.
+3. ``--scale global-clip`` changes only the input scaling of step 2 (cpd's
+   ``robust`` default for the MLP): instead of ``StandardScaler``, every
+   column is centred on the training fold's mean and all columns are divided
+   by one scalar ``s = sqrt(sum(var) / d')`` over the ``d'`` non-constant
+   columns (``var``: the training fold's per-column variance, ddof 0, as
+   ``StandardScaler.var_``; constant by ``_is_constant_feature``; ``s = 1``
+   if every column is constant: ``reference.global_scale``), then every held-out row is clipped, column by column, to the
+   [min, max] of the scaled training rows (``reference.scale_fold(...,
+   "global-clip")``). The target standardisation is unchanged. The fixture
+   carries ``"scale": "global-clip"`` at top level; with ``--scale
+   standard`` (the default) the output is what it always was, with no
+   ``scale`` key.
 
 Usage (from the repository root)
 --------------------------------
     python scripts/reference_mlp.py --folds FOLDS.csv \
         [--layer MODEL/LAYER ...] [--target T ...] [--no-composition] \
-        [--seed 0 [--seed 1 ...]] [--extend FIXTURE] \
-        [--out tests/fixtures/sklearn_mlp.json]
+        [--seed 0 [--seed 1 ...]] [--scale standard|global-clip] \
+        [--extend FIXTURE] [--out FIXTURE]
+
+``--out`` defaults to ``tests/fixtures/sklearn_mlp.json`` (``--scale
+standard``) or ``tests/fixtures/sklearn_mlp_global_clip.json`` (``--scale
+global-clip``).
 
 ``FOLDS.csv`` is the ``folds.csv`` written by ``cpd analyze ... --out DIR``.
 Without ``--layer`` every layer of every ``data/embeddings/*.npz`` is used;
@@ -46,7 +62,14 @@ afresh: the same data, layers, targets and folds are required, the new
 seeds' mean R² are appended to every record's ``r2_mean_seeds`` and the rest
 is kept. Seeds are independent, so ``--seed 0 --seed 1`` followed by
 ``--extend`` with ``--seed 2`` gives the fixture that ``--seed 0 --seed 1
---seed 2`` gives, one seed (about 10 minutes here) at a time.
+--seed 2`` gives, one seed (about 10 minutes here) at a time. The fixture's
+``scale`` must be the ``--scale`` given.
+
+The bundled ``tests/fixtures/sklearn_mlp_global_clip.json`` was made with
+(``/tmp/folds.csv`` written as ``scripts/reference.py`` explains)::
+
+    python scripts/reference_mlp.py --folds /tmp/folds.csv --scale global-clip \
+        --target gap_ev --target dipole_debye --seed 0 --seed 1 --seed 2
 
 Requirements: ``pip install -r scripts/requirements-ref.txt``.
 """
@@ -64,13 +87,18 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.neural_network import MLPRegressor
-from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402  (scripts/reference.py: loading and projection)
 
 GENERATOR = "scripts/reference_mlp.py"
 HIDDEN = 128
+# --scale choices: StandardScaler (the original fixture) or cpd's robust MLP default.
+SCALES = ("standard", "global-clip")
+DEFAULT_OUT = {
+    "standard": "tests/fixtures/sklearn_mlp.json",
+    "global-clip": "tests/fixtures/sklearn_mlp_global_clip.json",
+}
 
 
 def make_mlp(n_train: int, seed: int) -> MLPRegressor:
@@ -104,8 +132,15 @@ def fit_predict(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) ->
     return model.predict(Xte) * sd + mu
 
 
-def cross_validate(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, seed: int) -> list[dict]:
-    """Cross-validated MLP scores, one dict per column of ``Y``."""
+def cross_validate(
+    X: np.ndarray, Y: np.ndarray, folds: np.ndarray, seed: int, scale: str = "standard"
+) -> list[dict]:
+    """Cross-validated MLP scores, one dict per column of ``Y``.
+
+    The inputs are scaled per fold by ``reference.scale_fold`` (``standard``:
+    ``StandardScaler``; ``global-clip``: one shared scale, held-out rows
+    clipped to the training range).
+    """
     n, t = Y.shape
     k = int(folds.max()) + 1
     r2 = np.zeros((t, k))
@@ -113,9 +148,7 @@ def cross_validate(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, seed: int) -
     for f in range(k):
         test = folds == f
         train = ~test
-        scaler = StandardScaler().fit(X[train])
-        Xtr = scaler.transform(X[train])
-        Xte = scaler.transform(X[test])
+        Xtr, Xte = reference.scale_fold(X[train], X[test], scale)
         for j in range(t):
             pred = fit_predict(Xtr, Y[train, j], Xte, seed)
             oof[test, j] = pred
@@ -136,7 +169,8 @@ def cross_validate(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, seed: int) -
     return out
 
 
-def run_reference(ds, folds: np.ndarray, seed: int, composition: bool, log=print) -> list[dict]:
+def run_reference(ds, folds: np.ndarray, seed: int, composition: bool, log=print,
+                  scale: str = "standard") -> list[dict]:
     """Fixture records: composition once per target (optional), raw/geom per layer."""
     Q, _ = reference.composition_basis(ds.compositions)
     records: list[dict] = []
@@ -155,7 +189,7 @@ def run_reference(ds, folds: np.ndarray, seed: int, composition: bool, log=print
 
     def timed(what, X):
         t0 = time.perf_counter()
-        scores = cross_validate(X, ds.targets, folds, seed)
+        scores = cross_validate(X, ds.targets, folds, seed, scale)
         log(f"{what}: {time.perf_counter() - t0:.1f} s")
         return scores
 
@@ -214,9 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the composition representation")
     ap.add_argument("--seed", type=int, action="append",
                     help="MLPRegressor random_state; repeatable (default: 0)")
+    ap.add_argument("--scale", choices=SCALES, default="standard",
+                    help="input scaling: standard (StandardScaler) or global-clip (centred, "
+                         "one scale sqrt(mean column variance) for every column, held-out rows "
+                         "clipped to the training fold's range); default: standard")
     ap.add_argument("--extend", type=Path, metavar="FIXTURE",
-                    help="add the --seed values to this fixture (same data, layers, folds)")
-    ap.add_argument("--out", type=Path, default=dp("tests/fixtures/sklearn_mlp.json"))
+                    help="add the --seed values to this fixture (same data, layers, folds, scale)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="fixture to write; default: tests/fixtures/sklearn_mlp.json, or "
+                         "tests/fixtures/sklearn_mlp_global_clip.json with --scale global-clip")
     return ap
 
 
@@ -234,15 +274,18 @@ def main(argv: list[str] | None = None) -> int:
         ds.layers = [l for l in ds.layers if f"{l.model}/{l.layer}" in args.layer]
     folds = reference.load_folds(args.folds, ds.ids)
     seeds = args.seed or [0]
+    out = args.out if args.out is not None else reference.default_path(DEFAULT_OUT[args.scale])
     base = None
     if args.extend:
         with open(args.extend) as fh:
             base = json.load(fh)
         same = (base["layers"] == [f"{l.model}/{l.layer}" for l in ds.layers]
                 and base["targets"] == ds.target_names
-                and base["folds"] == {"ids": list(ds.ids), "fold": [int(f) for f in folds]})
+                and base["folds"] == {"ids": list(ds.ids), "fold": [int(f) for f in folds]}
+                and base.get("scale", "standard") == args.scale)
         if not same:
-            print(f"error: {args.extend} was made on other layers, targets or folds", file=sys.stderr)
+            print(f"error: {args.extend} was made on other layers, targets, folds or scale",
+                  file=sys.stderr)
             return 2
         try:
             extend_fixture(base, [], seeds, 0.0)
@@ -251,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     t0 = time.perf_counter()
     runs = [run_reference(ds, folds, seed, not args.no_composition,
-                          log=lambda m, s=seed: print(f"seed {s}: {m}", file=sys.stderr, flush=True))
+                          log=lambda m, s=seed: print(f"seed {s}: {m}", file=sys.stderr, flush=True),
+                          scale=args.scale)
             for seed in seeds]
     if base is not None:
         try:
@@ -259,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        return write_fixture(fixture, args.out)
+        return write_fixture(fixture, out)
     records = merge_seeds(runs)
     fixture = {
         "generator": GENERATOR,
@@ -273,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - t0,
         "records": records,
     }
-    return write_fixture(fixture, args.out)
+    if args.scale != "standard":
+        # Only non-default scalings are tagged: the standard fixture is unchanged.
+        fixture["scale"] = args.scale
+    return write_fixture(fixture, out)
 
 
 def write_fixture(fixture: dict, out: Path) -> int:

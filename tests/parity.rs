@@ -205,7 +205,8 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         max_rows: None,
         group_folds: None,
         permutations: 0,
-        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
+        // Intervals are not what these tests compare.
+        bootstrap: 0,
     }
 }
 
@@ -425,6 +426,46 @@ fn ridge_clip_matches_sklearn_clipped_ridgecv_on_every_record() {
     check_scaled(case, "ridgecv_clip", RidgeParams::default(), Scale::Clip);
 }
 
+/// The default scaling, `robust`: ridge sees `global` (centred, every
+/// column divided by the root mean variance of the non-constant columns),
+/// against `scripts/reference.py --scale global` (the same in NumPy, then
+/// `RidgeCV`): per-fold R² within 1e-6 and the same alphas. Fast tier:
+/// ANI-2x `aev` (448 constant columns left out of the shared scale) and
+/// SevenNet-0 `l_prev`.
+const GLOBAL_SUBSET: &[Slice] = &[Slice {
+    layers: &[("ani2x", "aev"), ("sevennet0", "l_prev")],
+    targets: TARGETS,
+}];
+
+fn global_case(slices: &[Slice]) -> Case {
+    let mut case = bundled(slices);
+    case.fixture = "tests/fixtures/sklearn_ridge_global.json";
+    case
+}
+
+#[test]
+fn ridge_robust_default_matches_sklearn_globally_scaled_ridgecv_on_two_layers() {
+    let case = global_case(GLOBAL_SUBSET);
+    check_scaled(
+        case,
+        "ridgecv_global",
+        RidgeParams::default(),
+        Scale::Robust,
+    );
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn ridge_robust_default_matches_sklearn_globally_scaled_ridgecv_on_every_record() {
+    let case = global_case(EVERY_RECORD);
+    check_scaled(
+        case,
+        "ridgecv_global",
+        RidgeParams::default(),
+        Scale::Robust,
+    );
+}
+
 #[test]
 fn ill_conditioned_embeddings_match_sklearn_ridgecv() {
     check(robust(), "ridgecv", RidgeParams::default());
@@ -472,16 +513,31 @@ fn mlp_accuracy(slices: &[Slice], records: usize) {
         slices.iter().all(|s| s.targets == TARGETS),
         "every target, in file order: the networks depend on the target index"
     );
-    let fx = load_fixture("tests/fixtures/sklearn_mlp.json");
+    let fixture = "tests/fixtures/sklearn_mlp.json";
+    mlp_accuracy_against(fixture, Scale::Standard, (5, 2), slices, records)
+}
+
+/// [`mlp_accuracy`]'s rule against the MLP fixture `fixture`, made with
+/// `seeds.0` scikit-learn seeds, cpd run with seeds `0..seeds.1` and the
+/// scaling `scale`.
+fn mlp_accuracy_against(
+    fixture: &str,
+    scale: Scale,
+    seeds: (usize, u64),
+    slices: &[Slice],
+    records: usize,
+) {
+    let (sk_seeds, cpd_seeds) = seeds;
+    let fx = load_fixture(fixture);
     let dir = tempdir();
     let folds_path = fixture_folds(&fx, dir.path());
     let case = bundled(slices);
-    let runs: Vec<Vec<ResultRecord>> = [0u64, 1]
-        .iter()
-        .map(|&seed| {
+    let runs: Vec<Vec<ResultRecord>> = (0..cpd_seeds)
+        .map(|seed| {
             let reports = analyze_case(&case, &folds_path, |cfg| {
                 cfg.probes = vec![ProbeKind::Mlp];
                 cfg.mlp.seed = seed;
+                cfg.scale = scale;
             });
             for r in &reports {
                 let settings = r.settings.mlp.as_ref().expect("mlp settings");
@@ -512,7 +568,7 @@ fn mlp_accuracy(slices: &[Slice], records: usize) {
         let key = ours[0].key();
         let mine: Vec<f64> = ours.iter().map(|r| r.r2_mean.expect("finite R²")).collect();
         let theirs = floats(&rec["r2_mean_seeds"]);
-        assert_eq!(theirs.len(), 5, "fixture made with --seed 0 … --seed 4");
+        assert_eq!(theirs.len(), sk_seeds, "scikit-learn seeds in the fixture");
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let range = |v: &[f64]| {
             v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
@@ -575,6 +631,49 @@ fn mlp_matches_sklearn_mlpregressor_accuracy_on_a_subset() {
 fn mlp_matches_sklearn_mlpregressor_accuracy_on_every_record() {
     // 6 composition + 8 layers × 6 targets × 2.
     mlp_accuracy(EVERY_RECORD, 102);
+}
+
+/// The default scaling, `robust`: the MLP sees `global-clip`, against
+/// `scripts/reference_mlp.py --scale global-clip`
+/// (`tests/fixtures/sklearn_mlp_global_clip.json`: the HOMO-LUMO gap and
+/// the dipole, every layer and representation, three scikit-learn seeds),
+/// under [`mlp_accuracy`]'s rule with four cpd seeds (with two, the CHGNet
+/// `conv4` dipole residual, whose seeds spread by 0.03 on both sides, fell
+/// 0.01 short of the bound: seed noise, as on the `standard` fixture). Both runs probe those two targets alone
+/// (so the subset's records are those of the full comparison).
+const ROBUST_TARGETS: &[&str] = &["gap_ev", "dipole_debye"];
+
+#[test]
+fn mlp_robust_default_matches_sklearn_accuracy_on_a_subset() {
+    let slices = [Slice {
+        layers: &[("ani2x", "aev"), ("chgnet", "conv4")],
+        targets: ROBUST_TARGETS,
+    }];
+    // 2 composition + 2 layers × 2 targets × 2.
+    mlp_accuracy_against(
+        "tests/fixtures/sklearn_mlp_global_clip.json",
+        Scale::Robust,
+        (3, 4),
+        &slices,
+        10,
+    );
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn mlp_robust_default_matches_sklearn_accuracy_on_every_record() {
+    let slices = [Slice {
+        layers: LAYERS,
+        targets: ROBUST_TARGETS,
+    }];
+    // 2 composition + 8 layers × 2 targets × 2.
+    mlp_accuracy_against(
+        "tests/fixtures/sklearn_mlp_global_clip.json",
+        Scale::Robust,
+        (3, 4),
+        &slices,
+        34,
+    );
 }
 
 /// Per-record accuracy bound of the GBT probe against LightGBM.

@@ -50,8 +50,9 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
     }
     let _ = writeln!(
         h,
-        "<p class=\"lead\">R² is the mean ± std over folds of scikit-learn's <code>r2_score</code> \
-         on each held-out fold. <em>comp</em>: probe on composition alone; <em>raw</em>: on the \
+        "<p class=\"lead\">R² is the mean over folds of scikit-learn's <code>r2_score</code> \
+         on each held-out fold, with its 95 % interval in brackets (a bootstrap over structures \
+         of the out-of-fold predictions; ± std over folds in a report without intervals). <em>comp</em>: probe on composition alone; <em>raw</em>: on the \
          embedding; <em>geom</em>: on the embedding after removing everything linear in \
          composition (<code>H − Q Qᵀ H</code>).</p>"
     );

@@ -111,7 +111,7 @@ pub fn run_line(report: &Report, rows: usize) -> String {
     )
 }
 
-/// The short table printed on stdout: R² (mean ± std over folds) of the
+/// The short table printed on stdout: R² (mean over folds, [`cell`]) of the
 /// composition-only, raw and residual representations side by side.
 pub fn text_table(report: &Report) -> String {
     let rows = pivot(report);
@@ -409,8 +409,9 @@ pub fn report_markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "R² is the mean ± std over folds of scikit-learn's `r2_score` on each held-out fold. \
-         *comp*: probe on composition alone; *raw*: on the embedding; *geom*: on the embedding \
+        "R² is the mean over folds of scikit-learn's `r2_score` on each held-out fold, with its \
+         95 % interval in brackets (a bootstrap over structures of the out-of-fold predictions; \
+         ± std over folds in a report without intervals). *comp*: probe on composition alone; *raw*: on the embedding; *geom*: on the embedding \
          after removing everything linear in composition (`H − Q Qᵀ H`).\n"
     );
     md.push_str(&super::sections::verdict_markdown(report));

@@ -106,18 +106,25 @@ pub(super) fn disentanglement_figures(report: &Report) -> Result<Vec<Figure>> {
         .collect()
 }
 
-/// One bar: the mean R² over folds and its std (both `None` when undefined).
+/// One bar: the mean R² over folds and its error bar, the 95 % interval
+/// (or mean ± std for a report without intervals); `None` when undefined.
 #[derive(Debug, Clone, Copy)]
 struct Bar {
     mean: Option<f64>,
-    std: Option<f64>,
+    range: Option<(f64, f64)>,
 }
 
 impl Bar {
     fn of(r: Option<&ResultRecord>) -> Bar {
+        let mean = r.and_then(|r| r.r2_mean).filter(|v| v.is_finite());
+        let range = r.and_then(|r| match (r.r2_ci, r.r2_mean, r.r2_std) {
+            (Some([lo, hi]), _, _) => Some((lo, hi)),
+            (None, Some(m), Some(s)) if s > 0.0 && s.is_finite() => Some((m - s, m + s)),
+            _ => None,
+        });
         Bar {
-            mean: r.and_then(|r| r.r2_mean).filter(|v| v.is_finite()),
-            std: r.and_then(|r| r.r2_std).filter(|v| v.is_finite()),
+            mean,
+            range: range.filter(|(lo, hi)| lo.is_finite() && hi.is_finite() && hi > lo),
         }
     }
 }
@@ -176,7 +183,7 @@ fn grouped_bars(title: &str, groups: &[Group]) -> DrawResult<String> {
             .x_label_formatter(&x_label)
             .y_labels(5)
             .y_label_formatter(&|y: &f64| format!("{y:.1}"))
-            .y_desc("R² (mean ± std over folds)")
+            .y_desc("R² (mean over folds; bars: 95 % interval)")
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 15))
             .draw()?;
@@ -210,8 +217,8 @@ fn grouped_bars(title: &str, groups: &[Group]) -> DrawResult<String> {
                 )))?;
                 if shown != v {
                     draw_clipped_mark(&mut chart, x0, x1, v)?;
-                } else if let Some(s) = bar.std.filter(|s| *s > 0.0) {
-                    draw_error_bar(&mut chart, xc, SLOT / 4, v, s)?;
+                } else if let Some(range) = bar.range {
+                    draw_error_bar(&mut chart, xc, SLOT / 4, range)?;
                 }
             }
         }
@@ -293,16 +300,14 @@ fn draw_clipped_mark(chart: &mut Chart<'_, '_>, x0: i32, x1: i32, v: f64) -> Dra
     Ok(())
 }
 
-/// Mean ± std as a vertical line with caps, cut to the axis range (no cap
-/// where it is cut).
+/// An error bar from `lo` to `hi` as a vertical line with caps, cut to the
+/// axis range (no cap where it is cut).
 fn draw_error_bar(
     chart: &mut Chart<'_, '_>,
     xc: i32,
     half_cap: i32,
-    mean: f64,
-    std: f64,
+    (lo, hi): (f64, f64),
 ) -> DrawResult<()> {
-    let (lo, hi) = (mean - std, mean + std);
     let (lo_c, hi_c) = (lo.max(-Y_LIMIT), hi.min(Y_LIMIT));
     let style = BLACK.stroke_width(1);
     let mut lines = vec![vec![(xc, lo_c), (xc, hi_c)]];

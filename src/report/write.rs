@@ -150,8 +150,17 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         "alpha_at_edge",
         "isomer_accuracy",
         "isomer_pairs",
+        "r2_ci_lo",
+        "r2_ci_hi",
+        "null_mean",
+        "null_q95",
+        "null_p",
+        "isomer_ci_lo",
+        "isomer_ci_hi",
     ])
     .map_err(err)?;
+    let lo = |ci: Option<[f64; 2]>| fmt_opt(ci.map(|c| c[0]));
+    let hi = |ci: Option<[f64; 2]>| fmt_opt(ci.map(|c| c[1]));
     for r in &report.results {
         w.write_record([
             r.model.clone(),
@@ -175,6 +184,13 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
             r.alpha_at_edge.map(|b| b.to_string()).unwrap_or_default(),
             fmt_opt(r.isomer_accuracy),
             r.isomer_pairs.to_string(),
+            lo(r.r2_ci),
+            hi(r.r2_ci),
+            fmt_opt(r.null.map(|n| n.mean)),
+            fmt_opt(r.null.map(|n| n.q95)),
+            fmt_opt(r.null.map(|n| n.p)),
+            lo(r.isomer_ci),
+            hi(r.isomer_ci),
         ])
         .map_err(err)?;
     }
@@ -195,6 +211,8 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
         "r2_geom_mlp",
         "gap",
         "disentanglement",
+        "gap_ci_lo",
+        "gap_ci_hi",
     ])
     .map_err(err)?;
     for g in &report.gaps {
@@ -207,6 +225,8 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
             fmt_opt(g.r2_geom_mlp),
             fmt_opt(g.gap),
             fmt_opt(g.disentanglement),
+            fmt_opt(g.gap_ci.map(|c| c[0])),
+            fmt_opt(g.gap_ci.map(|c| c[1])),
         ])
         .map_err(err)?;
     }
