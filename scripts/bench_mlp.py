@@ -66,7 +66,9 @@ def cpd_command(cpd: Path, inputs: bvs.Inputs, targets: list[str] | None, out: P
     cmd += ["--compositions", str(inputs.compositions), "--targets", str(inputs.targets)]
     for t in targets or []:
         cmd += ["--target", t]
-    cmd += ["--probes", "mlp", "--folds", "5", "--seed", str(SEED), "--out", str(out), "--quiet"]
+    # StandardScaler, as the scikit-learn pipeline it is timed against.
+    cmd += ["--probes", "mlp", "--folds", "5", "--seed", str(SEED), "--scale", "standard",
+            "--out", str(out), "--quiet"]
     return cmd
 
 

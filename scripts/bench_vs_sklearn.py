@@ -212,7 +212,9 @@ def cpd_command(cpd: Path, inputs: Inputs, targets: list[str] | None, out: Path)
     cmd += ["--compositions", str(inputs.compositions), "--targets", str(inputs.targets)]
     for t in targets or []:
         cmd += ["--target", t]
-    cmd += ["--probes", "ridge", "--folds", str(N_FOLDS), "--seed", str(SEED), "--out", str(out)]
+    # StandardScaler, as the scikit-learn pipeline it is timed against.
+    cmd += ["--probes", "ridge", "--folds", str(N_FOLDS), "--seed", str(SEED),
+            "--scale", "standard", "--out", str(out)]
     return cmd
 
 

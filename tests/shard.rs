@@ -36,7 +36,7 @@ fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ntargets = [\"gap_ev\", \"mass_amu\"]\n\
              controls = true\nsimilarity = true\nlearning_curve = [300]\ncurve_repeats = 1\n\
-             permutations = 2\ngroup_folds = \"composition\"\n\
+             permutations = 1\ngroup_folds = \"composition\"\n\
              [settings.mlp]\nhidden = 16\nmax_epochs = 8\n\
              [settings.gbt]\nrounds = 5\nleaves = 7\nbins = 16\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\nlayers = [\"conv4\", \"emb\"]\n\

@@ -190,7 +190,7 @@ class Report:
         probe), the ``results`` of ``report.json``.
     settings, inputs, composition, gaps, inflation, channel_routing,
     learning_curves, profiles, instability, layer_stats, similarity, verdict,
-    timing : the other sections of
+    comparisons, timing : the other sections of
     ``report.json`` (any section a later version adds is an attribute too).
     ids : list of str
         Row ids in report order (the compositions' order).

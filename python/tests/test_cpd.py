@@ -84,6 +84,9 @@ def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, t
         curve_repeats=1,
         similarity=True,
         max_rows=400,
+        permutations=2,
+        group_folds="composition",
+        bootstrap=200,
     )
     want = cli(
         cpd_bin,
@@ -104,6 +107,9 @@ def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, t
         "--curve-repeats=1",
         "--similarity",
         "--max-rows=400",
+        "--permutations=2",
+        "--group-folds=composition",
+        "--bootstrap=200",
         data_dir=d,
     )
     report = cpd.analyze({"sevennet0": layers}, comp, targ, **args)
@@ -122,6 +128,9 @@ def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, t
         assert want[section], f"{section} is empty: the test would not check it"
         assert got[section] == want[section], section
         assert getattr(report, section) == want[section]
+    # One model: no ranking; its layers' comparison, when it has two.
+    assert got["comparisons"] == want["comparisons"]
+    assert all(r["r2_ci"] is not None and r["null"]["permutations"] == 2 for r in report.results)
     report.write(tmp_path / "py")
     for name in ("results.csv", "predictions.csv", "gaps.csv", "similarity.csv", "layer_stats.csv"):
         if (tmp_path / "cli" / name).exists():
@@ -303,7 +312,7 @@ def test_bad_arrays_raise_value_error(small):
          r"at least 2 rows"),
         ({"m": h}, c, t, {"probes": ("ridge", "svm")}, r"unknown probe 'svm'"),
         ({"m": h}, c, t, {"alpha": -1.0}, r"alpha"),
-        ({"m": h}, c, t, {"scale": "minmax"}, r"scale 'minmax': expected standard or clip"),
+        ({"m": h}, c, t, {"scale": "minmax"}, r"unknown scale 'minmax' \(expected robust, standard"),
         ({"m": h}, c, t, {"channels": "a=0:99"}, r"99"),
         ([h], c, t, {}, r"embeddings: expected a dict"),
         ({"m": h}, [1, 2], t, {}, r"compositions: expected a pandas DataFrame"),

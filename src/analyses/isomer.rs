@@ -91,30 +91,49 @@ impl Isomers {
         target: ArrayView1<'_, f64>,
         prediction: &[f64],
     ) -> (Option<f64>, usize) {
-        let (mut score, mut pairs) = (0.0f64, 0usize);
-        let mut finite = true;
-        for w in self.starts.windows(2) {
-            let g = &self.rows[w[0]..w[1]];
-            for (a, &i) in g.iter().enumerate() {
-                for &j in &g[a + 1..] {
-                    let (i, j) = (i as usize, j as usize);
-                    let dy = target[i] - target[j];
-                    if dy == 0.0 || dy.is_nan() {
-                        continue;
-                    }
-                    let dp = prediction[i] - prediction[j];
-                    finite &= dp.is_finite();
-                    pairs += 1;
-                    if dp == 0.0 {
-                        score += 0.5;
-                    } else if (dp > 0.0) == (dy > 0.0) {
-                        score += 1.0;
-                    }
-                }
-            }
-        }
+        let (groups, finite) = self.group_scores(target, prediction);
+        let score: f64 = groups.iter().map(|g| g.0).sum();
+        let pairs: usize = groups.iter().map(|g| g.1).sum();
         let acc = (pairs > 0 && finite).then(|| score / pairs as f64);
         (acc, pairs)
+    }
+
+    /// Per group, the score of its pairs with different targets (1 for the
+    /// same order, ½ for a tie in prediction) and their number; and whether
+    /// every scored prediction difference is finite.
+    fn group_scores(
+        &self,
+        target: ArrayView1<'_, f64>,
+        prediction: &[f64],
+    ) -> (Vec<(f64, usize)>, bool) {
+        let mut finite = true;
+        let groups = self
+            .starts
+            .windows(2)
+            .map(|w| {
+                let (mut score, mut pairs) = (0.0f64, 0usize);
+                let g = &self.rows[w[0]..w[1]];
+                for (a, &i) in g.iter().enumerate() {
+                    for &j in &g[a + 1..] {
+                        let (i, j) = (i as usize, j as usize);
+                        let dy = target[i] - target[j];
+                        if dy == 0.0 || dy.is_nan() {
+                            continue;
+                        }
+                        let dp = prediction[i] - prediction[j];
+                        finite &= dp.is_finite();
+                        pairs += 1;
+                        if dp == 0.0 {
+                            score += 0.5;
+                        } else if (dp > 0.0) == (dy > 0.0) {
+                            score += 1.0;
+                        }
+                    }
+                }
+                (score, pairs)
+            })
+            .collect();
+        (groups, finite)
     }
 
     /// The 95 % interval of [`Isomers::accuracy`]: a cluster bootstrap
@@ -122,8 +141,8 @@ impl Isomers {
     /// is the unit resampled). Replicate `b` draws as many groups as there
     /// are, uniformly with replacement (ChaCha8 seeded with `seed`, stream
     /// `b`), and scores the pairs of the drawn groups; the interval is the
-    /// 2.5th and 97.5th percentiles. `None` without scored pairs or
-    /// replicates.
+    /// 2.5th and 97.5th percentiles. `None` without scored pairs, with a
+    /// non-finite prediction, or without replicates.
     pub fn interval(
         &self,
         target: ArrayView1<'_, f64>,
@@ -132,47 +151,26 @@ impl Isomers {
         seed: u64,
     ) -> Option<[f64; 2]> {
         use rand::{RngExt, SeedableRng};
-        // Per group: its score and its pairs.
-        let mut per_group = Vec::with_capacity(self.groups());
-        for w in self.starts.windows(2) {
-            let (mut score, mut pairs) = (0.0f64, 0usize);
-            let g = &self.rows[w[0]..w[1]];
-            for (a, &i) in g.iter().enumerate() {
-                for &j in &g[a + 1..] {
-                    let (i, j) = (i as usize, j as usize);
-                    let dy = target[i] - target[j];
-                    if dy == 0.0 || dy.is_nan() {
-                        continue;
-                    }
-                    let dp = prediction[i] - prediction[j];
-                    if !dp.is_finite() {
-                        return None;
-                    }
-                    pairs += 1;
-                    if dp == 0.0 {
-                        score += 0.5;
-                    } else if (dp > 0.0) == (dy > 0.0) {
-                        score += 1.0;
-                    }
-                }
-            }
-            per_group.push((score, pairs as f64));
-        }
-        let m = per_group.len() as u32;
-        if m == 0 || replicates == 0 || per_group.iter().all(|g| g.1 == 0.0) {
+        let (groups, finite) = self.group_scores(target, prediction);
+        let m = groups.len() as u32;
+        if !finite || m == 0 || replicates == 0 || groups.iter().all(|g| g.1 == 0) {
             return None;
         }
         let mut reps = Vec::with_capacity(replicates);
         for b in 0..replicates {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x1503_3E55_0000_0000);
             rng.set_stream(b as u64);
-            let (mut score, mut pairs) = (0.0, 0.0);
+            let (mut score, mut pairs) = (0.0, 0usize);
             for _ in 0..m {
-                let g = per_group[rng.random_range(0..m) as usize];
+                let g = groups[rng.random_range(0..m) as usize];
                 score += g.0;
                 pairs += g.1;
             }
-            reps.push(if pairs > 0.0 { score / pairs } else { f64::NAN });
+            reps.push(if pairs > 0 {
+                score / pairs as f64
+            } else {
+                f64::NAN
+            });
         }
         crate::flow::bootstrap::interval(&reps)
     }

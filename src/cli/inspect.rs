@@ -84,7 +84,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 if l.sparse_owners.len() > 10 { ", …" } else { "" }
             );
             println!(
-                "  a held-out owner lands far outside its training fold's range: see the instability section of cpd analyze, or try --scale clip"
+                "  a held-out owner lands far outside its training fold's range: see the instability section of cpd analyze (the default --scale robust keeps such columns from deciding a fold)"
             );
         }
         if args.columns {

@@ -289,9 +289,10 @@ fn instability_sections(report: &Report) -> Vec<(&'static str, String, Table)> {
             "Unstable records",
             format!(
                 "{} of {} records are unstable: {}. Their mean R² is decided by a few \
-                 structures, not by the representation; read the median. Bounding the \
-                 extrapolation (--scale clip: held-out features clipped to the training fold's \
-                 range; ridge and MLP) is the standard remedy. Scale: {}.",
+                 structures, not by the representation; read the median and the interval. \
+                 The default scaling (--scale robust: one scale shared by every column, the \
+                 MLP's held-out features clipped to the training fold's range) keeps a rare \
+                 element's sparse columns from deciding a fold. Scale: {}.",
                 unstable.len(),
                 report.results.len(),
                 ins.rule,

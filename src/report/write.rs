@@ -328,13 +328,14 @@ mod tests {
             r2_geom_mlp: Some(0.6),
             gap: Some(0.3),
             disentanglement: Some(0.0),
-            gap_ci: None,
+            gap_ci: Some([0.25, 0.375]),
         }];
         let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
         assert!(csv.starts_with(
-            "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement\n"
+            "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement,\
+             gap_ci_lo,gap_ci_hi\n"
         ));
-        assert!(csv.contains("m,l,,gap,0.3,0.6,"), "{csv}");
+        assert!(csv.contains("m,l,,gap,0.3,0.6,0.3,0,0.25,0.375\n"), "{csv}");
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
         let dir = tempfile::tempdir().unwrap();
