@@ -1,7 +1,7 @@
 //! The paper's disentanglement diagnostic: how much a nonlinear probe (MLP)
 //! reads from the residual beyond a linear one (ridge).
 
-use crate::flow::bootstrap::{difference, interval};
+use crate::flow::bootstrap::{difference, interval_bc};
 use crate::report::{GapRecord, ResultRecord};
 
 /// The linear–nonlinear gap on the residual for every (model, layer,
@@ -40,7 +40,7 @@ pub fn gaps(results: &[ResultRecord]) -> Vec<GapRecord> {
                     (Some(l), Some(g)) => Some(l - g.abs()),
                     _ => None,
                 },
-                gap_ci: interval(&d),
+                gap_ci: gap.and_then(|g| interval_bc(&d, g)),
             })
         })
         .collect()

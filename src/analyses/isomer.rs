@@ -141,7 +141,8 @@ impl Isomers {
     /// is the unit resampled). Replicate `b` draws as many groups as there
     /// are, uniformly with replacement (ChaCha8 seeded with `seed`, stream
     /// `b`), and scores the pairs of the drawn groups; the interval is the
-    /// 2.5th and 97.5th percentiles. `None` without scored pairs, with a
+    /// bias-corrected percentile interval around the accuracy
+    /// ([`crate::flow::bootstrap::interval_bc`]). `None` without scored pairs, with a
     /// non-finite prediction, or without replicates.
     pub fn interval(
         &self,
@@ -156,6 +157,8 @@ impl Isomers {
         if !finite || m == 0 || replicates == 0 || groups.iter().all(|g| g.1 == 0) {
             return None;
         }
+        let point = groups.iter().map(|g| g.0).sum::<f64>()
+            / groups.iter().map(|g| g.1).sum::<usize>() as f64;
         let mut reps = Vec::with_capacity(replicates);
         for b in 0..replicates {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x1503_3E55_0000_0000);
@@ -172,7 +175,7 @@ impl Isomers {
                 f64::NAN
             });
         }
-        crate::flow::bootstrap::interval(&reps)
+        crate::flow::bootstrap::interval_bc(&reps, point)
     }
 }
 

@@ -4,7 +4,7 @@
 //! the "disentanglement gradient". Control targets (`ctrl_*`) and channel
 //! groups are left out: profiles are about whole layers and real targets.
 
-use crate::flow::bootstrap::interval;
+use crate::flow::bootstrap::interval_bc;
 use crate::report::{LayerPick, ModelProfile, Profiles, ResultRecord};
 
 /// The whole-layer `geom` record of `probe` on `model`/`layer`/`target`.
@@ -153,7 +153,7 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
                 best_layer,
                 most_nonlinear_layer,
                 score,
-                score_ci: interval(&replicates),
+                score_ci: interval_bc(&replicates, score),
                 replicates,
             }
         })

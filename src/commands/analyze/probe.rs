@@ -15,7 +15,7 @@ use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapola
 use crate::analyses::isomer::Isomers;
 use crate::analyses::layerstats::layer_stats;
 use crate::error::{CpdError, Result};
-use crate::flow::bootstrap::{interval, Resamples};
+use crate::flow::bootstrap::{interval_bc, Resamples};
 use crate::flow::dataset::Dataset;
 use crate::flow::folds::Folds;
 use crate::flow::metrics::mean_std;
@@ -547,7 +547,7 @@ impl LayerCtx<'_> {
                     };
                     (r.isomer_accuracy, r.isomer_pairs, r.isomer_ci) = isomer;
                     r.replicates = replicates;
-                    r.r2_ci = interval(&r.replicates);
+                    r.r2_ci = interval_bc(&r.replicates, r.r2_mean.unwrap_or(f64::NAN));
                     r.null = scores.null[i][t];
                     if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
                         r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
