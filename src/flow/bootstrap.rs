@@ -9,9 +9,10 @@
 //! are) and their mean. The 95 % interval is the bias-corrected
 //! percentile interval of the replicates ([`interval_bc`]; Efron 1981):
 //! the plain 2.5th and 97.5th percentiles cover a known R² in 90 % of
-//! seeded data sets, the bias-corrected ones in 96 % (tested). It measures how much the score depends on which structures were held
-//! out, given the fitted probes, not the spread of refits on other
-//! training sets (the per-fold standard deviation shows that).
+//! seeded data sets, the bias-corrected ones in 96 % (tested). It
+//! measures how much the score depends on which structures were held out,
+//! given the fitted probes, not the spread of refits on other training
+//! sets (the per-fold standard deviation shows that).
 //!
 //! # Paired by construction
 //! Replicate `b` draws the same rows for every record of a run (the draws
