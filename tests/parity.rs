@@ -442,31 +442,26 @@ const GLOBAL_SUBSET: &[Slice] = &[Slice {
     targets: TARGETS,
 }];
 
-fn global_case(slices: &[Slice]) -> Case {
-    bundled_against("tests/fixtures/sklearn_ridge_global.json", slices)
-}
-
-#[test]
-fn ridge_robust_default_matches_sklearn_globally_scaled_ridgecv_on_two_layers() {
-    let case = global_case(GLOBAL_SUBSET);
+/// Ridge under the default scaling against the `global` fixture.
+fn check_robust(slices: &[Slice]) {
+    let case = bundled_against("tests/fixtures/sklearn_ridge_global.json", slices);
     check_scaled(
         case,
         "ridgecv_global",
         RidgeParams::default(),
         Scale::Robust,
     );
+}
+
+#[test]
+fn ridge_robust_default_matches_sklearn_globally_scaled_ridgecv_on_two_layers() {
+    check_robust(GLOBAL_SUBSET);
 }
 
 #[test]
 #[ignore = "full parity: run by .ci/run"]
 fn ridge_robust_default_matches_sklearn_globally_scaled_ridgecv_on_every_record() {
-    let case = global_case(EVERY_RECORD);
-    check_scaled(
-        case,
-        "ridgecv_global",
-        RidgeParams::default(),
-        Scale::Robust,
-    );
+    check_robust(EVERY_RECORD);
 }
 
 #[test]

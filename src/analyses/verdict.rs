@@ -209,14 +209,12 @@ pub fn verdict(report: &Report) -> Vec<String> {
                 let mut s = format!("{m}: {l} ({v:.3})");
                 if let Some(c) = compared("best_layer", &format!("{m}/{l}")) {
                     let other = c.b.rsplit_once('/').map_or(c.b.as_str(), |x| x.1);
-                    if c.difference.tied {
-                        s.push_str(&format!(
-                            ", tied with {other}: {}",
-                            delta_text(&c.difference)
-                        ));
+                    let word = if c.difference.tied {
+                        "tied with"
                     } else {
-                        s.push_str(&format!(", above {other}: {}", delta_text(&c.difference)));
-                    }
+                        "above"
+                    };
+                    s.push_str(&format!(", {word} {other}: {}", delta_text(&c.difference)));
                 }
                 s
             })

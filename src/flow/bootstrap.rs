@@ -291,6 +291,18 @@ mod tests {
     use ndarray::Array1;
     use rand::RngExt;
 
+    /// The score the replicates resample: the mean over folds of the
+    /// held-out R² of `pred`.
+    fn fold_mean_r2(folds: &Folds, y: ndarray::ArrayView1<'_, f64>, pred: &[f64]) -> f64 {
+        let per_fold = (0..folds.k).map(|f| {
+            let t = folds.test(f);
+            let yt: Vec<f64> = t.iter().map(|&i| y[i]).collect();
+            let pt: Vec<f64> = t.iter().map(|&i| pred[i]).collect();
+            r2(yt.as_slice(), &pt)
+        });
+        per_fold.sum::<f64>() / folds.k as f64
+    }
+
     fn normal(rng: &mut ChaCha8Rng) -> f64 {
         // Box–Muller.
         let (u, v): (f64, f64) = (rng.random(), rng.random());
@@ -330,15 +342,7 @@ mod tests {
         assert!(diff.tied && diff.ci == Some([0.0, 0.0]));
         // The replicates scatter around the fold-mean R².
         let r = a.r2(y.view(), &p);
-        let point = (0..5)
-            .map(|f| {
-                let t = folds.test(f);
-                let yt: Vec<f64> = t.iter().map(|&i| y[i]).collect();
-                let pt: Vec<f64> = t.iter().map(|&i| p[i]).collect();
-                r2(yt.as_slice(), &pt)
-            })
-            .sum::<f64>()
-            / 5.0;
+        let point = fold_mean_r2(&folds, y.view(), &p);
         let [lo, hi] = interval(&r).unwrap();
         assert!(lo < point && point < hi, "{lo} {point} {hi}");
     }
@@ -380,15 +384,7 @@ mod tests {
             let reps = Resamples::new(&folds, 1000, set).r2(y.view(), &s);
             let [lo, hi] = interval(&reps).unwrap();
             covered += usize::from(lo <= truth && truth <= hi);
-            let point = (0..5)
-                .map(|f| {
-                    let t = folds.test(f);
-                    let yt: Vec<f64> = t.iter().map(|&i| y[i]).collect();
-                    let st: Vec<f64> = t.iter().map(|&i| s[i]).collect();
-                    r2(yt.as_slice(), &st)
-                })
-                .sum::<f64>()
-                / 5.0;
+            let point = fold_mean_r2(&folds, y.view(), &s);
             let [lo, hi] = interval_bc(&reps, point).unwrap();
             covered_bc += usize::from(lo <= truth && truth <= hi);
         }
