@@ -108,13 +108,35 @@ pub trait Probe: Sync {
     fn fit_predict_folds(
         &self,
         x: &dyn Rows,
-        y: ArrayView2<'_, f64>,
+        y: FoldTargets<'_>,
         folds: &Folds,
         grams: Option<&FoldGrams<'_>>,
         fold_done: &FoldSink<'_>,
     ) -> Result<()> {
         let _ = grams;
         each_fold(self, x, y, folds, fold_done)
+    }
+}
+
+/// The targets a probe is fitted to on each training fold.
+#[derive(Debug, Clone, Copy)]
+pub enum FoldTargets<'a> {
+    /// The same targets on every fold: `n × t`, one row per row of `x`.
+    Same(ArrayView2<'a, f64>),
+    /// Fold `f`'s training rows are fitted to the rows of `[f]` (each
+    /// `n × t`; what they hold on fold `f`'s held-out rows is never
+    /// fitted). The conditional probe's targets: what the composition
+    /// model of each fold leaves ([`cv::cross_validate_conditional`]).
+    PerFold(&'a [Array2<f64>]),
+}
+
+impl<'a> FoldTargets<'a> {
+    /// The targets fold `f`'s training rows are fitted to (`n × t`, by row).
+    pub fn of(&self, f: usize) -> ArrayView2<'a, f64> {
+        match *self {
+            FoldTargets::Same(y) => y,
+            FoldTargets::PerFold(ys) => ys[f].view(),
+        }
     }
 }
 
@@ -126,13 +148,13 @@ pub type FoldSink<'a> = dyn Fn(usize, FoldPrediction) + Sync + 'a;
 pub fn each_fold<P: Probe + ?Sized>(
     probe: &P,
     x: &dyn Rows,
-    y: ArrayView2<'_, f64>,
+    y: FoldTargets<'_>,
     folds: &Folds,
     fold_done: &FoldSink<'_>,
 ) -> Result<()> {
     (0..folds.k).into_par_iter().try_for_each(|fold| {
         let (train, test) = folds.split(fold);
-        let y_train = y.select(Axis(0), &train);
+        let y_train = y.of(fold).select(Axis(0), &train);
         let split = Split {
             train: &train,
             test: &test,

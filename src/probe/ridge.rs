@@ -40,7 +40,7 @@ use ndarray::{s, Array1, Array2, ArrayView2, Axis, ShapeBuilder, Zip};
 use rayon::prelude::*;
 
 use super::scale::{ClipBounds, Scale};
-use super::{each_fold, FoldPrediction, FoldSink, Probe, Split};
+use super::{each_fold, FoldPrediction, FoldSink, FoldTargets, Probe, Split};
 use crate::error::{CpdError, Result};
 use crate::flow::folds::Folds;
 use crate::flow::moments::{fill_blocks, FoldGrams, Gram, Sums, PRODUCT_ROWS};
@@ -288,7 +288,7 @@ impl Ridge {
     fn fit_folds_shared(
         &self,
         x: &dyn Rows,
-        y: ArrayView2<'_, f64>,
+        y: FoldTargets<'_>,
         folds: &Folds,
         grams: Option<&FoldGrams<'_>>,
         fold_done: &FoldSink<'_>,
@@ -301,21 +301,42 @@ impl Ridge {
                 &computed
             }
         };
-        let shift = Shift {
+        let shift_of = |y: ArrayView2<'_, f64>| Shift {
             x: fg.mu.clone(),
             y: y.mean_axis(Axis(0)).expect("n ≥ 2"),
         };
-        let crosses: Vec<Cross> = (0..folds.k)
-            .into_par_iter()
-            .map(|f| Cross::of(x, &folds.test(f), Targets::ByRow(y), &shift))
-            .collect();
+        // The same targets on every fold: each fold's cross-products once,
+        // a training fold's the sum of the others'. Targets that differ by
+        // fold: each training fold's own, in its task.
+        let shared = match y {
+            FoldTargets::Same(y) => {
+                let shift = shift_of(y);
+                let crosses: Vec<Cross> = (0..folds.k)
+                    .into_par_iter()
+                    .map(|f| Cross::of(x, &folds.test(f), Targets::ByRow(y), &shift))
+                    .collect();
+                Some((shift, crosses))
+            }
+            FoldTargets::PerFold(_) => None,
+        };
         let clip = self.scale.clips();
         // A fold's rows are listed in its own task: with many rows, the
         // index lists of every fold at once would outweigh everything else.
         (0..folds.k).into_par_iter().try_for_each(|f| {
             let test = folds.test(f);
             let others = || (0..folds.k).filter(move |&g| g != f);
-            let cross = Cross::sum(others().map(|g| &crosses[g]));
+            let yf = y.of(f);
+            let own;
+            let (shift, cross) = match &shared {
+                Some((shift, crosses)) => (shift, Cross::sum(others().map(|g| &crosses[g]))),
+                None => {
+                    own = shift_of(yf);
+                    let parts: Vec<Cross> = others()
+                        .map(|g| Cross::of(x, &folds.test(g), Targets::ByRow(yf), &own))
+                        .collect();
+                    (&own, Cross::sum(parts.iter()))
+                }
+            };
             let extremes = clip.then(|| {
                 let d = x.ncols();
                 let mut lo = Array1::from_elem(d, f64::INFINITY);
@@ -340,8 +361,8 @@ impl Ridge {
             let fitted = self.fit_moments(
                 x,
                 train,
-                Targets::ByRow(y),
-                &shift,
+                Targets::ByRow(yf),
+                shift,
                 fg.training(f),
                 cross,
                 extremes,
@@ -626,7 +647,7 @@ impl Probe for Ridge {
     fn fit_predict_folds(
         &self,
         x: &dyn Rows,
-        y: ArrayView2<'_, f64>,
+        y: FoldTargets<'_>,
         folds: &Folds,
         grams: Option<&FoldGrams<'_>>,
         fold_done: &FoldSink<'_>,
