@@ -92,7 +92,7 @@ fn run(dir: &Path, d: &Synthetic, extra: &[&str]) -> Value {
 }
 
 #[test]
-fn controls_expose_an_inflated_gbt_and_spare_the_linear_probe() {
+fn controls_expose_the_gbts_r2_geom_and_clear_its_r2_cond() {
     let dir = tempdir();
     let d = synthetic(dir.path(), 400);
     let r = run(
@@ -114,37 +114,61 @@ fn controls_expose_an_inflated_gbt_and_spare_the_linear_probe() {
             .find(|v| v["probe"] == probe && v["control"] == control)
             .unwrap_or_else(|| panic!("{probe}/{control}"))
     };
+    let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k}: {v}"));
     // The projection removes linear composition exactly: ridge cannot read
-    // a linear control from the residual.
+    // a linear control from the residual, nor add to composition on it.
     for c in ["ctrl_atoms", "ctrl_mass"] {
         let v = find("ridge", c);
-        assert!(v["r2_geom"].as_f64().unwrap() <= 0.02, "{v}");
+        assert!(num(v, "r2_geom") <= 0.02, "{v}");
+        assert!(num(v, "r2_cond").abs() < 1e-6, "{v}");
         assert_eq!(v["inflated"], false);
+        assert_eq!(v["geom_inflated"], false);
         assert_eq!(v["linear"], true);
     }
     // The GBT rebuilds the nonlinear atom-count² control from the
-    // residual's nonlinear composition columns: flagged.
+    // residual's nonlinear composition columns: its R²_geom is flagged, but
+    // given composition the residual adds nothing, so its R²_cond is not.
     let g = find("gbt", "ctrl_atoms_sq");
-    assert!(g["r2_geom"].as_f64().unwrap() > 0.5, "{g}");
-    assert_eq!(g["inflated"], true);
+    assert!(num(g, "r2_geom") > 0.5, "{g}");
+    assert!(num(g, "r2_cond") <= 0.02, "{g}");
+    assert_eq!(g["geom_inflated"], true);
+    assert_eq!(g["inflated"], false);
     assert_eq!(g["threshold"], 0.1);
-    // The flag and its meaning are in the Markdown and the CSV.
+    // No conditional number of the GBT is inflated. Ridge's is on the H
+    // fraction: its baseline is linear in the counts, and the residual
+    // holds a column close to it (c_H / (N + 1)), which ridge reads
+    // linearly. The controls flag what ridge's R²_cond still counts.
+    let gbt: Vec<&Value> = infl.iter().filter(|v| v["probe"] == "gbt").collect();
+    assert!(gbt.iter().all(|v| v["inflated"] == false), "{gbt:?}");
+    let h = find("ridge", "ctrl_h_fraction");
+    assert!(num(h, "r2_cond") > 0.1 && num(h, "r2_geom") < 0.02, "{h}");
+    assert_eq!(h["inflated"], true);
+    // The flags and their meaning are in the Markdown and the CSV.
     let md = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     assert!(md.contains("## Compositional controls"), "{md}");
     assert!(
         md.contains("| m | emb | gbt | ctrl_atoms_sq | nonlinear |"),
         "{md}"
     );
-    assert!(md.contains("INFLATED"));
+    assert!(md.contains("R²_geom misleads") && md.contains("INFLATED"));
+    let controls = r["settings"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t.as_str().unwrap().starts_with("ctrl_"))
+        .count();
+    // Atom counts, mass, mass per atom, electronegativity, count², H
+    // fraction and three random controls all vary on these data.
+    assert_eq!(controls, 9, "{}", r["settings"]);
     let csv = std::fs::read_to_string(dir.path().join("out/controls.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 2 * 4);
+    assert_eq!(csv.lines().count(), 1 + 2 * controls);
     // Controls are ordinary targets in the results too.
     assert!(r["results"]
         .as_array()
         .unwrap()
         .iter()
         .any(|v| v["target"] == "ctrl_h_fraction" && v["representation"] == "composition"));
-    // A higher threshold clears the flag.
+    // A higher threshold clears the R²_geom flag too.
     let r = run(
         dir.path(),
         &d,
@@ -160,7 +184,7 @@ fn controls_expose_an_inflated_gbt_and_spare_the_linear_probe() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|v| v["inflated"] == false));
+        .all(|v| v["inflated"] == false && v["geom_inflated"] == false));
 }
 
 #[test]

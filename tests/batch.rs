@@ -423,14 +423,16 @@ fn progress_lines_only_when_asked() {
     assert!(!stderr.contains("fits done"), "{stderr}");
     let (_, stderr) = run(&["--progress", "always"]);
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("cpd: ")).collect();
-    // composition (3 folds), then the layer with raw and geom (6 more fits).
+    // composition (3 folds) and its baselines, then the layer with raw,
+    // geom and geom given composition (9 more fits).
     assert_eq!(
         lines,
         vec![
             "cpd: 0/3 fits done; composition",
+            "cpd: 3/3 fits done; composition: baselines of the conditional R²",
             "cpd: 3/3 fits done; m: opening 1 file(s)",
-            "cpd: 3/9 fits done; m/emb: projecting (2 passes, in memory)",
-            "cpd: 3/9 fits done; m/emb: probing raw and geom, 3 folds (in memory)",
+            "cpd: 3/12 fits done; m/emb: projecting (2 passes, in memory)",
+            "cpd: 3/12 fits done; m/emb: probing raw, geom and geom given composition, 3 folds (in memory)",
         ]
     );
     let (stdout, stderr) = run(&["--progress", "always", "--quiet"]);

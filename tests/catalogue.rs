@@ -595,7 +595,7 @@ fn extxyz_wrong_atom_count_lines() {
 // ---- legal but awkward -------------------------------------------------
 
 #[test]
-fn constant_target_scores_like_sklearn() {
+fn a_constant_target_has_no_r2_and_is_refused() {
     let f = Fx::new();
     let mut t = String::from("id,c\n");
     for i in 0..12 {
@@ -603,14 +603,15 @@ fn constant_target_scores_like_sklearn() {
     }
     let t = f.file("tconst.csv", t.as_bytes());
     let out = f.run_files(&f.emb, &f.comp, &t, &["--folds", "3", "--out", "c"]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(f.path("c/report.json")).unwrap()).unwrap();
-    for r in v["results"].as_array().unwrap() {
-        // A constant predicted exactly: r2_score's force_finite rule gives 1.0.
-        assert_eq!(r["r2_mean"], 1.0, "{r}");
-        assert_eq!(r["rmse"], 0.0);
-    }
+    assert_input_error(
+        &out,
+        &[
+            "tconst.csv",
+            "no target left to probe",
+            "c: constant (4.25 on every row): a constant target has no R²",
+        ],
+    );
+    assert!(!f.path("c/report.json").exists(), "no report written");
 }
 
 #[test]

@@ -419,6 +419,7 @@ mod tests {
             target_names: Vec::new(),
             targets: Array2::zeros((4, 0)),
             targets_path: Default::default(),
+            skipped: Vec::new(),
         };
         let counts = ds(CompositionMode::Counts);
         let f = Formulas::new(&counts);

@@ -1,8 +1,15 @@
 //! Layer and model profiles from a run's records: per model and target the
-//! best layer by ridge R²_geom and, when the MLP probe ran, the most
-//! nonlinear layer (largest linear–nonlinear gap); and a ranking of models —
-//! the "disentanglement gradient". Control targets (`ctrl_*`) and channel
-//! groups are left out: profiles are about whole layers and real targets.
+//! best layer by ridge R²_cond (what the residual adds to composition) and,
+//! when the MLP probe ran, the most nonlinear layer (largest nonlinear
+//! excess R²_cond,mlp − R²_cond,ridge); and a ranking of models. Control
+//! targets (`ctrl_*`) and channel groups are left out: profiles are about
+//! whole layers and real targets.
+//!
+//! The ranking cannot reward an empty residual: a model scores its best
+//! layers' ridge R²_cond, which is 0 for a layer that adds nothing to
+//! composition, and a model whose score's interval does not clear 0.001 is "no
+//! geometric signal" and ranks after every model that has one. The
+//! nonlinear excess is reported beside the score, not folded into it.
 
 use crate::flow::bootstrap::interval_bc;
 use crate::report::{LayerPick, ModelProfile, Profiles, ResultRecord};
@@ -25,27 +32,6 @@ pub fn geom_record<'a>(
     })
 }
 
-fn geom(
-    results: &[ResultRecord],
-    model: &str,
-    layer: &str,
-    target: &str,
-    probe: &str,
-) -> Option<f64> {
-    geom_record(results, model, layer, target, probe).and_then(|r| r.r2_mean)
-}
-
-/// Bootstrap replicates of `geom` (empty when the record has none).
-fn geom_replicates<'a>(
-    results: &'a [ResultRecord],
-    model: &str,
-    layer: &str,
-    target: &str,
-    probe: &str,
-) -> &'a [f64] {
-    geom_record(results, model, layer, target, probe).map_or(&[], |r| &r.replicates)
-}
-
 /// Element-wise sum of replicate vectors of one length (empty as soon as
 /// one is missing).
 fn add_replicates(sum: &mut Option<Vec<f64>>, v: Vec<f64>) {
@@ -58,11 +44,38 @@ fn add_replicates(sum: &mut Option<Vec<f64>>, v: Vec<f64>) {
     }
 }
 
+/// A mean over targets and its replicates (the summed replicates over
+/// `count`).
+fn averaged(values: &[f64], replicates: Option<Vec<f64>>) -> (f64, Vec<f64>) {
+    if values.is_empty() {
+        return (f64::NAN, Vec::new());
+    }
+    let k = values.len() as f64;
+    let reps = replicates.unwrap_or_default();
+    (
+        values.iter().sum::<f64>() / k,
+        reps.into_iter().map(|v| v / k).collect(),
+    )
+}
+
+/// The conditional R² below which a residual adds nothing measurable: an
+/// empty residual's R²_cond is 0 up to rounding, which may fall on either
+/// side of 0.
+pub const SIGNAL_FLOOR: f64 = 1e-3;
+
+/// Whether a score shows signal: its interval lies above [`SIGNAL_FLOOR`]
+/// (without an interval, the score itself).
+pub fn has_signal(score: f64, ci: Option<[f64; 2]>) -> bool {
+    match ci {
+        Some([lo, _]) => lo > SIGNAL_FLOOR,
+        None => score > SIGNAL_FLOOR,
+    }
+}
+
 /// Profiles from whole-layer `geom` records; `None` without ridge records.
 ///
-/// Score of a model: the mean over targets of its best layer's
-/// disentanglement score `R²_geom,ridge − |gap|` when the MLP ran, else of
-/// its best layer's ridge R²_geom.
+/// Score of a model: the mean over targets of its best layer's ridge
+/// R²_cond. Models with signal ([`has_signal`]) rank first, by score.
 pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
     let mut models: Vec<&str> = Vec::new();
     let mut targets: Vec<&str> = Vec::new();
@@ -90,13 +103,16 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
                     layers.push(&r.layer);
                 }
             }
+            let rec =
+                |l: &str, target: &str, probe: &str| geom_record(results, model, l, target, probe);
             let mut best_layer = Vec::new();
             let mut most_nonlinear_layer = Vec::new();
-            let mut scores = Vec::new();
-            // The score's bootstrap replicates: the same statistic of the
-            // picked layers' replicates (the picks stay those of the point
-            // values).
-            let mut replicates: Option<Vec<f64>> = None;
+            let (mut scores, mut excesses) = (Vec::new(), Vec::new());
+            // The bootstrap replicates of the score and of the excess: the
+            // same statistic of the picked layers' replicates (the picks
+            // stay those of the point values).
+            let (mut replicates, mut excess_reps): (Option<Vec<f64>>, Option<Vec<f64>>) =
+                (None, None);
             for &target in &targets {
                 let pick = |value: &dyn Fn(&str) -> Option<f64>| {
                     layers
@@ -107,65 +123,56 @@ pub fn profiles(results: &[ResultRecord]) -> Option<Profiles> {
                             _ => Some((l, v)),
                         })
                 };
-                let ridge = |l: &str| geom(results, model, l, target, "ridge");
-                let gap = |l: &str| Some(geom(results, model, l, target, "mlp")? - ridge(l)?);
-                if let Some((l, v)) = pick(&ridge) {
-                    best_layer.push(LayerPick {
+                let ridge = |l: &str| rec(l, target, "ridge")?.r2_cond;
+                let excess = |l: &str| Some(rec(l, target, "mlp")?.r2_cond? - ridge(l)?);
+                let Some((l, v)) = pick(&ridge) else {
+                    continue;
+                };
+                best_layer.push(LayerPick {
+                    target: target.into(),
+                    layer: l.into(),
+                    value: v,
+                });
+                scores.push(v);
+                let r = rec(l, target, "ridge").map_or(&[][..], |r| &r.cond_replicates);
+                add_replicates(&mut replicates, r.to_vec());
+                if !mlp {
+                    continue;
+                }
+                if let Some(e) = excess(l) {
+                    excesses.push(e);
+                    let m = rec(l, target, "mlp").map_or(&[][..], |r| &r.cond_replicates);
+                    let d = m.iter().zip(r).map(|(m, r)| m - r).collect();
+                    add_replicates(&mut excess_reps, d);
+                }
+                if let Some((l, v)) = pick(&excess) {
+                    most_nonlinear_layer.push(LayerPick {
                         target: target.into(),
                         layer: l.into(),
                         value: v,
                     });
                 }
-                if mlp {
-                    if let Some((l, v)) = pick(&gap) {
-                        most_nonlinear_layer.push(LayerPick {
-                            target: target.into(),
-                            layer: l.into(),
-                            value: v,
-                        });
-                    }
-                    let dis = |l: &str| Some(ridge(l)? - gap(l)?.abs());
-                    if let Some((l, v)) = pick(&dis) {
-                        scores.push(v);
-                        let r = geom_replicates(results, model, l, target, "ridge");
-                        let m = geom_replicates(results, model, l, target, "mlp");
-                        let d = r.iter().zip(m).map(|(r, m)| r - (m - r).abs()).collect();
-                        add_replicates(&mut replicates, d);
-                    }
-                } else if let Some((l, v)) = pick(&ridge) {
-                    scores.push(v);
-                    let r = geom_replicates(results, model, l, target, "ridge");
-                    add_replicates(&mut replicates, r.to_vec());
-                }
             }
-            let score = if scores.is_empty() {
-                f64::NAN
-            } else {
-                scores.iter().sum::<f64>() / scores.len() as f64
-            };
-            let replicates: Vec<f64> = replicates
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| v / scores.len() as f64)
-                .collect();
+            let (score, replicates) = averaged(&scores, replicates);
+            let score_ci = interval_bc(&replicates, score);
+            let (excess, excess_reps) = averaged(&excesses, excess_reps);
             ModelProfile {
                 model: model.into(),
                 best_layer,
                 most_nonlinear_layer,
                 score,
-                score_ci: interval_bc(&replicates, score),
+                score_ci,
+                signal: has_signal(score, score_ci),
+                nonlinear_excess: excess.is_finite().then_some(excess),
+                nonlinear_excess_ci: interval_bc(&excess_reps, excess),
                 replicates,
             }
         })
         .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    // Models with signal first, each part by decreasing score.
+    out.sort_by(|a, b| b.signal.cmp(&a.signal).then(b.score.total_cmp(&a.score)));
     Some(Profiles {
-        score: if mlp {
-            "mean over targets of the best layer's disentanglement score R²_geom,ridge − |R²_geom,mlp − R²_geom,ridge|"
-        } else {
-            "mean over targets of the best layer's ridge R²_geom (the MLP probe did not run, so no gap)"
-        }
-        .into(),
+        score: "mean over targets of the best layer's ridge R²_cond (what the residual adds to composition)".into(),
         probes: if mlp { vec!["ridge".into(), "mlp".into()] } else { vec!["ridge".into()] },
         ranking: out,
     })
@@ -203,6 +210,10 @@ mod tests {
             r2_ci: None,
             null: None,
             replicates: Vec::new(),
+            r2_cond: Some(r2),
+            r2_cond_folds: Vec::new(),
+            r2_cond_ci: None,
+            cond_replicates: Vec::new(),
         }
     }
 
@@ -221,8 +232,8 @@ mod tests {
         assert_eq!(p.ranking[1].score, 0.3);
         assert!(p.ranking[0].most_nonlinear_layer.is_empty());
         assert_eq!(p.probes, vec!["ridge".to_string()]);
-        // With the MLP: a/l1 has gap 0.5 (dis 0.2 − 0.5 = −0.3), a/l2 gap 0.1
-        // (dis 0.5); b/l1 gap 0.0 (dis 0.3). a still ranks first, on 0.5.
+        // With the MLP: a/l1 has excess 0.5, a/l2 0.1, b/l1 0.0. The score
+        // stays the ridge R²_cond; the excess is beside it.
         r.push(rec("a", "l1", "y", "mlp", 0.7));
         r.push(rec("a", "l2", "y", "mlp", 0.7));
         r.push(rec("b", "l1", "y", "mlp", 0.3));
@@ -231,7 +242,32 @@ mod tests {
         assert_eq!(a.model, "a");
         assert_eq!(a.most_nonlinear_layer[0].layer, "l1");
         assert!((a.most_nonlinear_layer[0].value - 0.5).abs() < 1e-12);
-        assert!((a.score - 0.5).abs() < 1e-12);
+        assert!((a.score - 0.6).abs() < 1e-12);
+        assert!((a.nonlinear_excess.unwrap() - 0.1).abs() < 1e-12);
         assert!((p.ranking[1].score - 0.3).abs() < 1e-12);
+        assert!(p.ranking.iter().all(|m| m.signal));
+    }
+
+    #[test]
+    fn a_model_whose_score_interval_reaches_zero_ranks_last_without_signal() {
+        // c's point score is the highest, but its replicates spread across
+        // 0; e's residual adds nothing. Both rank after b, without signal.
+        let mut c = rec("c", "l", "y", "ridge", 0.9);
+        c.cond_replicates = (0..200).map(|i| 0.9 + (i as f64 - 100.0) / 50.0).collect();
+        let mut b = rec("b", "l", "y", "ridge", 0.2);
+        b.cond_replicates = (0..200)
+            .map(|i| 0.2 + (i as f64 - 100.0) / 2000.0)
+            .collect();
+        let mut e = rec("e", "l", "y", "ridge", 0.0);
+        e.cond_replicates = vec![0.0; 200];
+        let p = profiles(&[c, b, e]).unwrap();
+        let order: Vec<(&str, bool)> = p
+            .ranking
+            .iter()
+            .map(|m| (m.model.as_str(), m.signal))
+            .collect();
+        assert_eq!(order, [("b", true), ("c", false), ("e", false)]);
+        let ci = p.ranking[1].score_ci.unwrap();
+        assert!(ci[0] <= 0.0 && ci[1] > 0.9, "{ci:?}");
     }
 }

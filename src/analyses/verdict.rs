@@ -1,10 +1,13 @@
 //! The verdict that opens every report (and the CLI's output): a few lines a
 //! researcher can quote, drawn from the analyses already in the report —
 //! the model ranking ([`crate::analyses::profile`]), the best layer per model,
-//! the records flagged inflated ([`crate::analyses::controls`]) or unstable
-//! ([`crate::analyses::instability`]), the largest linear–nonlinear gap
+//! the compositional controls ([`crate::analyses::controls`]), the unstable
+//! records ([`crate::analyses::instability`]), the largest nonlinear excess
 //! ([`crate::analyses::gaps`]) and the isomer test ([`crate::analyses::isomer`]).
 //! Whole layers and real targets only (no channel groups, no `ctrl_*`).
+//! Ranking, best layers and gap read the conditional R² (what the residual
+//! adds to composition), which a nonlinear probe cannot inflate by reading
+//! composition back out of the residual.
 
 use crate::flow::bootstrap::{difference, Difference};
 use crate::report::{Comparison, Report, ResultRecord};
@@ -45,10 +48,10 @@ fn primary(report: &Report) -> Option<&str> {
     }
 }
 
-/// A layer, its mean R²_geom over targets and that mean's replicates.
+/// A layer, its mean R²_cond over targets and that mean's replicates.
 type ScoredLayer<'a> = (&'a str, f64, Vec<f64>);
 
-/// Per model (run order), its layers by decreasing mean R²_geom over the
+/// Per model (run order), its layers by decreasing mean R²_cond over the
 /// real targets under `probe` (the first kept on ties), each with that
 /// mean and its bootstrap replicates (empty unless every record has them).
 fn ranked_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, Vec<ScoredLayer<'a>>)> {
@@ -79,15 +82,15 @@ fn ranked_layers<'a>(report: &'a Report, probe: &str) -> Vec<(&'a str, Vec<Score
                                 && r.layer == l
                                 && r.probe == probe
                                 && r.representation == "geom"
-                                && r.r2_mean.is_some()
+                                && r.r2_cond.is_some()
                         })
                         .collect();
-                    let v: Vec<f64> = recs.iter().filter_map(|r| r.r2_mean).collect();
-                    let b = recs.first().map_or(0, |r| r.replicates.len());
-                    let reps = if b > 0 && recs.iter().all(|r| r.replicates.len() == b) {
+                    let v: Vec<f64> = recs.iter().filter_map(|r| r.r2_cond).collect();
+                    let b = recs.first().map_or(0, |r| r.cond_replicates.len());
+                    let reps = if b > 0 && recs.iter().all(|r| r.cond_replicates.len() == b) {
                         (0..b)
                             .map(|i| {
-                                recs.iter().map(|r| r.replicates[i]).sum::<f64>()
+                                recs.iter().map(|r| r.cond_replicates[i]).sum::<f64>()
                                     / recs.len() as f64
                             })
                             .collect()
@@ -175,12 +178,31 @@ pub fn verdict(report: &Report) -> Vec<String> {
     };
     if let Some(p) = &report.profiles {
         let mut ranks: Vec<String> = Vec::new();
+        let mut empty: Vec<String> = Vec::new();
         for (i, m) in p.ranking.iter().enumerate() {
-            let mut s = if m.score.is_finite() {
-                format!("{}. {} ({})", i + 1, m.model, with_ci(m.score, m.score_ci))
-            } else {
-                format!("{}. {} (—)", i + 1, m.model)
-            };
+            if !m.signal {
+                let score = if m.score.is_finite() {
+                    with_ci(m.score, m.score_ci)
+                } else {
+                    "—".into()
+                };
+                empty.push(format!("{} ({score})", m.model));
+                continue;
+            }
+            let excess =
+                m.nonlinear_excess
+                    .map_or(String::new(), |e| match m.nonlinear_excess_ci {
+                        Some([lo, hi]) => {
+                            format!("; nonlinear excess {e:+.3} [{lo:+.3}, {hi:+.3}]")
+                        }
+                        None => format!("; nonlinear excess {e:+.3}"),
+                    });
+            let mut s = format!(
+                "{}. {} ({}{excess})",
+                i + 1,
+                m.model,
+                with_ci(m.score, m.score_ci)
+            );
             // The comparison with the model above it.
             if let Some(c) = i
                 .checked_sub(1)
@@ -195,11 +217,19 @@ pub fn verdict(report: &Report) -> Vec<String> {
             }
             ranks.push(s);
         }
-        out.push(format!(
-            "Model ranking by the {}: {}.",
-            p.score,
-            ranks.join("; ")
-        ));
+        let mut line = format!("Model ranking by the {}", p.score);
+        if !ranks.is_empty() {
+            line.push_str(&format!(": {}", ranks.join("; ")));
+        }
+        if !empty.is_empty() {
+            line.push_str(&format!(
+                "{} no geometric signal (the score's interval does not clear 0.001: the residual adds nothing measurable to composition): {}",
+                if ranks.is_empty() { ":" } else { "." },
+                empty.join("; ")
+            ));
+        }
+        line.push('.');
+        out.push(line);
     }
     if let Some(probe) = primary(report) {
         let best: Vec<String> = ranked_layers(report, probe)
@@ -221,40 +251,12 @@ pub fn verdict(report: &Report) -> Vec<String> {
             .collect();
         if !best.is_empty() {
             out.push(format!(
-                "Best layer per model (highest {probe} R²_geom, mean over targets): {}.",
+                "Best layer per model (highest {probe} R²_cond, mean over targets): {}.",
                 best.join("; ")
             ));
         }
     }
-    if report.inflation.is_empty() {
-        out.push("Inflated: not tested (run with --controls to test the probes).".into());
-    } else {
-        let keys: Vec<String> = report
-            .inflation
-            .iter()
-            .filter(|r| r.inflated)
-            .map(|r| {
-                let layer = match &r.channels {
-                    Some(g) => format!("{}[{g}]", r.layer),
-                    None => r.layer.clone(),
-                };
-                format!("{} on {}/{layer} ({})", r.probe, r.model, r.control)
-            })
-            .collect();
-        out.push(if keys.is_empty() {
-            format!(
-                "Inflated: none of {} probe/control records.",
-                report.inflation.len()
-            )
-        } else {
-            format!(
-                "Inflated: {} of {} probe/control records: {}.",
-                keys.len(),
-                report.inflation.len(),
-                named(&keys)
-            )
-        });
-    }
+    out.push(controls_line(report));
     let unstable = &report.instability.unstable;
     out.push(if unstable.is_empty() {
         format!("Unstable: none of {} records.", report.results.len())
@@ -295,15 +297,16 @@ pub fn verdict(report: &Report) -> Vec<String> {
     };
     out.push(match gap {
         Some((g, v)) => format!(
-            "Largest linear–nonlinear gap: {}/{} on {}: R²_geom ridge {:.3}, mlp {:.3} (gap {v:+.3}{}){}.",
+            "Largest nonlinear excess (R²_cond,mlp − R²_cond,ridge): {}/{} on {}: R²_cond ridge {:.3}, mlp {:.3} (excess {v:+.3}{}){}; the gap on R²_geom there, which counts composition read back out of the residual, is {}.",
             g.model,
             g.layer,
             g.target,
-            g.r2_geom_ridge.unwrap_or(f64::NAN),
-            g.r2_geom_mlp.unwrap_or(f64::NAN),
+            g.r2_cond_ridge.unwrap_or(f64::NAN),
+            g.r2_cond_mlp.unwrap_or(f64::NAN),
             g.gap_ci
                 .map_or(String::new(), |[lo, hi]| format!(" [{lo:+.3}, {hi:+.3}]")),
             unstable_geom(g),
+            g.gap_geom.map_or("—".into(), |v| format!("{v:+.3}")),
         ),
         None => "Linear–nonlinear gap: not measured (run the ridge and mlp probes).".into(),
     });
@@ -311,6 +314,79 @@ pub fn verdict(report: &Report) -> Vec<String> {
         out.push(line);
     }
     out
+}
+
+/// The controls' line: probes whose conditional R² reads a control (the
+/// conditional numbers would be inflated), and probes whose R²_geom does
+/// (their R²_geom misleads).
+fn controls_line(report: &Report) -> String {
+    let inflation = &report.inflation;
+    let skipped = || {
+        let s: Vec<&str> = report
+            .settings
+            .skipped
+            .iter()
+            .filter(|s| s.target.starts_with("ctrl_"))
+            .map(|s| s.target.as_str())
+            .collect();
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} skipped: they do not vary on these data)",
+                named(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            )
+        }
+    };
+    if inflation.is_empty() {
+        return "Controls: not tested (run with --controls to test the probes).".into();
+    }
+    let key = |r: &crate::report::InflationRecord| {
+        let layer = match &r.channels {
+            Some(g) => format!("{}[{g}]", r.layer),
+            None => r.layer.clone(),
+        };
+        format!("{} on {}/{layer} ({})", r.probe, r.model, r.control)
+    };
+    let threshold = inflation[0].threshold;
+    let inflated: Vec<String> = inflation.iter().filter(|r| r.inflated).map(key).collect();
+    let mut line = format!(
+        "Controls{}: R²_cond above {threshold} on {} of {} probe/control records{}",
+        skipped(),
+        inflated.len(),
+        inflation.len(),
+        if inflated.is_empty() {
+            String::new()
+        } else {
+            format!(": {} (inflated)", named(&inflated))
+        }
+    );
+    let mut probes: Vec<&str> = Vec::new();
+    for r in inflation.iter().filter(|r| r.geom_inflated) {
+        if !probes.contains(&r.probe.as_str()) {
+            probes.push(&r.probe);
+        }
+    }
+    for p in probes {
+        let of: Vec<&crate::report::InflationRecord> =
+            inflation.iter().filter(|r| r.probe == p).collect();
+        let over: Vec<&&crate::report::InflationRecord> =
+            of.iter().filter(|r| r.geom_inflated).collect();
+        let worst = over
+            .iter()
+            .filter_map(|r| r.r2_geom.map(|v| (r, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((r, v)) = worst {
+            line.push_str(&format!(
+                "; {p} reads composition out of the residual on {} of {} (R²_geom up to {v:.3}, {}): its R²_geom misleads, read its R²_cond",
+                over.len(),
+                of.len(),
+                key(r)
+            ));
+        }
+    }
+    line.push('.');
+    line
 }
 
 /// The best isomer accuracy on geom under the primary probe, per target,
@@ -359,6 +435,8 @@ mod tests {
         results.extend(triple("m", "l2", "y", [Some(0.1), Some(0.6), Some(0.4)]));
         results[5].isomer_accuracy = Some(0.8);
         results[5].isomer_pairs = 12;
+        results[2].r2_cond = Some(0.25);
+        results[5].r2_cond = Some(0.45);
         let mut rep = report(results);
         rep.instability.unstable = vec!["m/l1/-/y/raw/ridge".into()];
         rep.gaps = vec![
@@ -369,6 +447,9 @@ mod tests {
                 target: "y".into(),
                 r2_geom_ridge: Some(0.2),
                 r2_geom_mlp: Some(0.3),
+                r2_cond_ridge: None,
+                r2_cond_mlp: None,
+                gap_geom: None,
                 gap: Some(0.1),
                 disentanglement: Some(0.1),
                 gap_ci: None,
@@ -380,7 +461,10 @@ mod tests {
                 target: "y".into(),
                 r2_geom_ridge: Some(0.4),
                 r2_geom_mlp: Some(0.9),
-                gap: Some(0.5),
+                r2_cond_ridge: Some(0.45),
+                r2_cond_mlp: Some(0.6),
+                gap_geom: Some(0.5),
+                gap: Some(0.15),
                 disentanglement: Some(-0.1),
                 gap_ci: None,
             },
@@ -389,7 +473,7 @@ mod tests {
         let text = v.join("\n");
         assert!(
             text.contains(
-                "Best layer per model (highest ridge R²_geom, mean over targets): m: l2 (0.400)."
+                "Best layer per model (highest ridge R²_cond, mean over targets): m: l2 (0.450)."
             ),
             "{text}"
         );
@@ -397,8 +481,8 @@ mod tests {
             text.contains("Unstable: 1 of 6 records: m/l1/-/y/raw/ridge."),
             "{text}"
         );
-        assert!(text.contains("Largest linear–nonlinear gap: m/l2 on y: R²_geom ridge 0.400, mlp 0.900 (gap +0.500)."), "{text}");
-        assert!(text.contains("Inflated: not tested"), "{text}");
+        assert!(text.contains("Largest nonlinear excess (R²_cond,mlp − R²_cond,ridge): m/l2 on y: R²_cond ridge 0.450, mlp 0.600 (excess +0.150); the gap on R²_geom there, which counts composition read back out of the residual, is +0.500."), "{text}");
+        assert!(text.contains("Controls: not tested"), "{text}");
         assert!(text.contains("y 0.800 (m/l2, 12 pairs)"), "{text}");
     }
 }

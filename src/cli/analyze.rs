@@ -87,6 +87,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet {
         let r = &analysis.report;
+        for s in &r.settings.skipped {
+            eprintln!("skipped target '{}': {}", s.target, s.reason);
+        }
         if !r.verdict.is_empty() {
             println!("Verdict:\n{}", verdict_text(r));
         }

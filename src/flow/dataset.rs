@@ -44,6 +44,9 @@ pub struct Dataset {
     pub targets: Array2<f64>,
     /// File the targets came from.
     pub targets_path: PathBuf,
+    /// `(target, reason)` of every target left out (constant, or a control
+    /// that does not vary on the data).
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Dataset {
@@ -159,6 +162,7 @@ impl Dataset {
             target_names: names,
             targets: target_values,
             targets_path: targets.path,
+            skipped: Vec::new(),
         })
     }
 

@@ -3,8 +3,8 @@
 use ndarray::ArrayView1;
 
 /// Coefficient of determination `1 − SS_res / SS_tot` (scikit-learn's
-/// `r2_score` with `force_finite=True`: a constant `y` scores 1.0 when
-/// predicted exactly and 0.0 otherwise, instead of NaN or −∞).
+/// `r2_score`), except that a constant `y` has none: NaN (scikit-learn's
+/// `force_finite=False`), where scikit-learn's default reports 1.0 or 0.0.
 ///
 /// `y` is a slice or a column view (a target column of a row-major table
 /// is read in place rather than copied).
@@ -19,7 +19,7 @@ pub fn r2<'a>(y: impl Into<ArrayView1<'a, f64>>, pred: &[f64]) -> f64 {
     let ss_tot: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
     let ss_res: f64 = y.iter().zip(pred).map(|(a, b)| (a - b) * (a - b)).sum();
     if ss_tot == 0.0 {
-        return if ss_res == 0.0 { 1.0 } else { 0.0 };
+        return f64::NAN;
     }
     1.0 - ss_res / ss_tot
 }
@@ -88,8 +88,9 @@ mod tests {
         assert_eq!(r2(&[1., 2., 3.], &[2., 2., 2.]), 0.0);
         // SS_res = 1+1+1 = 3, SS_tot = 2  →  1 − 3/2 = −0.5.
         assert!((r2(&[1., 2., 3.], &[2., 3., 2.]) + 0.5).abs() < 1e-15);
-        assert_eq!(r2(&[5., 5.], &[5., 5.]), 1.0);
-        assert_eq!(r2(&[5., 5.], &[4., 5.]), 0.0);
+        // A constant target has no R², however it is predicted.
+        assert!(r2(&[5., 5.], &[5., 5.]).is_nan());
+        assert!(r2(&[5., 5.], &[4., 5.]).is_nan());
     }
 
     #[test]

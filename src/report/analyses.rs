@@ -18,7 +18,7 @@ pub const CURVE_CSV: &str = "learning_curve.csv";
 pub const PROFILES_CSV: &str = "profiles.csv";
 
 /// What an inflation flag means, for reports.
-pub const INFLATION_NOTE: &str = "inflated: the probe predicts a target computed from composition alone out of the composition-free residual, so it reads nonlinear composition signal; its R²_geom on real targets overstates geometric information.";
+pub const INFLATION_NOTE: &str = "a probe whose R²_geom on a control is high reads nonlinear composition signal out of the composition-free residual, so its R²_geom on real targets overstates geometric information (R²_geom flag); its R²_cond, what the residual adds to composition, should stay near 0 on every control (R²_cond flag: inflated).";
 
 fn col(name: &str, numeric: bool) -> Column {
     Column {
@@ -65,15 +65,23 @@ pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
                     r.control.clone(),
                     if r.linear { "linear" } else { "nonlinear" }.into(),
                     r2(r.r2_geom),
-                    if r.inflated { "INFLATED" } else { "ok" }.into(),
+                    r2(r.r2_cond),
+                    if r.inflated {
+                        "INFLATED"
+                    } else if r.geom_inflated {
+                        "R²_geom misleads"
+                    } else {
+                        "ok"
+                    }
+                    .into(),
                 ]
             })
             .collect();
         out.push((
             "Compositional controls".to_string(),
             format!(
-                "Targets computed from composition alone, probed on the residual. A probe with \
-                 R²_geom > {threshold} on one is flagged — {INFLATION_NOTE}"
+                "Targets computed from composition alone, probed on the residual; threshold \
+                 {threshold}: {INFLATION_NOTE}"
             ),
             Table {
                 columns: vec![
@@ -83,6 +91,7 @@ pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
                     col("control", false),
                     col("kind", false),
                     col("R² geom", true),
+                    col("R² cond", true),
                     col("verdict", false),
                 ],
                 rows,
@@ -195,14 +204,30 @@ pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 };
+                let interval = |v: f64, ci: Option<[f64; 2]>| match ci {
+                    Some([lo, hi]) => format!("{v:.3} [{lo:.3}, {hi:.3}]"),
+                    None => format!("{v:.3}"),
+                };
                 vec![
-                    (i + 1).to_string(),
-                    m.model.clone(),
-                    if m.score.is_finite() {
-                        format!("{:.3}", m.score)
+                    if m.signal {
+                        (i + 1).to_string()
                     } else {
                         "—".into()
                     },
+                    m.model.clone(),
+                    if m.score.is_finite() {
+                        interval(m.score, m.score_ci)
+                    } else {
+                        "—".into()
+                    },
+                    if m.signal {
+                        "yes"
+                    } else {
+                        "no geometric signal"
+                    }
+                    .into(),
+                    m.nonlinear_excess
+                        .map_or("—".into(), |e| interval(e, m.nonlinear_excess_ci)),
                     picks(&m.best_layer),
                     if m.most_nonlinear_layer.is_empty() {
                         "— (no mlp)".into()
@@ -215,8 +240,10 @@ pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
         out.push((
             "Layer and model profiles".to_string(),
             format!(
-                "Models ranked by the {} (probes: {}). Best layer: highest ridge R²_geom per \
-                 target; most nonlinear layer: largest R²_geom,mlp − R²_geom,ridge.",
+                "Models ranked by the {} (probes: {}); a model whose score's interval does not clear 0.001 \
+                 has no geometric signal and is not ranked. Nonlinear excess: the same layers' \
+                 R²_cond,mlp − R²_cond,ridge, beside the score. Best layer: highest ridge \
+                 R²_cond per target; most nonlinear layer: largest nonlinear excess.",
                 p.score,
                 p.probes.join(", ")
             ),
@@ -225,8 +252,10 @@ pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
                     col("rank", true),
                     col("model", false),
                     col("score", true),
-                    col("best layer per target (R² geom)", false),
-                    col("most nonlinear layer per target (gap)", false),
+                    col("signal", false),
+                    col("nonlinear excess", true),
+                    col("best layer per target (R² cond)", false),
+                    col("most nonlinear layer per target (excess)", false),
                 ],
                 rows,
             },
@@ -437,6 +466,8 @@ pub fn csv_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
                     opt(r.r2_geom),
                     r.threshold.to_string(),
                     r.inflated.to_string(),
+                    opt(r.r2_cond),
+                    r.geom_inflated.to_string(),
                 ]
             })
             .collect();
@@ -454,6 +485,8 @@ pub fn csv_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
                     "r2_geom",
                     "threshold",
                     "inflated",
+                    "r2_cond",
+                    "geom_inflated",
                 ],
                 rows,
             )?,

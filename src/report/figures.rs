@@ -351,8 +351,9 @@ fn isomer_bars(report: &Report) -> Vec<Figure> {
         .collect()
 }
 
-/// Ridge R²_geom against MLP R²_geom per model/layer, with the diagonal,
-/// one figure per target (when both probes ran).
+/// Ridge R²_cond against MLP R²_cond (what the residual adds to
+/// composition) per model/layer, with the diagonal, one figure per target
+/// (when both probes ran).
 fn disentanglement_maps(report: &Report) -> Vec<Figure> {
     let gaps: Vec<_> = report
         .gaps
@@ -388,8 +389,8 @@ fn disentanglement_maps(report: &Report) -> Vec<Figure> {
                 &y,
                 &r2_ticks(),
                 &r2_ticks(),
-                "R² geom, ridge (linear)",
-                "R² geom, MLP (nonlinear)",
+                "R² cond, ridge (linear)",
+                "R² cond, MLP (nonlinear)",
             );
             svg.line(
                 (x.px(-1.0), y.px(-1.0)),
@@ -416,7 +417,7 @@ fn disentanglement_maps(report: &Report) -> Vec<Figure> {
             );
             let mut placed: Vec<(f64, f64, f64)> = Vec::new();
             for g in gaps.iter().filter(|g| g.target == t) {
-                let (Some(a), Some(b)) = (g.r2_geom_ridge, g.r2_geom_mlp) else {
+                let (Some(a), Some(b)) = (g.r2_cond_ridge, g.r2_cond_mlp) else {
                     continue;
                 };
                 let mi = models.iter().position(|m| *m == g.model).unwrap_or(0);
@@ -829,6 +830,9 @@ mod tests {
             target: "y".into(),
             r2_geom_ridge: Some(-3.0),
             r2_geom_mlp: Some(0.5),
+            r2_cond_ridge: Some(-3.0),
+            r2_cond_mlp: Some(0.5),
+            gap_geom: Some(3.5),
             gap: Some(3.5),
             disentanglement: Some(-6.5),
             gap_ci: None,

@@ -78,6 +78,16 @@ pub(super) fn cell(r: Option<&ResultRecord>) -> String {
     }
 }
 
+/// A residual record's conditional R² with its interval (`0.378 [0.35,
+/// 0.40]`), `—` without one.
+pub(super) fn cond_cell(r: Option<&ResultRecord>) -> String {
+    match r.and_then(|r| r.r2_cond.map(|m| (m, r.r2_cond_ci))) {
+        Some((m, Some([lo, hi]))) => format!("{m:.3} [{lo:.3}, {hi:.3}]"),
+        Some((m, None)) => format!("{m:.3}"),
+        None => "—".into(),
+    }
+}
+
 /// [`cell`] with `!` after an unstable record (the text table).
 fn marked(r: Option<&ResultRecord>) -> String {
     let mark = if r.is_some_and(|r| r.unstable) {
@@ -116,9 +126,9 @@ pub fn run_line(report: &Report, rows: usize) -> String {
 pub fn text_table(report: &Report) -> String {
     let rows = pivot(report);
     let header = [
-        "model", "layer", "target", "probe", "R² comp", "R² raw", "R² geom",
+        "model", "layer", "target", "probe", "R² comp", "R² raw", "R² geom", "R² cond",
     ];
-    let body: Vec<[String; 7]> = rows
+    let body: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
@@ -129,6 +139,7 @@ pub fn text_table(report: &Report) -> String {
                 marked(r.comp),
                 marked(r.raw),
                 marked(r.geom),
+                cond_cell(r.geom),
             ]
         })
         .collect();
@@ -259,6 +270,7 @@ pub(super) fn results_table(report: &Report) -> Table {
         col("R² comp", true, false),
         col("R² raw", true, false),
         col("R² geom", true, false),
+        col("R² cond", true, false),
         col("R² geom pooled", true, false),
         col("alpha geom", true, false),
     ];
@@ -273,6 +285,7 @@ pub(super) fn results_table(report: &Report) -> Table {
                 cell(r.comp),
                 cell(r.raw),
                 cell(r.geom),
+                cond_cell(r.geom),
                 r.geom
                     .and_then(|g| g.r2_pooled)
                     .map_or("—".into(), |v| format!("{v:.3}")),
@@ -292,10 +305,13 @@ pub(super) fn gaps_table(report: &Report) -> Table {
         col("model", false, false),
         col("layer", false, false),
         col("target", false, false),
+        col("R² cond ridge", true, false),
+        col("R² cond mlp", true, false),
+        col("excess", true, false),
+        col("disentanglement", true, false),
         col("R² geom ridge", true, false),
         col("R² geom mlp", true, false),
-        col("gap", true, false),
-        col("disentanglement", true, false),
+        col("gap geom", true, false),
     ];
     let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
     let rows = report
@@ -310,10 +326,17 @@ pub(super) fn gaps_table(report: &Report) -> Table {
                 g.model.clone(),
                 layer,
                 g.target.clone(),
+                f(g.r2_cond_ridge),
+                f(g.r2_cond_mlp),
+                match (g.gap, g.gap_ci) {
+                    (Some(v), Some([lo, hi])) => format!("{v:+.3} [{lo:+.3}, {hi:+.3}]"),
+                    (Some(v), None) => format!("{v:+.3}"),
+                    _ => "—".into(),
+                },
+                f(g.disentanglement),
                 f(g.r2_geom_ridge),
                 f(g.r2_geom_mlp),
-                g.gap.map_or("—".into(), |v| format!("{v:+.3}")),
-                f(g.disentanglement),
+                g.gap_geom.map_or("—".into(), |v| format!("{v:+.3}")),
             ]
         })
         .collect();
@@ -321,9 +344,11 @@ pub(super) fn gaps_table(report: &Report) -> Table {
 }
 
 /// The sentence that explains the gap table.
-pub(super) const GAP_NOTE: &str = "*gap* = R²_geom(mlp) − R²_geom(ridge): signal in the residual \
-     that a linear probe cannot read; *disentanglement* = R²_geom(ridge) − |gap|: high when the \
-     residual is informative and linearly readable (mean per-fold R²).";
+pub(super) const GAP_NOTE: &str = "*excess* = R²_cond(mlp) − R²_cond(ridge): what the residual adds \
+     to composition that a linear probe cannot read (95 % paired interval); *disentanglement* = \
+     R²_cond(ridge) − |excess|: high when the residual adds to composition and what it adds is \
+     linearly readable. *gap geom* = R²_geom(mlp) − R²_geom(ridge), the paper's gap: it also counts \
+     composition that the MLP reads back out of the residual, so it overstates the excess.";
 
 /// A positive number to 4 significant digits, trailing zeros dropped
 /// (`316.2`, `0.03162`, `1000`); the exact value is in `report.json`.
@@ -412,7 +437,9 @@ pub fn report_markdown(report: &Report) -> String {
         "R² is the mean over folds of scikit-learn's `r2_score` on each held-out fold, with its \
          95 % interval in brackets (a bootstrap over structures of the out-of-fold predictions; \
          ± std over folds in a report without intervals). *comp*: probe on composition alone; *raw*: on the embedding; *geom*: on the embedding \
-         after removing everything linear in composition (`H − Q Qᵀ H`).\n"
+         after removing everything linear in composition (`H − Q Qᵀ H`); *cond*: what the residual adds \
+         to composition, the R² of the probe fitted on composition and then on the residual to what \
+         composition leaves, minus the R² of composition alone.\n"
     );
     md.push_str(&super::sections::verdict_markdown(report));
     let _ = writeln!(md, "## Results\n");

@@ -80,6 +80,7 @@ impl Report {
     pub fn drop_replicates(&mut self) {
         for r in &mut self.results {
             r.replicates = Vec::new();
+            r.cond_replicates = Vec::new();
         }
     }
 }
@@ -91,6 +92,15 @@ pub struct ToolInfo {
     pub name: String,
     /// Crate version.
     pub version: String,
+}
+
+/// A target left out of a run, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SkippedTarget {
+    /// Target name.
+    pub target: String,
+    /// Why it was left out.
+    pub reason: String,
 }
 
 /// Settings of a run.
@@ -108,6 +118,10 @@ pub struct Settings {
     pub probes: Vec<String>,
     /// Targets probed.
     pub targets: Vec<String>,
+    /// Targets left out, each with its reason (constant targets, controls
+    /// that do not vary on the data).
+    #[serde(default)]
+    pub skipped: Vec<SkippedTarget>,
     /// Ridge settings.
     pub ridge: RidgeSettings,
     /// GBT settings (`null` when the probe did not run).
@@ -293,6 +307,24 @@ pub struct ResultRecord {
     /// comparisons; a whole report leaves them out.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nan_vec")]
     pub replicates: Vec<f64>,
+    /// Conditional R² of a residual (`geom`) record: what the residual adds
+    /// to composition for this probe ([`crate::probe::cv::cross_validate_conditional`]).
+    /// The same probe fitted on composition alone, then fitted on the
+    /// residual to what the composition model leaves; the fold-mean R² of
+    /// the two together minus that of the composition model alone, on the
+    /// same folds. `null` for `composition` and `raw` records.
+    #[serde(default, with = "finite")]
+    pub r2_cond: Option<f64>,
+    /// The conditional R² on each held-out fold (the same difference).
+    #[serde(default)]
+    pub r2_cond_folds: Vec<f64>,
+    /// 95 % interval of `r2_cond` (paired bootstrap: both terms on the same
+    /// draws); `null` with `--bootstrap 0`.
+    #[serde(default)]
+    pub r2_cond_ci: Option<[f64; 2]>,
+    /// The bootstrap replicates of `r2_cond` (kept as `replicates` is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nan_vec")]
+    pub cond_replicates: Vec<f64>,
 }
 
 /// What decided one held-out fold's score.
@@ -406,10 +438,19 @@ pub struct InflationRecord {
     /// R²_geom of the probe on the control.
     #[serde(with = "finite")]
     pub r2_geom: Option<f64>,
+    /// Conditional R² of the probe on the control (≈ 0 for every probe
+    /// when the conditional numbers can be trusted).
+    #[serde(default, with = "finite")]
+    pub r2_cond: Option<f64>,
     /// The threshold applied.
     pub threshold: f64,
-    /// `r2_geom > threshold`: see [`crate::report::analyses::INFLATION_NOTE`].
+    /// `r2_cond > threshold`: the probe's conditional numbers read
+    /// composition (see [`crate::report::analyses::INFLATION_NOTE`]).
     pub inflated: bool,
+    /// `r2_geom > threshold`: the probe reads composition out of the
+    /// residual, so its R²_geom on real targets is inflated.
+    #[serde(default)]
+    pub geom_inflated: bool,
 }
 
 /// R²_geom of one channel group for one target and probe.
@@ -473,12 +514,24 @@ pub struct GapRecord {
     /// Mean per-fold R² of the MLP on the residual.
     #[serde(with = "finite")]
     pub r2_geom_mlp: Option<f64>,
-    /// `r2_geom_mlp − r2_geom_ridge`: positive when the residual holds
-    /// signal a linear probe cannot read.
+    /// Conditional R² of ridge on the residual (what it adds to
+    /// composition, [`ResultRecord::r2_cond`]).
+    #[serde(default, with = "finite")]
+    pub r2_cond_ridge: Option<f64>,
+    /// Conditional R² of the MLP on the residual.
+    #[serde(default, with = "finite")]
+    pub r2_cond_mlp: Option<f64>,
+    /// The nonlinear excess `r2_cond_mlp − r2_cond_ridge`: positive when
+    /// the residual holds signal beyond composition that a linear probe
+    /// cannot read.
     #[serde(with = "finite")]
     pub gap: Option<f64>,
-    /// `r2_geom_ridge − |gap|`: high when the residual is both informative
-    /// and linearly readable.
+    /// The paper's gap on the residual, `r2_geom_mlp − r2_geom_ridge`: it
+    /// counts composition that the MLP reads back out of the residual.
+    #[serde(default, with = "finite")]
+    pub gap_geom: Option<f64>,
+    /// `r2_cond_ridge − |gap|`: high when the residual adds to composition
+    /// and what it adds is linearly readable.
     #[serde(with = "finite")]
     pub disentanglement: Option<f64>,
     /// 95 % interval of `gap`: the paired bootstrap of the two records
@@ -536,6 +589,18 @@ pub struct ModelProfile {
     /// bootstrap replicates ([`crate::flow::bootstrap`]).
     #[serde(default)]
     pub score_ci: Option<[f64; 2]>,
+    /// Whether the model's residual adds to composition: the score's
+    /// interval lies above 0 ([`crate::analyses::profile::has_signal`]).
+    /// A model without is "no geometric signal" and ranks last.
+    #[serde(default = "yes")]
+    pub signal: bool,
+    /// Mean over targets of the best layers' nonlinear excess
+    /// R²_cond,mlp − R²_cond,ridge (`null` without the MLP probe).
+    #[serde(default, with = "finite")]
+    pub nonlinear_excess: Option<f64>,
+    /// 95 % interval of `nonlinear_excess` (paired bootstrap).
+    #[serde(default)]
+    pub nonlinear_excess_ci: Option<[f64; 2]>,
     /// The score's bootstrap replicates (for the ranking's paired
     /// comparisons; never written).
     #[serde(skip)]
@@ -603,6 +668,11 @@ pub struct Timing {
 }
 
 /// Serialise non-finite floats as `null` (JSON has no NaN).
+/// `true`: the serde default of a flag that old reports lack.
+fn yes() -> bool {
+    true
+}
+
 mod finite {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -702,6 +772,10 @@ pub(crate) mod fixture {
             r2_ci: None,
             null: None,
             replicates: Vec::new(),
+            r2_cond: None,
+            r2_cond_folds: Vec::new(),
+            r2_cond_ci: None,
+            cond_replicates: Vec::new(),
         }
     }
 
@@ -740,6 +814,7 @@ pub(crate) mod fixture {
                 fold_sizes: vec![20; 5],
                 probes: vec!["ridge".into()],
                 targets,
+                skipped: Vec::new(),
                 ridge: RidgeSettings {
                     alphas: vec![0.1, 1.0, 10.0],
                     selection: "loo".into(),
@@ -812,6 +887,9 @@ mod tests {
             most_nonlinear_layer: Vec::new(),
             score: f64::NAN,
             score_ci: None,
+            signal: false,
+            nonlinear_excess: None,
+            nonlinear_excess_ci: None,
             replicates: Vec::new(),
         };
         let json = serde_json::to_string(&p).unwrap();

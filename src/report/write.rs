@@ -157,6 +157,10 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         "null_p",
         "isomer_ci_lo",
         "isomer_ci_hi",
+        "r2_cond",
+        "r2_cond_ci_lo",
+        "r2_cond_ci_hi",
+        "r2_cond_folds",
     ])
     .map_err(err)?;
     let lo = |ci: Option<[f64; 2]>| fmt_opt(ci.map(|c| c[0]));
@@ -191,6 +195,10 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
             fmt_opt(r.null.map(|n| n.p)),
             lo(r.isomer_ci),
             hi(r.isomer_ci),
+            fmt_opt(r.r2_cond),
+            lo(r.r2_cond_ci),
+            hi(r.r2_cond_ci),
+            join(&r.r2_cond_folds),
         ])
         .map_err(err)?;
     }
@@ -213,6 +221,9 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
         "disentanglement",
         "gap_ci_lo",
         "gap_ci_hi",
+        "r2_cond_ridge",
+        "r2_cond_mlp",
+        "gap_geom",
     ])
     .map_err(err)?;
     for g in &report.gaps {
@@ -227,6 +238,9 @@ pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
             fmt_opt(g.disentanglement),
             fmt_opt(g.gap_ci.map(|c| c[0])),
             fmt_opt(g.gap_ci.map(|c| c[1])),
+            fmt_opt(g.r2_cond_ridge),
+            fmt_opt(g.r2_cond_mlp),
+            fmt_opt(g.gap_geom),
         ])
         .map_err(err)?;
     }
@@ -326,16 +340,22 @@ mod tests {
             target: "gap".into(),
             r2_geom_ridge: Some(0.3),
             r2_geom_mlp: Some(0.6),
+            r2_cond_ridge: Some(0.35),
+            r2_cond_mlp: Some(0.65),
+            gap_geom: Some(0.3),
             gap: Some(0.3),
-            disentanglement: Some(0.0),
+            disentanglement: Some(0.05),
             gap_ci: Some([0.25, 0.375]),
         }];
         let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
         assert!(csv.starts_with(
             "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement,\
-             gap_ci_lo,gap_ci_hi\n"
+             gap_ci_lo,gap_ci_hi,r2_cond_ridge,r2_cond_mlp,gap_geom\n"
         ));
-        assert!(csv.contains("m,l,,gap,0.3,0.6,0.3,0,0.25,0.375\n"), "{csv}");
+        assert!(
+            csv.contains("m,l,,gap,0.3,0.6,0.3,0.05,0.25,0.375,0.35,0.65,0.3\n"),
+            "{csv}"
+        );
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
         let dir = tempfile::tempdir().unwrap();

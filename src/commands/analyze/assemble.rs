@@ -18,7 +18,7 @@ use crate::linalg;
 use crate::probe::ProbeKind;
 use crate::report::{
     CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, Report, ResultRecord, RidgeSettings,
-    Settings, SimilarityRecord, Timing, ToolInfo, SCHEMA_VERSION,
+    Settings, SimilarityRecord, SkippedTarget, Timing, ToolInfo, SCHEMA_VERSION,
 };
 
 /// The report of a run: settings, inputs, composition basis, records and
@@ -117,6 +117,14 @@ fn settings(
         fold_sizes: folds.sizes(),
         probes: config.probes.iter().map(|p| p.name().to_string()).collect(),
         targets: ds.target_names.clone(),
+        skipped: ds
+            .skipped
+            .iter()
+            .map(|(target, reason)| SkippedTarget {
+                target: target.clone(),
+                reason: reason.clone(),
+            })
+            .collect(),
         ridge: RidgeSettings {
             selection: if alphas.len() > 1 { "loo" } else { "fixed" }.into(),
             alphas,

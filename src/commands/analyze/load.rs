@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{AnalyzeConfig, CompositionSource, InMemory};
-use crate::analyses::controls::{control_targets, CONTROLS};
+use crate::analyses::controls::{control_targets, is_control, PREFIX};
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::io::embeddings::{EmbeddingFile, Values};
@@ -69,7 +69,7 @@ pub(super) fn align(config: &AnalyzeConfig, tables: Tables) -> Result<Dataset> {
         &config.target_names,
     )?;
     if config.controls {
-        add_controls(&mut ds)?;
+        add_controls(&mut ds, config.seed())?;
     }
     if !(config.inflation_threshold.is_finite()) {
         return Err(CpdError::Invalid(format!(
@@ -200,27 +200,24 @@ pub(super) fn sha256_values(v: &Values) -> String {
         .collect()
 }
 
-/// Append the control targets to the data set's targets.
-fn add_controls(ds: &mut Dataset) -> Result<()> {
+/// Append the control targets that vary on the data to the data set's
+/// targets; the others are recorded in `ds.skipped` with their reason.
+fn add_controls(ds: &mut Dataset, seed: u64) -> Result<()> {
     if ds.composition_mode != CompositionMode::Counts {
         return Err(CpdError::Invalid(
             "--controls needs atom counts (--composition counts)".into(),
         ));
     }
-    if let Some(clash) = ds
-        .target_names
-        .iter()
-        .find(|t| CONTROLS.contains(&t.as_str()))
-    {
+    if let Some(clash) = ds.target_names.iter().find(|t| is_control(t)) {
         return Err(CpdError::Invalid(format!(
-            "target '{clash}' in {} has the name of a control target; rename it to use --controls",
+            "target '{clash}' in {} starts with '{PREFIX}', the prefix of the control targets; rename it to use --controls",
             ds.targets_path.display()
         )));
     }
-    let c = control_targets(ds.composition.view(), &ds.composition_columns)?;
-    ds.targets = ndarray::concatenate![ndarray::Axis(1), ds.targets, c];
-    ds.target_names
-        .extend(CONTROLS.iter().map(|s| s.to_string()));
+    let c = control_targets(ds.composition.view(), &ds.composition_columns, seed)?;
+    ds.targets = ndarray::concatenate![ndarray::Axis(1), ds.targets, c.values];
+    ds.target_names.extend(c.names);
+    ds.skipped.extend(c.skipped);
     Ok(())
 }
 

@@ -28,14 +28,17 @@ mod split;
 pub use assemble::analyse as analyse_records;
 
 use std::path::PathBuf;
+
+use ndarray::Array2;
 use std::time::Instant;
 
 use crate::analyses::channels::ChannelSpec;
+use crate::analyses::controls::constant_reason;
 use crate::analyses::instability::Formulas;
 use crate::analyses::isomer::Isomers;
 use crate::error::{CpdError, Result};
 use crate::flow::bootstrap::Resamples;
-use crate::flow::dataset::CompositionMode;
+use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::{Folds, GroupFolds};
 use crate::flow::projection::Projection;
 use crate::io::embeddings::EmbeddingFile;
@@ -346,6 +349,7 @@ fn run(
     } else {
         std::mem::take(&mut ds.targets)
     };
+    let y = drop_constant_targets(&mut ds, y)?;
     let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
     let formulas = Formulas::new(&ds);
     // The composition moves to the probing stage, which frees it once
@@ -356,6 +360,7 @@ fn run(
     let run = probe::Run {
         config,
         probes: &probes.list(),
+        ridge: &probes.ridge,
         grid: probes.ridge.alphas(),
         ds: &ds,
         folds: &folds,
@@ -408,6 +413,35 @@ fn run(
         predictions: probed.predictions,
         targets: y,
     })
+}
+
+/// The targets `y` without those that are constant (a constant target has
+/// no R²), each recorded in `ds.skipped`; an error when none is left.
+fn drop_constant_targets(ds: &mut Dataset, y: Array2<f64>) -> Result<Array2<f64>> {
+    let mut keep = Vec::new();
+    for (j, name) in ds.target_names.iter().enumerate() {
+        match constant_reason(y.column(j)) {
+            Some(reason) => ds.skipped.push((name.clone(), reason)),
+            None => keep.push(j),
+        }
+    }
+    if keep.len() == y.ncols() {
+        return Ok(y);
+    }
+    if keep.is_empty() {
+        let why: Vec<String> = ds
+            .skipped
+            .iter()
+            .map(|(t, r)| format!("{t}: {r}"))
+            .collect();
+        return Err(CpdError::Invalid(format!(
+            "no target left to probe in {} ({})",
+            ds.targets_path.display(),
+            why.join("; ")
+        )));
+    }
+    ds.target_names = keep.iter().map(|&j| ds.target_names[j].clone()).collect();
+    Ok(y.select(ndarray::Axis(1), &keep))
 }
 
 /// The run's probes, validated (with the run's scaling).

@@ -25,7 +25,9 @@ use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::flow::rows::{Dense, Rows, Stored};
 use crate::io;
 use crate::io::embeddings::{self, Layer};
-use crate::probe::cv::{cross_validate_with, CvScores};
+use crate::probe::cv::{
+    baseline, baseline_r2, cross_validate_conditional, cross_validate_with, CvScores,
+};
 use crate::probe::{Probe, ProbeKind};
 use crate::report::{
     finite_or_none, CurveRecord, FoldDiagnostic, InputInfo, LayerStatsRecord, ResultRecord,
@@ -35,6 +37,8 @@ use crate::report::{
 pub(super) struct Run<'a> {
     pub config: &'a AnalyzeConfig,
     pub probes: &'a [(ProbeKind, &'a dyn Probe)],
+    /// The run's ridge (the linear start of every conditional baseline).
+    pub ridge: &'a dyn Probe,
     /// The ridge alpha grid (for the alpha-at-edge flag).
     pub grid: &'a [f64],
     pub ds: &'a Dataset,
@@ -121,11 +125,38 @@ impl Run<'_> {
                 acc
             })
             .collect();
+        // Each probe's composition model of every fold, predicting every
+        // row: the baseline of the residual's conditional R². Ridge's is
+        // ridge on composition; a nonlinear probe's starts from it (the
+        // probe fitted to what ridge leaves), so that composition it fits
+        // poorly on its own (a tree, a linear trend) is not left for the
+        // residual to supply.
+        self.progress
+            .stage("composition: baselines of the conditional R²");
+        let c = Dense(composition.view());
+        let linear = baseline(self.ridge, &c, self.y, self.folds, None)?;
+        let base = comp_probes
+            .iter()
+            .map(|(k, p)| {
+                let fits = match k {
+                    ProbeKind::Ridge => linear.clone(),
+                    _ => baseline(*p, &c, self.y, self.folds, Some(&linear))?,
+                };
+                let (r2, oof) = baseline_r2(self.y, &fits, self.folds);
+                let reps = oof
+                    .iter()
+                    .enumerate()
+                    .map(|(t, o)| self.resamples.r2(self.y.column(t), o))
+                    .collect();
+                Ok(Baseline { fits, r2, reps })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let comp = CompScores {
             kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
             scores: comp,
             isomer,
             replicates,
+            base,
             composition: self.curve.is_some().then_some(composition),
         };
         let mut out = Probed::default();
@@ -221,7 +252,7 @@ impl Run<'_> {
             .iter()
             .map(|l| self.per_rep(self.layer_probes(&spec.model, &l.name).len()))
             .sum();
-        self.progress.add_work(2 * probed);
+        self.progress.add_work(3 * probed);
         for layer in &layers {
             if self.layer_probes(&spec.model, &layer.name).is_empty() {
                 continue; // another shard's
@@ -280,6 +311,7 @@ impl Run<'_> {
             comp_scores: &comp.scores,
             comp_isomer: &comp.isomer,
             comp_replicates: &comp.replicates,
+            base: &comp.base,
             n: self.ds.n(),
             zero_tol: residual_zero_tol(layer.dtype()),
             progress: self.progress,
@@ -322,7 +354,7 @@ impl Run<'_> {
             .stage(&format!("{what}: projecting (2 passes, {place})"));
         let geom = self.projection.residual_rows(&raw, ctx.zero_tol);
         self.progress.stage(&format!(
-            "{what}: probing raw and geom, {} folds ({place})",
+            "{what}: probing raw, geom and geom given composition, {} folds ({place})",
             self.folds.k
         ));
         // A layer's statistics come from the shard that holds its first
@@ -370,7 +402,7 @@ impl Run<'_> {
                 self.progress
                     .stage(&format!("{what}: channel group {}", group.name));
                 let features = ch.features(group, data);
-                self.progress.add_work(2 * self.per_rep(probes.len()));
+                self.progress.add_work(3 * self.per_rep(probes.len()));
                 let (recs, preds) = ctx.probe(&Dense(features.view()), Some(&group.name))?;
                 out.results.extend(recs);
                 out.predictions.extend(preds);
@@ -428,6 +460,9 @@ struct LayerCtx<'a> {
     comp_isomer: &'a [Vec<IsomerScore>],
     /// Bootstrap replicates of `comp_scores` (probe, then target).
     comp_replicates: &'a [Vec<Vec<f64>>],
+    /// The conditional R²'s composition baseline of every probe (in the
+    /// order of `comp_scores`).
+    base: &'a [Baseline],
     n: usize,
     zero_tol: f64,
     progress: &'a dyn Progress,
@@ -462,33 +497,74 @@ impl LayerCtx<'_> {
         channels: Option<&str>,
     ) -> Result<LayerRecords> {
         let (raw_g, geom_g) = (grams.map(|g| &g.0), grams.map(|g| &g.1));
-        let (raw_scores, geom_scores) = rayon::join(
+        let conditional = || {
+            self.probes
+                .iter()
+                .zip(&self.comp_pos)
+                .map(|((_, p), &i)| {
+                    cross_validate_conditional(
+                        *p,
+                        geom,
+                        self.y,
+                        &self.base[i].fits,
+                        self.folds,
+                        geom_g,
+                        &|| self.progress.done(),
+                    )
+                })
+                .collect::<Result<Vec<Vec<CvScores>>>>()
+        };
+        let ((raw_scores, geom_scores), cond_scores) = rayon::join(
             || {
-                let null = (self.permutations, self.seed);
-                score_all(
-                    self.probes,
-                    raw,
-                    raw_g,
-                    self.y,
-                    self.folds,
-                    self.progress,
-                    null,
+                rayon::join(
+                    || {
+                        let null = (self.permutations, self.seed);
+                        score_all(
+                            self.probes,
+                            raw,
+                            raw_g,
+                            self.y,
+                            self.folds,
+                            self.progress,
+                            null,
+                        )
+                    },
+                    || {
+                        let null = (self.permutations, self.seed);
+                        score_all(
+                            self.probes,
+                            geom,
+                            geom_g,
+                            self.y,
+                            self.folds,
+                            self.progress,
+                            null,
+                        )
+                    },
                 )
             },
-            || {
-                let null = (self.permutations, self.seed);
-                score_all(
-                    self.probes,
-                    geom,
-                    geom_g,
-                    self.y,
-                    self.folds,
-                    self.progress,
-                    null,
-                )
-            },
+            conditional,
         );
-        let (raw_scores, geom_scores) = (raw_scores?, geom_scores?);
+        let (raw_scores, geom_scores, cond_scores) = (raw_scores?, geom_scores?, cond_scores?);
+        // The conditional R² of every probe (outer) and target (inner): per
+        // fold, and the replicates (paired with the baseline's).
+        let cond: Vec<Vec<(Vec<f64>, Vec<f64>)>> = cond_scores
+            .par_iter()
+            .zip(&self.comp_pos)
+            .map(|(per_target, &i)| {
+                per_target
+                    .par_iter()
+                    .enumerate()
+                    .map(|(t, s)| {
+                        let base = &self.base[i];
+                        let folds = s.r2_folds.iter().zip(&base.r2[t]).map(|(j, b)| j - b);
+                        let reps = self.resamples.r2(self.y.column(t), &s.oof);
+                        let reps = reps.iter().zip(&base.reps[t]).map(|(j, b)| j - b);
+                        (folds.collect(), reps.collect())
+                    })
+                    .collect()
+            })
+            .collect();
         // Intervals of every record, computed in parallel: (isomer score,
         // replicates) per representation (raw, geom), probe and target.
         let intervals = |scores: &RepScores| -> Vec<Vec<(IsomerScore, Vec<f64>)>> {
@@ -549,6 +625,14 @@ impl LayerCtx<'_> {
                     r.replicates = replicates;
                     r.r2_ci = interval_bc(&r.replicates, r.r2_mean.unwrap_or(f64::NAN));
                     r.null = scores.null[i][t];
+                    if rep == "geom" {
+                        let (folds, reps) = &cond[p][t];
+                        r.r2_cond = finite_or_none(mean_std(folds).0);
+                        r.r2_cond_folds = folds.clone();
+                        r.cond_replicates = reps.clone();
+                        r.r2_cond_ci =
+                            interval_bc(&r.cond_replicates, r.r2_cond.unwrap_or(f64::NAN));
+                    }
                     if *kind == ProbeKind::Ridge && self.grid.len() > 1 {
                         r.alpha_at_edge = Some(s.alphas.iter().flatten().any(|a| {
                             a == self.grid.first().expect("grid")
@@ -574,8 +658,21 @@ struct CompScores {
     isomer: Vec<Vec<IsomerScore>>,
     /// Bootstrap replicates of every score (probe, then target).
     replicates: Vec<Vec<Vec<f64>>>,
+    /// Every probe's baseline of the conditional R².
+    base: Vec<Baseline>,
     /// The composition, kept only for learning curves.
     composition: Option<Array2<f64>>,
+}
+
+/// One probe's composition model of every fold, as the conditional R²'s
+/// baseline.
+struct Baseline {
+    /// Fold `f`'s fit predicting every row (`n × t`).
+    fits: Vec<Array2<f64>>,
+    /// Its R² on every held-out fold (target, then fold).
+    r2: Vec<Vec<f64>>,
+    /// Bootstrap replicates of its fold-mean R² (target, then replicate).
+    reps: Vec<Vec<f64>>,
 }
 
 /// Isomer accuracy, pairs and interval of a record ([`Isomers::accuracy`],
@@ -723,5 +820,9 @@ fn record(
         r2_ci: None,
         null: None,
         replicates: Vec::new(),
+        r2_cond: None,
+        r2_cond_folds: Vec::new(),
+        r2_cond_ci: None,
+        cond_replicates: Vec::new(),
     }
 }
