@@ -789,3 +789,177 @@ fn gbt_matches_lightgbm_accuracy_on_every_record() {
     // 6 composition + 8 layers × 6 targets × 2.
     gbt_accuracy(EVERY_RECORD, 102);
 }
+
+/// The conditional R² fixture (`scripts/reference_conditional.py`): per
+/// fold, the probe on composition (a nonlinear probe started from ridge on
+/// composition), then the probe on the residual fitted to what it leaves;
+/// `r2_cond` = the fold-mean R² of the two together minus that of the
+/// composition model.
+const CONDITIONAL: &str = "tests/fixtures/sklearn_conditional.json";
+
+/// The fixture's conditional R² of `rec` on each fold.
+fn conditional_folds(rec: &Value) -> Vec<f64> {
+    let (joint, comp) = (
+        floats(&rec["r2_joint_folds"]),
+        floats(&rec["r2_comp_folds"]),
+    );
+    joint.iter().zip(&comp).map(|(j, c)| j - c).collect()
+}
+
+/// The whole-layer residual record of `probe` for a fixture record.
+fn geom_of<'a>(results: &'a [ResultRecord], rec: &Value, probe: &str) -> &'a ResultRecord {
+    results
+        .iter()
+        .find(|r| {
+            r.channels.is_none()
+                && r.representation == "geom"
+                && r.probe == probe
+                && rec["model"] == r.model.as_str()
+                && rec["layer"] == r.layer.as_str()
+                && rec["target"] == r.target.as_str()
+        })
+        .unwrap_or_else(|| panic!("no cpd record for {rec}"))
+}
+
+/// Ridge's conditional R² against the fixture under the default scaling:
+/// every fold's within 1e-10 (both terms are exact ridge fits; on the
+/// compositional `mass_amu` both are 1 − 5e-10, so the bound is absolute).
+fn ridge_conditional(slices: &[Slice]) {
+    let fx = load_fixture(CONDITIONAL);
+    let dir = tempdir();
+    let folds_path = fixture_folds(&fx, dir.path());
+    let case = bundled_against(CONDITIONAL, slices);
+    let results = all_results(analyze_case(&case, &folds_path, |cfg| {
+        cfg.scale = Scale::Robust;
+    }));
+    let (mut compared, mut worst, mut worst_key) = (0, 0.0f64, String::new());
+    for rec in fx["records"].as_array().unwrap() {
+        if rec["probe"] != "ridge" || !case.covers(rec) {
+            continue;
+        }
+        let ours = geom_of(&results, rec, "ridge");
+        let want = conditional_folds(rec);
+        assert_eq!(ours.r2_cond_folds.len(), want.len(), "{}", ours.key());
+        for (a, b) in ours.r2_cond_folds.iter().zip(&want) {
+            if (a - b).abs() > worst {
+                (worst, worst_key) = ((a - b).abs(), ours.key());
+            }
+        }
+        let mean = ours.r2_cond.expect("finite");
+        assert!(
+            (mean - rec["r2_cond"].as_f64().unwrap()).abs() < 1e-10,
+            "{}: r2_cond {mean} vs {}",
+            ours.key(),
+            rec["r2_cond"]
+        );
+        compared += 1;
+    }
+    let layers: usize = slices
+        .iter()
+        .map(|s| s.layers.len() * s.targets.len())
+        .sum();
+    assert_eq!(compared, layers, "every residual record compared");
+    assert!(
+        worst < 1e-10,
+        "worst per-fold |Δ r2_cond| {worst:e} at {worst_key}"
+    );
+    eprintln!("ridge r2_cond: {compared} records, worst per-fold |Δ| {worst:e} ({worst_key})");
+}
+
+#[test]
+fn ridge_conditional_r2_matches_sklearn_on_two_layers() {
+    ridge_conditional(GLOBAL_SUBSET);
+}
+
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn ridge_conditional_r2_matches_sklearn_on_every_record() {
+    ridge_conditional(EVERY_RECORD);
+}
+
+/// Records of the nonlinear probes' conditional fixture: SevenNet-0's and
+/// ANI-2x's layers, the gap and the compositional mass.
+const CONDITIONAL_NONLINEAR: &[Slice] = &[Slice {
+    layers: &[
+        ("ani2x", "aev"),
+        ("sevennet0", "l_prev"),
+        ("sevennet0", "l_last"),
+    ],
+    targets: &["gap_ev", "mass_amu"],
+}];
+
+/// Bound on |cpd − reference| of a nonlinear probe's conditional R².
+const COND_TOL: f64 = 0.03;
+
+/// Bound on a nonlinear probe's conditional R² on the compositional mass.
+const COND_COMPOSITIONAL: f64 = 0.02;
+
+/// The MLP's and the GBT's conditional R² against scikit-learn's
+/// `MLPRegressor` (mean of three seeds; cpd: seeds 0–2) and LightGBM: each
+/// within `max(COND_TOL, both seed ranges)` of the reference, and on the
+/// compositional `mass_amu` within [`COND_COMPOSITIONAL`] of 0.
+#[test]
+#[ignore = "full parity: run by .ci/run"]
+fn nonlinear_conditional_r2_matches_sklearn_and_lightgbm() {
+    let fx = load_fixture(CONDITIONAL);
+    let dir = tempdir();
+    let folds_path = fixture_folds(&fx, dir.path());
+    let case = bundled_against(CONDITIONAL, CONDITIONAL_NONLINEAR);
+    let mlp: Vec<Vec<ResultRecord>> = (0..3)
+        .map(|seed| {
+            all_results(analyze_case(&case, &folds_path, |cfg| {
+                cfg.probes = vec![ProbeKind::Mlp];
+                cfg.mlp.seed = seed;
+                cfg.scale = Scale::Robust;
+            }))
+        })
+        .collect();
+    let gbt = all_results(analyze_case(&case, &folds_path, |cfg| {
+        cfg.probes = vec![ProbeKind::Gbt];
+        cfg.scale = Scale::Robust;
+    }));
+    let (mut lines, mut failures) = (Vec::new(), Vec::new());
+    for rec in fx["records"].as_array().unwrap() {
+        let probe = rec["probe"].as_str().unwrap();
+        if probe == "ridge" || !case.covers(rec) {
+            continue;
+        }
+        let mine: Vec<f64> = if probe == "mlp" {
+            mlp.iter()
+                .map(|r| geom_of(r, rec, "mlp").r2_cond.expect("finite"))
+                .collect()
+        } else {
+            vec![geom_of(&gbt, rec, "gbt").r2_cond.expect("finite")]
+        };
+        let theirs = if probe == "mlp" {
+            floats(&rec["r2_cond_by_seed"])
+        } else {
+            vec![rec["r2_cond"].as_f64().unwrap()]
+        };
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let range = |v: &[f64]| {
+            v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        let d = mean(&mine) - mean(&theirs);
+        let tol = COND_TOL.max(range(&mine) + range(&theirs));
+        let line = format!(
+            "{probe} {}/{} {}: cpd {mine:.4?} reference {theirs:.4?} Δ {d:+.4} (tol {tol:.3})",
+            rec["model"].as_str().unwrap(),
+            rec["layer"].as_str().unwrap(),
+            rec["target"].as_str().unwrap()
+        );
+        if d.abs() > tol {
+            failures.push(line.clone());
+        }
+        if rec["target"] == "mass_amu" && mine.iter().any(|v| v.abs() > COND_COMPOSITIONAL) {
+            failures.push(format!("{line}: not ≈ 0 on a compositional target"));
+        }
+        lines.push(line);
+    }
+    assert_eq!(lines.len(), 12, "6 mlp and 6 gbt records");
+    eprintln!(
+        "conditional R², nonlinear probes:\n  {}",
+        lines.join("\n  ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -6,6 +6,7 @@ mod analyses;
 mod batch;
 mod catalogue;
 mod cli;
+mod conditional;
 mod instability;
 mod parity;
 mod peratom;
