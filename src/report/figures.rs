@@ -369,48 +369,58 @@ fn disentanglement_maps(report: &Report) -> Vec<Figure> {
             let mut svg = Svg::new(LEFT + side + 250.0, TOP + side + 60.0);
             let title = format!("Disentanglement map · target {t}");
             svg.title(&title);
+            // One square range for both axes: 0 and every point, to the
+            // next 0.1, within [−1, 1].
+            let values = gaps
+                .iter()
+                .filter(|g| g.target == t)
+                .flat_map(|g| [g.r2_cond_ridge, g.r2_cond_mlp])
+                .flatten()
+                .filter(|v| v.is_finite());
+            let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let lo = ((lo - 0.05) * 10.0).floor().max(-10.0) / 10.0;
+            let hi = ((hi + 0.05) * 10.0).ceil().min(10.0) / 10.0;
             let x = Scale {
-                lo: R2.0,
-                hi: R2.1,
+                lo,
+                hi,
                 px0: LEFT,
                 px1: LEFT + side,
                 log: false,
             };
             let y = Scale {
-                lo: R2.0,
-                hi: R2.1,
+                lo,
+                hi,
                 px0: TOP + side,
                 px1: TOP,
                 log: false,
             };
+            let tick_marks: Vec<(f64, String)> = ticks(lo, hi, 4)
+                .into_iter()
+                .map(|v| (v, tick_label(v)))
+                .collect();
             frame(
                 &mut svg,
                 &x,
                 &y,
-                &r2_ticks(),
-                &r2_ticks(),
+                &tick_marks,
+                &tick_marks,
                 "R² cond, ridge (linear)",
                 "R² cond, MLP (nonlinear)",
             );
-            svg.line(
-                (x.px(-1.0), y.px(-1.0)),
-                (x.px(1.0), y.px(1.0)),
-                "#999999",
-                1.0,
-                "5,4",
-            );
+            svg.line((x.px(lo), y.px(lo)), (x.px(hi), y.px(hi)), "#999999", 1.0, "5,4");
+            let span = hi - lo;
             svg.text(
-                x.px(-0.95),
-                y.px(0.92),
-                "above the diagonal: signal only",
+                x.px(lo + 0.025 * span),
+                y.px(hi - 0.04 * span),
+                "above the diagonal: what only",
                 11.0,
                 Anchor::Start,
                 "fill=\"#777777\"",
             );
             svg.text(
-                x.px(-0.95),
-                y.px(0.84),
-                "a nonlinear probe reads",
+                x.px(lo + 0.025 * span),
+                y.px(hi - 0.08 * span),
+                "a nonlinear probe adds",
                 11.0,
                 Anchor::Start,
                 "fill=\"#777777\"",
