@@ -407,7 +407,13 @@ fn disentanglement_maps(report: &Report) -> Vec<Figure> {
                 "R² cond, ridge (linear)",
                 "R² cond, MLP (nonlinear)",
             );
-            svg.line((x.px(lo), y.px(lo)), (x.px(hi), y.px(hi)), "#999999", 1.0, "5,4");
+            svg.line(
+                (x.px(lo), y.px(lo)),
+                (x.px(hi), y.px(hi)),
+                "#999999",
+                1.0,
+                "5,4",
+            );
             let span = hi - lo;
             svg.text(
                 x.px(lo + 0.025 * span),
