@@ -102,6 +102,7 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         group_folds: None,
         permutations: 0,
         bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
+        conditional: true,
     }
 }
 

@@ -207,6 +207,8 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         permutations: 0,
         // Intervals are not what these tests compare.
         bootstrap: 0,
+        // Nor is R²_cond, but in the tests of it, which turn it on.
+        conditional: false,
     }
 }
 
@@ -831,6 +833,7 @@ fn ridge_conditional(slices: &[Slice]) {
     let case = bundled_against(CONDITIONAL, slices);
     let results = all_results(analyze_case(&case, &folds_path, |cfg| {
         cfg.scale = Scale::Robust;
+        cfg.conditional = true;
     }));
     let (mut compared, mut worst, mut worst_key) = (0, 0.0f64, String::new());
     for rec in fx["records"].as_array().unwrap() {
@@ -869,6 +872,51 @@ fn ridge_conditional(slices: &[Slice]) {
 #[test]
 fn ridge_conditional_r2_matches_sklearn_on_two_layers() {
     ridge_conditional(GLOBAL_SUBSET);
+}
+
+/// Turning the conditional R² off (as the parity tests of R²_geom do)
+/// leaves `r2_cond` empty and every other number of every record as it was.
+#[test]
+fn the_conditional_fits_change_no_other_number() {
+    let fx = load_fixture(CONDITIONAL);
+    let dir = tempdir();
+    let folds_path = fixture_folds(&fx, dir.path());
+    let slice = [Slice {
+        layers: &[("sevennet0", "l_prev")],
+        targets: &["gap_ev", "mass_amu"],
+    }];
+    let case = bundled_against(CONDITIONAL, &slice);
+    let run = |conditional: bool| -> Vec<Value> {
+        all_results(analyze_case(&case, &folds_path, |cfg| {
+            cfg.probes = vec![ProbeKind::Ridge, ProbeKind::Gbt];
+            cfg.gbt.rounds = 5;
+            cfg.bootstrap = 100;
+            cfg.conditional = conditional;
+        }))
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("a record is JSON"))
+        .collect()
+    };
+    let (on, off) = (run(true), run(false));
+    assert_eq!(on.len(), off.len());
+    let cond = ["r2_cond", "r2_cond_folds", "r2_cond_ci"];
+    let geom = |r: &Value| r["representation"] == "geom";
+    assert!(on.iter().filter(|r| geom(r)).all(|r| r["r2_cond"].is_f64()));
+    for (mut a, mut b) in on.into_iter().zip(off) {
+        if geom(&b) {
+            assert!(
+                cond.iter().all(|k| b
+                    .get(*k)
+                    .is_none_or(|v| v.is_null() || v.as_array().is_some_and(|a| a.is_empty()))),
+                "{b}"
+            );
+        }
+        for k in cond {
+            a.as_object_mut().unwrap().remove(k);
+            b.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(a, b);
+    }
 }
 
 #[test]
@@ -911,12 +959,14 @@ fn nonlinear_conditional_r2_matches_sklearn_and_lightgbm() {
                 cfg.probes = vec![ProbeKind::Mlp];
                 cfg.mlp.seed = seed;
                 cfg.scale = Scale::Robust;
+                cfg.conditional = true;
             }))
         })
         .collect();
     let gbt = all_results(analyze_case(&case, &folds_path, |cfg| {
         cfg.probes = vec![ProbeKind::Gbt];
         cfg.scale = Scale::Robust;
+        cfg.conditional = true;
     }));
     let (mut lines, mut failures) = (Vec::new(), Vec::new());
     for rec in fx["records"].as_array().unwrap() {

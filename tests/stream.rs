@@ -55,6 +55,7 @@ fn config(model_paths: Vec<(&str, Vec<PathBuf>)>, probes: Vec<ProbeKind>) -> Ana
         group_folds: None,
         permutations: 0,
         bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
+        conditional: true,
     }
 }
 

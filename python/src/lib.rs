@@ -298,6 +298,7 @@ fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
             .map_err(py_err)?,
         permutations: s.permutations,
         bootstrap: s.bootstrap,
+        conditional: true,
     })
 }
 

@@ -124,6 +124,7 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
         group_folds: None,
         permutations: 0,
         bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
+        conditional: true,
     })
 }
 

@@ -444,6 +444,7 @@ impl Manifest {
             group_folds: s.group_folds,
             permutations: s.permutations.unwrap_or(0),
             bootstrap: s.bootstrap.unwrap_or(DEFAULT_REPLICATES),
+            conditional: true,
         })
     }
 }

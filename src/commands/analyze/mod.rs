@@ -145,6 +145,13 @@ pub struct AnalyzeConfig {
     /// Bootstrap replicates for every interval ([`crate::flow::bootstrap`]);
     /// 0: no intervals.
     pub bootstrap: usize,
+    /// Compute every residual record's conditional R² (`r2_cond`): the
+    /// verdict, the ranking, the gaps and the inflation flags read it, so
+    /// the command line and the Python package always do. Off, a run fits
+    /// no baselines and leaves `r2_cond` empty: for a caller that reads
+    /// only R²_geom (the parity tests of the probes against scikit-learn
+    /// and LightGBM), at about 1/1.4 of the cost.
+    pub conditional: bool,
 }
 
 impl AnalyzeConfig {

@@ -131,26 +131,30 @@ impl Run<'_> {
         // probe fitted to what ridge leaves), so that composition it fits
         // poorly on its own (a tree, a linear trend) is not left for the
         // residual to supply.
-        self.progress
-            .stage("composition: baselines of the conditional R²");
-        let c = Dense(composition.view());
-        let linear = baseline(self.ridge, &c, self.y, self.folds, None)?;
-        let base = comp_probes
-            .iter()
-            .map(|(k, p)| {
-                let fits = match k {
-                    ProbeKind::Ridge => linear.clone(),
-                    _ => baseline(*p, &c, self.y, self.folds, Some(&linear))?,
-                };
-                let (r2, oof) = baseline_r2(self.y, &fits, self.folds);
-                let reps = oof
-                    .iter()
-                    .enumerate()
-                    .map(|(t, o)| self.resamples.r2(self.y.column(t), o))
-                    .collect();
-                Ok(Baseline { fits, r2, reps })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let base = if self.config.conditional {
+            self.progress
+                .stage("composition: baselines of the conditional R²");
+            let c = Dense(composition.view());
+            let linear = baseline(self.ridge, &c, self.y, self.folds, None)?;
+            comp_probes
+                .iter()
+                .map(|(k, p)| {
+                    let fits = match k {
+                        ProbeKind::Ridge => linear.clone(),
+                        _ => baseline(*p, &c, self.y, self.folds, Some(&linear))?,
+                    };
+                    let (r2, oof) = baseline_r2(self.y, &fits, self.folds);
+                    let reps = oof
+                        .iter()
+                        .enumerate()
+                        .map(|(t, o)| self.resamples.r2(self.y.column(t), o))
+                        .collect();
+                    Ok(Baseline { fits, r2, reps })
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
         let comp = CompScores {
             kinds: comp_probes.iter().map(|(k, _)| *k).collect(),
             scores: comp,
@@ -184,6 +188,12 @@ impl Run<'_> {
     /// Units of progress per representation: every probe on every fold.
     fn per_rep(&self, probes: usize) -> u64 {
         (probes * self.folds.k) as u64
+    }
+
+    /// Probe fits per fold on each layer: raw, geom and, with the
+    /// conditional R², the residual fitted beyond composition.
+    fn representations(&self) -> u64 {
+        2 + u64::from(self.config.conditional)
     }
 
     /// The probes run on `model`/`layer`: all, or a shard's.
@@ -252,7 +262,7 @@ impl Run<'_> {
             .iter()
             .map(|l| self.per_rep(self.layer_probes(&spec.model, &l.name).len()))
             .sum();
-        self.progress.add_work(3 * probed);
+        self.progress.add_work(self.representations() * probed);
         for layer in &layers {
             if self.layer_probes(&spec.model, &layer.name).is_empty() {
                 continue; // another shard's
@@ -402,7 +412,8 @@ impl Run<'_> {
                 self.progress
                     .stage(&format!("{what}: channel group {}", group.name));
                 let features = ch.features(group, data);
-                self.progress.add_work(3 * self.per_rep(probes.len()));
+                self.progress
+                    .add_work(self.representations() * self.per_rep(probes.len()));
                 let (recs, preds) = ctx.probe(&Dense(features.view()), Some(&group.name))?;
                 out.results.extend(recs);
                 out.predictions.extend(preds);
@@ -498,6 +509,9 @@ impl LayerCtx<'_> {
     ) -> Result<LayerRecords> {
         let (raw_g, geom_g) = (grams.map(|g| &g.0), grams.map(|g| &g.1));
         let conditional = || {
+            if self.base.is_empty() {
+                return Ok(Vec::new()); // no conditional R² in this run
+            }
             self.probes
                 .iter()
                 .zip(&self.comp_pos)
@@ -625,7 +639,7 @@ impl LayerCtx<'_> {
                     r.replicates = replicates;
                     r.r2_ci = interval_bc(&r.replicates, r.r2_mean.unwrap_or(f64::NAN));
                     r.null = scores.null[i][t];
-                    if rep == "geom" {
+                    if rep == "geom" && !cond.is_empty() {
                         let (folds, reps) = &cond[p][t];
                         r.r2_cond = finite_or_none(mean_std(folds).0);
                         r.r2_cond_folds = folds.clone();
