@@ -17,7 +17,8 @@
 //! 5. [`report`] holds the report schema and writes it (JSON, CSV,
 //!    Markdown, HTML, SVG).
 //!
-//! [`commands`] runs that chain for each command of the CLI (`analyze` in
+//! [`settings`] defines every setting of a run once (manifest, flags and
+//! Python keywords alike). [`commands`] runs that chain for each command of the CLI (`analyze` in
 //! named stages, or one shard of it; `merge` of the shards, `slurm` job
 //! scripts, `check`, `inspect`, manifests). [`linalg`] and [`error`]
 //! serve every step. The library never prints and never exits.
@@ -30,5 +31,6 @@ pub mod io;
 pub mod linalg;
 pub mod probe;
 pub mod report;
+pub mod settings;
 
 pub use error::{CpdError, Result};

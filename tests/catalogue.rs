@@ -706,7 +706,7 @@ fn invalid_settings() {
     );
     assert_input_error(
         &f.run_with(&f.emb, &["--probes", "forest"]),
-        &["unknown probe 'forest'"],
+        &["invalid value 'forest' for '--probes <LIST>'"],
     );
     let e = format!("m={}", f.emb);
     let out = cpd(

@@ -1,7 +1,7 @@
 //! Driving the binary: the demo, outputs, and every input error path
 //! (exit code 2, a message naming the file and what is wrong, no panic).
 
-use crate::util::{cpd, cpd_threads, data, s, small, tempdir, text};
+use crate::util::{cpd, cpd_threads, data, s, small, tempdir, text, write};
 
 #[test]
 fn demo_runs_without_arguments_and_writes_reports() {
@@ -626,16 +626,37 @@ fn bad_mlp_flags_are_clear_errors() {
     let dir = tempdir();
     let manifest = mlp_manifest(dir.path());
     for (flag, value, want) in [
-        ("--mlp-hidden", "0", "--mlp-hidden must be at least 1"),
-        ("--mlp-batch", "0", "--mlp-batch must be at least 1"),
-        ("--mlp-lr", "-1", "--mlp-lr must be > 0"),
-        ("--mlp-alpha", "nan", "--mlp-alpha must be ≥ 0"),
+        (
+            "--mlp-hidden",
+            "0",
+            "`mlp.hidden` (--mlp-hidden) must be at least 1",
+        ),
+        (
+            "--mlp-batch",
+            "0",
+            "`mlp.batch` (--mlp-batch) must be at least 1",
+        ),
+        (
+            "--mlp-lr",
+            "-1",
+            "`mlp.learning_rate` (--mlp-learning-rate) must be > 0",
+        ),
+        (
+            "--mlp-alpha",
+            "nan",
+            "`mlp.alpha` (--mlp-alpha) must be a finite number, got nan",
+        ),
+        ("--mlp-alpha", "-1", "`mlp.alpha` (--mlp-alpha) must be ≥ 0"),
         (
             "--mlp-max-epochs",
             "0",
-            "--mlp-max-epochs must be at least 1",
+            "`mlp.max_epochs` (--mlp-max-epochs) must be at least 1",
         ),
-        ("--mlp-patience", "0", "--mlp-patience must be at least 1"),
+        (
+            "--mlp-patience",
+            "0",
+            "`mlp.patience` (--mlp-patience) must be at least 1",
+        ),
     ] {
         let arg = format!("{flag}={value}");
         let o = cpd(
@@ -702,20 +723,42 @@ fn bad_gbt_flags_are_clear_errors() {
     let dir = tempdir();
     let manifest = mlp_manifest(dir.path());
     for (flags, want) in [
-        (&["--gbt-rounds=0"][..], "--gbt-rounds must be at least 1"),
-        (&["--gbt-lr=0"], "--gbt-lr must be > 0"),
-        (&["--gbt-leaves=1"], "--gbt-leaves must be in 2..=65536"),
-        (&["--gbt-depth=0"], "--gbt-depth must be at least 1"),
-        (&["--gbt-min-leaf=0"], "--gbt-min-leaf must be at least 1"),
-        (&["--gbt-l2=-1"], "--gbt-l2 must be ≥ 0"),
-        (&["--gbt-bins=256"], "--gbt-bins must be in 2..=255"),
+        (
+            &["--gbt-rounds=0"][..],
+            "`gbt.rounds` (--gbt-rounds) must be at least 1",
+        ),
+        (
+            &["--gbt-lr=0"],
+            "`gbt.learning_rate` (--gbt-learning-rate) must be > 0",
+        ),
+        (
+            &["--gbt-leaves=1"],
+            "`gbt.max_leaves` (--gbt-max-leaves) must be in 2..=65536",
+        ),
+        (
+            &["--gbt-depth=0"],
+            "`gbt.max_depth` (--gbt-max-depth) must be at least 1",
+        ),
+        (
+            &["--gbt-min-leaf=0"],
+            "`gbt.min_leaf` (--gbt-min-leaf) must be at least 1",
+        ),
+        (&["--gbt-l2=-1"], "`gbt.l2` (--gbt-l2) must be ≥ 0"),
+        (
+            &["--gbt-max-bins=256"],
+            "`gbt.max_bins` (--gbt-max-bins) must be in 2..=255",
+        ),
         (
             &["--gbt-validation=1"],
-            "--gbt-validation must be in (0, 1)",
+            "`gbt.validation` (--gbt-validation) must be in (0, 1)",
         ),
         (
             &["--gbt-validation=0.1", "--gbt-patience=0"],
-            "--gbt-patience must be at least 1",
+            "`gbt.patience` (--gbt-patience) must be at least 1",
+        ),
+        (
+            &["--gbt-patience=3"],
+            "`gbt.patience` (--gbt-patience) needs `gbt.validation` (--gbt-validation)",
         ),
     ] {
         let mut args = vec![
@@ -732,16 +775,78 @@ fn bad_gbt_flags_are_clear_errors() {
         assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
         assert!(err.contains(want) && !err.contains("panicked"), "{err}");
     }
-    // --gbt-patience alone is a usage error (it needs --gbt-validation).
+}
+
+/// `--print-settings` prints the effective settings (the flags over the
+/// defaults); a manifest with them runs the same analysis and prints them
+/// back unchanged.
+#[test]
+fn printed_settings_rerun_the_same_analysis() {
+    let dir = tempdir();
+    let manifest = mlp_manifest(dir.path());
+    let flags = [
+        "--probes",
+        "ridge,gbt",
+        "--folds",
+        "3",
+        "--seed",
+        "4",
+        "--target",
+        "homo_ev",
+        "--gbt-rounds",
+        "10",
+        "--gbt-leaves",
+        "4",
+        "--alphas",
+        "0.1,1,10",
+        "--bootstrap",
+        "50",
+        "--scale",
+        "standard",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--manifest", &manifest, "-q"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(extra);
+        let o = cpd(dir.path(), &args);
+        assert!(o.status.success(), "{:?}", text(&o));
+        text(&o).0
+    };
+    run(&["--out", "a"]);
+    let printed = run(&["--print-settings"]);
+    assert!(printed.starts_with("[settings]\n"), "{printed}");
+    for line in [
+        "folds = 3",
+        "seed = 4",
+        "max_leaves = 4",
+        "probes = [\"ridge\", \"gbt\"]",
+    ] {
+        assert!(printed.contains(line), "{line} not in\n{printed}");
+    }
+    // The manifest's dataset and models, with the printed settings.
+    let text_of = std::fs::read_to_string(&manifest).unwrap();
+    let dataset = &text_of[..text_of.find("[settings]").unwrap()];
+    let models = &text_of[text_of.find("[[models]]").unwrap()..];
+    let again = write(
+        dir.path(),
+        "again.toml",
+        &format!("{dataset}{printed}\n{models}"),
+    );
     let o = cpd(
         dir.path(),
-        &[
-            "analyze",
-            "--manifest",
-            &manifest,
-            "--gbt-patience=3",
-            "--quiet",
-        ],
+        &["analyze", "--manifest", &s(&again), "-q", "--out", "b"],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (a, b) = (
+        report_without_timing(dir.path(), "a"),
+        report_without_timing(dir.path(), "b"),
+    );
+    for section in ["settings", "results", "verdict"] {
+        assert_eq!(a[section], b[section], "{section}");
+    }
+    let o = cpd(
+        dir.path(),
+        &["analyze", "--manifest", &s(&again), "--print-settings"],
+    );
+    assert_eq!(text(&o).0, printed);
 }

@@ -7,6 +7,7 @@ mod batch;
 mod catalogue;
 mod cli;
 mod conditional;
+mod docs;
 mod instability;
 mod parity;
 mod peratom;

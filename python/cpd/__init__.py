@@ -25,6 +25,7 @@ released while computing, and results do not depend on the thread count.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -38,6 +39,7 @@ from . import _cpd
 
 __all__ = [
     "analyze",
+    "settings_toml",
     "decompose",
     "project",
     "check",
@@ -47,8 +49,7 @@ __all__ = [
     "CompositionProjectionDecomposition",
 ]
 
-_DEFAULTS: Dict[str, Any] = _cpd.defaults()
-__version__: str = _DEFAULTS["version"]
+__version__: str = _cpd.version()
 
 # Element symbols by atomic number, for compositions given without names
 # (matscope's unnamed arrays): the labels only name the report's columns.
@@ -263,53 +264,57 @@ class Report:
         return self._native.table()
 
 
+def _setting_value(name: str, value: Any) -> Any:
+    """A keyword's value as the settings' JSON takes it: NumPy scalars and
+    arrays as Python numbers and lists, tuples as lists, paths as strings,
+    and a comma-separated string for a list setting split."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str):
+        if isinstance(_SETTING_DEFAULTS.get(name), tuple) or name in _LIST_SETTINGS:
+            return [v for v in value.split(",") if v]
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        key = name.replace("gbt_", "gbt.", 1).replace("mlp_", "mlp.", 1)
+        raise ValueError(f"invalid setting: setting `{key}` must be a finite number, got {value}")
+    if isinstance(value, (np.ndarray, tuple, list)):
+        return [_setting_value("", v) for v in np.asarray(value, dtype=object).tolist()]
+    return value
+
+
+def _settings_json(settings: Mapping[str, Any]) -> str:
+    """The keywords given (``None``: not given, the default) as JSON."""
+    given = {k: _setting_value(k, v) for k, v in settings.items() if v is not None}
+    return json.dumps(given)
+
+
 def analyze(
     embeddings: Mapping[str, Union[ArrayLike, Mapping[str, ArrayLike]]],
     compositions: TableLike,
     targets: TableLike,
     *,
-    target: Optional[Sequence[str]] = None,
-    probes: Sequence[str] = ("ridge",),
-    folds: int = 5,
-    seed: int = 0,
-    folds_file: Optional[Union[str, os.PathLike]] = None,
-    alpha: Optional[float] = None,
-    alphas: Optional[Sequence[float]] = None,
-    gbt_rounds: int = 300,
-    gbt_lr: float = 0.1,
-    gbt_leaves: int = 31,
-    gbt_depth: Optional[int] = None,
-    gbt_min_leaf: int = 20,
-    gbt_l2: float = 0.0,
-    gbt_bins: int = 255,
-    gbt_validation: Optional[float] = None,
-    gbt_patience: Optional[int] = None,
-    mlp_hidden: int = 128,
-    mlp_alpha: float = 1e-4,
-    mlp_lr: float = 1e-3,
-    mlp_batch: int = 200,
-    mlp_max_epochs: int = 200,
-    mlp_patience: int = 10,
-    scale: str = "robust",
-    predictions: bool = False,
-    similarity: bool = False,
-    max_rows: Optional[int] = None,
-    group_folds: Optional[str] = None,
-    permutations: int = 0,
-    bootstrap: int = 1000,
-    residualize_target: bool = False,
-    composition: str = "counts",
-    controls: bool = False,
-    inflation_threshold: float = 0.1,
-    irreps: Optional[str] = None,
-    channels: Optional[str] = None,
-    invariants: Optional[str] = None,
-    channel_layers: Optional[Sequence[str]] = None,
-    learning_curve: Optional[Sequence[int]] = None,
-    curve_repeats: Optional[int] = None,
     threads: Optional[int] = None,
+    **settings: Any,
 ) -> Report:
-    """Probe embeddings on composition alone, raw, and the composition-free
+    native = _cpd.analyze(
+        _embeddings(embeddings),
+        *_inputs(compositions, targets),
+        _settings_json(settings),
+        threads,
+    )
+    return Report(native)
+
+
+def settings_toml(**settings: Any) -> str:
+    """The effective settings of ``analyze(..., **settings)`` as a
+    manifest's ``[settings]`` table (what ``cpd analyze --print-settings``
+    prints): the same analysis from the command line."""
+    return _cpd.settings_toml(_settings_json(settings))
+
+
+_ANALYZE_DOC = """Probe embeddings on composition alone, raw, and the composition-free
     residual: ``cpd analyze`` on arrays.
 
     Parameters
@@ -322,69 +327,20 @@ def analyze(
     compositions : DataFrame, mapping or tuple
         One column per element symbol (counts, or fractions with
         ``composition="fractions"``). A DataFrame's ``id`` column, else its
-        index, gives the row ids; a mapping ``{"H": [...], ..., "id":
-        [...]}`` or a tuple ``(names, values[, ids])`` works without pandas.
+        index, gives the row ids; a mapping ``{{"H": [...], ..., "id":
+        [...]}}`` or a tuple ``(names, values[, ids])`` works without pandas.
         Without ids, rows are numbered from 0.
     targets : DataFrame, Series, mapping or tuple
         One column per target, as ``compositions``; rows are matched to the
         compositions by id, or follow their order when there are no ids.
-    target : sequence of str, optional
-        Targets to probe (``--target``); default all.
-    probes : sequence of str
-        ``ridge``, ``mlp``, ``gbt`` (``--probes``), in report order.
-    folds, seed : int
-        Shuffled k-fold cross-validation and its seed (``--folds``,
-        ``--seed``); the seed also seeds the MLP and GBT.
-    folds_file : path, optional
-        ``id,fold`` CSV instead of shuffled folds (``--folds-file``).
-    alpha, alphas : optional
-        A fixed ridge alpha, or the leave-one-out grid (default
-        ``logspace(-3, 3, 13)``).
-    gbt_rounds, gbt_lr, gbt_leaves, gbt_depth, gbt_min_leaf, gbt_l2, gbt_bins, gbt_validation, gbt_patience
-        The GBT probe's settings (``--gbt-*``); ``gbt_patience`` defaults
-        to 10 and needs ``gbt_validation``.
-    mlp_hidden, mlp_alpha, mlp_lr, mlp_batch, mlp_max_epochs, mlp_patience
-        The MLP probe's settings (``--mlp-*``).
-    scale : {"robust", "standard", "clip", "global", "global-clip"}
-        Feature scaling of ridge and the MLP (``--scale``): ``robust``
-        (the default) centres each column and divides all by one shared
-        scale, and the MLP also clips held-out features to the training
-        fold's range; ``standard`` is scikit-learn's ``StandardScaler``.
-    group_folds : {"composition"}, optional
-        Keep every structure of one composition in one fold
-        (``--group-folds``).
-    permutations : int
-        Within-fold permutations of the targets behind every record's
-        ``null`` (``--permutations``; 0: none).
-    bootstrap : int
-        Bootstrap replicates behind every interval (``--bootstrap``; 0:
-        none).
-    predictions : bool
-        Keep every out-of-fold prediction (:attr:`Report.predictions`,
-        ``predictions.csv`` on :meth:`Report.write`).
-    similarity : bool
-        Linear CKA between every pair of layers, on raw and on the
-        residual (``--similarity``; the report's ``similarity`` section).
-    max_rows : int, optional
-        Fit the MLP and GBT on a seeded subsample of at most this many rows
-        of each training fold (``--max-rows``); every held-out row is
-        still scored, and ridge always uses every row.
-    residualize_target : bool
-        Also remove the composition-linear part of the targets.
-    composition : {"counts", "fractions"}
-        How composition enters the projection.
-    controls : bool
-        Add the compositional control targets; ``inflation_threshold``
-        flags probes inflated on them.
-    irreps, channels, invariants, channel_layers
-        Channel groups (``--irreps 128x0e+64x1o``, or ``--channels
-        name=a:b,...``), L > 0 as ``norms`` or ``components``, and the
-        layers they apply to.
-    learning_curve, curve_repeats
-        Training sizes of learning curves and subsamples per size (5).
     threads : int, optional
         Worker threads for this call (default: ``RAYON_NUM_THREADS`` or
         every core). Results do not depend on it.
+{settings}
+    Every setting is keyword-only and means what the command line's flag
+    and the manifest's key mean (``docs/settings.md``); a setting left out,
+    or given as ``None``, takes its default, and settings that exclude each
+    other (``folds_file`` and ``folds``) may not both be given.
 
     Returns
     -------
@@ -394,8 +350,9 @@ def analyze(
     ------
     ValueError
         Bad input (wrong shape, non-float embedding, NaN or Inf, rows that
-        do not match, too few rows for the folds, ...) or settings, with
-        the command line's message.
+        do not match, too few rows for the folds, ...) or settings (an
+        unknown name, a value out of range, two that exclude each other),
+        with the command line's message.
     FileNotFoundError
         ``folds_file`` does not exist.
 
@@ -406,63 +363,45 @@ def analyze(
     pandas before 3.0 needs ``float_precision="round_trip"``). Per-atom arrays are not taken:
     pool them to one row per structure first (``cpd pool``).
     """
-    if folds_file is not None:
-        if folds != 5 or seed != 0:
-            raise ValueError("invalid setting: folds_file conflicts with folds and seed")
-        folds_arg, seed_arg = None, None
-        folds_file = os.fspath(folds_file)
-    else:
-        folds_arg, seed_arg = int(folds), int(seed)
-    if isinstance(probes, str):
-        probes = probes.split(",")
-    if isinstance(target, str):
-        target = target.split(",")
-    settings = dict(
-        target=list(target or []),
-        probes=list(probes),
-        folds=folds_arg,
-        seed=seed_arg,
-        folds_file=folds_file,
-        alpha=alpha,
-        alphas=None if alphas is None else [float(a) for a in alphas],
-        gbt_rounds=gbt_rounds,
-        gbt_lr=gbt_lr,
-        gbt_leaves=gbt_leaves,
-        gbt_depth=gbt_depth,
-        gbt_min_leaf=gbt_min_leaf,
-        gbt_l2=gbt_l2,
-        gbt_bins=gbt_bins,
-        gbt_validation=gbt_validation,
-        gbt_patience=gbt_patience,
-        mlp_hidden=mlp_hidden,
-        mlp_alpha=mlp_alpha,
-        mlp_lr=mlp_lr,
-        mlp_batch=mlp_batch,
-        mlp_max_epochs=mlp_max_epochs,
-        mlp_patience=mlp_patience,
-        scale=scale,
-        predictions=predictions,
-        similarity=bool(similarity),
-        max_rows=None if max_rows is None else int(max_rows),
-        group_folds=group_folds,
-        permutations=int(permutations),
-        bootstrap=int(bootstrap),
-        residualize_target=residualize_target,
-        controls=controls,
-        inflation_threshold=inflation_threshold,
-        irreps=irreps,
-        channels=channels,
-        invariants=invariants,
-        channel_layers=None if channel_layers is None else list(channel_layers),
-        learning_curve=None if learning_curve is None else [int(s) for s in learning_curve],
-        curve_repeats=curve_repeats,
-        composition=composition,
-    )
-    cids, ccols, cvals, tids, tcols, tvals = _inputs(compositions, targets)
-    native = _cpd.analyze(
-        _embeddings(embeddings), cids, ccols, cvals, tids, tcols, tvals, settings, threads
-    )
-    return Report(native)
+
+
+def _python_default(value: Any) -> Any:
+    """A default as the signature shows it (lists as tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+# Every setting, from the library: (keyword, key, flag, default, help).
+_SETTINGS: List[Tuple[str, str, str, Any, str]] = [
+    (name, key, flag, _python_default(json.loads(default)), help_)
+    for name, key, flag, default, help_ in _cpd.settings_reference()
+]
+_SETTING_DEFAULTS: Dict[str, Any] = {s[0]: s[3] for s in _SETTINGS}
+# List settings without a list default.
+_LIST_SETTINGS = {"target", "alphas", "learning_curve", "channel_layers"}
+
+
+def _settings_doc() -> str:
+    lines = []
+    for name, key, flag, default, help_ in _SETTINGS:
+        shown = "" if default is None else f", default {default!r}"
+        lines.append(f"    {name}{shown}")
+        lines.append(f"        {help_} (``{flag}``; ``[settings]`` key ``{key}``)")
+    return "\n".join(lines)
+
+
+analyze.__doc__ = _ANALYZE_DOC.format(settings=_settings_doc())
+analyze.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for n in ("embeddings", "compositions", "targets")
+    ]
+    + [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, _, _, default, _ in _SETTINGS
+    ]
+    + [inspect.Parameter("threads", inspect.Parameter.KEYWORD_ONLY, default=None)],
+    return_annotation=Report,
+)
 
 
 def _composition_table(compositions: TableLike) -> Tuple[List[str], np.ndarray]:

@@ -15,26 +15,17 @@ use numpy::{
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use cpd::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
 use cpd::commands::analyze::{
-    analyze_in_memory, Analysis, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec,
-    InMemory, LearningCurve, NoProgress,
+    analyze_in_memory, Analysis, AnalyzeConfig, CompositionSource, EmbeddingSpec, InMemory,
+    NoProgress,
 };
 use cpd::commands::check::{check as check_reports, LoadedReport, Metric};
-use cpd::commands::manifest::{channel_spec, DEFAULT_CURVE_REPEATS};
 use cpd::error::CpdError;
-use cpd::flow::dataset::CompositionMode;
+use cpd::settings::{Given, Inputs};
 use cpd::flow::projection::{residual_zero_tol, Projection};
 use cpd::flow::rows::{Rows, Stored};
 use cpd::io::embeddings::{EmbeddingFile, Layer, Shared, Values};
-use cpd::io::peratom::Pool;
 use cpd::io::table::Table;
-use cpd::probe::gbt::GbtParams;
-use cpd::probe::mlp::MlpParams;
-use cpd::probe::ridge::RidgeParams;
-use cpd::flow::folds::GroupFolds;
-use cpd::probe::scale::Scale;
-use cpd::probe::ProbeKind;
 use cpd::report::markdown::{run_line, text_table};
 use cpd::report::write::{predictions_csv, write_outputs, PREDICTIONS_CSV};
 
@@ -123,183 +114,30 @@ fn table(
     })
 }
 
-/// Every setting of `cpd analyze`, as `cpd/__init__.py` passes them (the
-/// CLI's names with `_` for `-`; `None` where the CLI flag is absent).
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct Settings {
-    target: Vec<String>,
-    probes: Vec<String>,
-    folds: Option<usize>,
-    seed: Option<u64>,
-    folds_file: Option<PathBuf>,
-    alpha: Option<f64>,
-    alphas: Option<Vec<f64>>,
-    gbt_rounds: usize,
-    gbt_lr: f64,
-    gbt_leaves: usize,
-    gbt_depth: Option<usize>,
-    gbt_min_leaf: usize,
-    gbt_l2: f64,
-    gbt_bins: usize,
-    gbt_validation: Option<f64>,
-    gbt_patience: Option<usize>,
-    mlp_hidden: usize,
-    mlp_alpha: f64,
-    mlp_lr: f64,
-    mlp_batch: usize,
-    mlp_max_epochs: usize,
-    mlp_patience: usize,
-    scale: String,
-    predictions: bool,
-    similarity: bool,
-    max_rows: Option<usize>,
-    group_folds: Option<String>,
-    permutations: usize,
-    bootstrap: usize,
-    residualize_target: bool,
-    controls: bool,
-    inflation_threshold: f64,
-    irreps: Option<String>,
-    channels: Option<String>,
-    invariants: Option<String>,
-    channel_layers: Option<Vec<String>>,
-    learning_curve: Option<Vec<usize>>,
-    curve_repeats: Option<usize>,
-    composition: String,
-}
-
-/// The run's configuration, as `cpd analyze` builds it from the same flags
-/// (`src/cli/config.rs`: `config_from_flags` then `apply_flags`).
-fn config(models: &[String], s: Settings) -> PyResult<AnalyzeConfig> {
-    let probes = s
-        .probes
-        .iter()
-        .map(|p| ProbeKind::parse(p))
-        .collect::<Result<Vec<_>, _>>()
+/// The run's configuration from the settings the keywords gave (JSON, by
+/// flat name: `folds`, `gbt_max_leaves`), layered and checked as the
+/// command line's are ([`cpd::settings::Given`]).
+fn config(models: &[String], settings_json: &str) -> PyResult<AnalyzeConfig> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(settings_json)
+        .map_err(|e| invalid(format!("settings are not JSON: {e}")))?;
+    let settings = Given::from_flat(map)
+        .and_then(|g| g.resolve())
         .map_err(py_err)?;
-    let folds = match (&s.folds_file, s.folds, s.seed) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(invalid("folds_file conflicts with folds and seed".into()))
-        }
-        (Some(p), None, None) => FoldSpec::File(p.clone()),
-        (None, k, seed) => FoldSpec::Shuffled {
-            k: k.unwrap_or(5),
-            seed: seed.unwrap_or(0),
-        },
-    };
-    let ridge = match (s.alpha, &s.alphas) {
-        (Some(_), Some(_)) => return Err(invalid("give alpha or alphas, not both".into())),
-        (Some(a), None) => RidgeParams::fixed(a),
-        (None, Some(grid)) => RidgeParams::grid(grid.clone()),
-        (None, None) => RidgeParams::default(),
-    };
-    let seed = s.seed.unwrap_or(0);
-    if s.gbt_patience.is_some() && s.gbt_validation.is_none() {
-        return Err(invalid("gbt_patience needs gbt_validation".into()));
-    }
-    let gbt = GbtParams {
-        rounds: s.gbt_rounds,
-        learning_rate: s.gbt_lr,
-        max_leaves: s.gbt_leaves,
-        max_depth: s.gbt_depth,
-        min_leaf: s.gbt_min_leaf,
-        l2: s.gbt_l2,
-        max_bins: s.gbt_bins,
-        validation: s.gbt_validation,
-        patience: s.gbt_patience.unwrap_or(GbtParams::default().patience),
-        seed,
-    };
-    let mlp = MlpParams {
-        hidden: s.mlp_hidden,
-        alpha: s.mlp_alpha,
-        learning_rate: s.mlp_lr,
-        batch: s.mlp_batch,
-        max_epochs: s.mlp_max_epochs,
-        patience: s.mlp_patience,
-        seed,
-        ..MlpParams::default()
-    };
-    let scale = Scale::parse(&s.scale).map_err(|e| invalid(e.to_string()))?;
-    let composition_mode = match s.composition.as_str() {
-        "counts" => CompositionMode::Counts,
-        "fractions" => CompositionMode::Fractions,
-        other => {
-            return Err(invalid(format!(
-                "composition '{other}': expected counts or fractions"
-            )))
-        }
-    };
-    let learning_curve = match (s.learning_curve, s.curve_repeats) {
-        (Some(sizes), r) => Some(LearningCurve {
-            sizes,
-            repeats: r.unwrap_or(DEFAULT_CURVE_REPEATS),
-        }),
-        (None, Some(_)) => return Err(invalid("curve_repeats needs learning_curve".into())),
-        (None, None) => None,
-    };
-    let spec = if s.irreps.is_some() || s.channels.is_some() {
-        if s.irreps.is_some() && s.channels.is_some() {
-            return Err(invalid("give irreps or channels, not both".into()));
-        }
-        channel_spec(
-            s.irreps.as_deref(),
-            s.channels.as_deref(),
-            s.invariants.as_deref(),
-        )
-        .map_err(py_err)?
-    } else if s.invariants.is_some() || s.channel_layers.is_some() {
-        return Err(invalid(
-            "invariants and channel_layers need irreps or channels".into(),
-        ));
-    } else {
-        None
-    };
-    let has_channels = spec.is_some();
-    let embeddings = models
-        .iter()
-        .map(|m| EmbeddingSpec {
-            model: m.clone(),
-            paths: vec![memory_label(m)],
-            layers: None,
-            channels: spec.clone(),
-            channel_layers: if has_channels {
-                s.channel_layers.clone()
-            } else {
-                None
-            },
-        })
-        .collect();
-    Ok(AnalyzeConfig {
-        embeddings,
+    let inputs = Inputs {
+        embeddings: models
+            .iter()
+            .map(|m| EmbeddingSpec {
+                model: m.clone(),
+                paths: vec![memory_label(m)],
+                layers: None,
+                channels: None,
+                channel_layers: None,
+            })
+            .collect(),
         composition: CompositionSource::Table(PathBuf::from(COMPOSITIONS)),
-        composition_mode,
         targets: PathBuf::from(TARGETS),
-        target_names: s.target,
-        probes,
-        folds,
-        ridge,
-        gbt,
-        mlp,
-        residualize_target: s.residualize_target,
-        controls: s.controls,
-        inflation_threshold: s.inflation_threshold,
-        learning_curve,
-        scale,
-        predictions: s.predictions,
-        pool: Pool::Mean,
-        similarity: s.similarity,
-        max_rows: s.max_rows,
-        group_folds: s
-            .group_folds
-            .as_deref()
-            .map(GroupFolds::parse)
-            .transpose()
-            .map_err(py_err)?,
-        permutations: s.permutations,
-        bootstrap: s.bootstrap,
-        conditional: true,
-    })
+    };
+    settings.config(inputs).map_err(py_err)
 }
 
 const COMPOSITIONS: &str = "compositions";
@@ -417,7 +255,7 @@ fn analyze<'py>(
     target_ids: Vec<String>,
     target_columns: Vec<String>,
     target_values: Bound<'py, PyAny>,
-    settings: Settings,
+    settings: &str,
     threads: Option<usize>,
 ) -> PyResult<NativeReport> {
     let models: Vec<String> = embeddings.iter().map(|(m, _)| m.clone()).collect();
@@ -581,33 +419,34 @@ fn check(
     ))
 }
 
-/// The library's defaults of every setting with one, for the tests to hold
-/// `cpd/__init__.py`'s signature to.
+/// Every setting: (keyword, key, flag, default as JSON, help), in the
+/// order of `cpd analyze --help`: `cpd/__init__.py` builds `analyze`'s
+/// signature and docstring from it.
 #[pyfunction]
-fn defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
-    let d = pyo3::types::PyDict::new(py);
-    let g = GbtParams::default();
-    let m = MlpParams::default();
-    d.set_item("alphas", cpd::probe::ridge::default_alphas())?;
-    d.set_item("gbt_rounds", g.rounds)?;
-    d.set_item("gbt_lr", g.learning_rate)?;
-    d.set_item("gbt_leaves", g.max_leaves)?;
-    d.set_item("gbt_depth", g.max_depth)?;
-    d.set_item("gbt_min_leaf", g.min_leaf)?;
-    d.set_item("gbt_l2", g.l2)?;
-    d.set_item("gbt_bins", g.max_bins)?;
-    d.set_item("gbt_validation", g.validation)?;
-    d.set_item("gbt_patience", g.patience)?;
-    d.set_item("mlp_hidden", m.hidden)?;
-    d.set_item("mlp_alpha", m.alpha)?;
-    d.set_item("mlp_lr", m.learning_rate)?;
-    d.set_item("mlp_batch", m.batch)?;
-    d.set_item("mlp_max_epochs", m.max_epochs)?;
-    d.set_item("mlp_patience", m.patience)?;
-    d.set_item("inflation_threshold", DEFAULT_INFLATION_THRESHOLD)?;
-    d.set_item("curve_repeats", DEFAULT_CURVE_REPEATS)?;
-    d.set_item("version", env!("CARGO_PKG_VERSION"))?;
-    Ok(d)
+fn settings_reference() -> PyResult<Vec<(String, String, String, String, String)>> {
+    Ok(cpd::settings::reference()
+        .map_err(py_err)?
+        .into_iter()
+        .map(|e| (e.name, e.key, e.flag, e.default.to_string(), e.help))
+        .collect())
+}
+
+/// The settings `settings` (JSON, by keyword) resolve to, as a manifest's
+/// `[settings]` table (`cpd.print_settings`).
+#[pyfunction]
+fn settings_toml(settings: &str) -> PyResult<String> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(settings)
+        .map_err(|e| invalid(format!("settings are not JSON: {e}")))?;
+    Given::from_flat(map)
+        .and_then(|g| g.resolve())
+        .and_then(|s| s.to_toml())
+        .map_err(py_err)
+}
+
+/// The crate's version.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
 }
 
 #[pymodule]
@@ -616,6 +455,8 @@ fn _cpd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(project, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
-    m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(settings_reference, m)?)?;
+    m.add_function(wrap_pyfunction!(settings_toml, m)?)?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
     Ok(())
 }

@@ -154,20 +154,48 @@ def test_dataframes_layouts_and_dtypes_give_the_same_records(data):
     assert set(frame.columns) >= {"model", "layer", "target", "representation", "probe", "r2_mean"}
 
 
-def test_defaults_are_the_libraries(data):
+def test_the_signature_is_the_librarys_settings(data):
     sig = inspect.signature(cpd.analyze).parameters
-    d = _cpd.defaults()
-    for name in (
-        "gbt_rounds", "gbt_lr", "gbt_leaves", "gbt_depth", "gbt_min_leaf", "gbt_l2", "gbt_bins",
-        "gbt_validation", "mlp_hidden", "mlp_alpha", "mlp_lr", "mlp_batch", "mlp_max_epochs",
-        "mlp_patience", "inflation_threshold",
-    ):
-        assert sig[name].default == d[name], name
+    reference = _cpd.settings_reference()
+    assert [n for n in sig if n not in ("embeddings", "compositions", "targets", "threads")] == [
+        r[0] for r in reference
+    ]
+    for name, _key, _flag, default, _help in reference:
+        want = json.loads(default)
+        want = tuple(want) if isinstance(want, list) else want
+        assert sig[name].default == want, name
+        assert name in cpd.analyze.__doc__, name
     assert sig["probes"].default == ("ridge",)
     assert sig["folds"].default == 5 and sig["seed"].default == 0
+    assert sig["gbt_max_leaves"].default == 31 and sig["mlp_learning_rate"].default == 1e-3
     emb, comp, targ = data
     r = cpd.analyze({"m": emb["chgnet"]["conv1"]}, comp, targ, target=["gap_ev"])
-    assert r.settings["ridge"]["alphas"] == d["alphas"]
+    np.testing.assert_allclose(r.settings["ridge"]["alphas"], np.logspace(-3, 3, 13), rtol=1e-14)
+
+
+def test_settings_that_exclude_each_other_are_refused_even_at_their_defaults(data, tmp_path):
+    emb, comp, targ = data
+    folds = tmp_path / "folds.csv"
+    folds.write_text("id,fold\n")
+    with pytest.raises(ValueError, match="`folds_file` and `folds` exclude each other"):
+        cpd.analyze({"m": emb["chgnet"]["conv1"]}, comp, targ, folds=5, folds_file=folds)
+    with pytest.raises(ValueError, match="`gbt.patience` needs `gbt.validation`"):
+        cpd.analyze({"m": emb["chgnet"]["conv1"]}, comp, targ, gbt_patience=10)
+    with pytest.raises(ValueError, match=r"unknown setting `fold` \(did you mean `folds`\?\)"):
+        cpd.analyze({"m": emb["chgnet"]["conv1"]}, comp, targ, fold=3)
+
+
+def test_old_names_and_the_printed_settings(data):
+    emb, comp, targ = data
+    h = {"m": emb["chgnet"]["conv1"]}
+    args = dict(target=["gap_ev"], probes="ridge,gbt", gbt_rounds=5, bootstrap=0)
+    new = cpd.analyze(h, comp, targ, gbt_max_leaves=7, gbt_learning_rate=0.2, **args)
+    old = cpd.analyze(h, comp, targ, gbt_leaves=7, gbt_lr=0.2, **args)
+    assert new.results == old.results
+    assert new.settings["gbt"]["max_leaves"] == 7
+    text = cpd.settings_toml(gbt_leaves=7, seed=3, probes=("ridge", "gbt"))
+    assert "max_leaves = 7" in text and "seed = 3" in text
+    assert 'probes = ["ridge", "gbt"]' in text
 
 
 def test_results_do_not_depend_on_the_thread_count(subset):
@@ -310,9 +338,9 @@ def test_bad_arrays_raise_value_error(small):
          r"3 rows are fewer than the 5 folds requested"),
         ({"m": h[:12]}, {k: v[:12] for k, v in c.items()}, {k: v[:12] for k, v in t.items()}, {"folds": 7},
          r"at least 2 rows"),
-        ({"m": h}, c, t, {"probes": ("ridge", "svm")}, r"unknown probe 'svm'"),
+        ({"m": h}, c, t, {"probes": ("ridge", "svm")}, r"setting `probes` = \[\"ridge\",\"svm\"\]: unknown variant `svm`"),
         ({"m": h}, c, t, {"alpha": -1.0}, r"alpha"),
-        ({"m": h}, c, t, {"scale": "minmax"}, r"unknown scale 'minmax' \(expected robust, standard"),
+        ({"m": h}, c, t, {"scale": "minmax"}, r"setting `scale` = \"minmax\": unknown variant `minmax`, expected one of `robust`, `standard`"),
         ({"m": h}, c, t, {"channels": "a=0:99"}, r"99"),
         ([h], c, t, {}, r"embeddings: expected a dict"),
         ({"m": h}, [1, 2], t, {}, r"compositions: expected a pandas DataFrame"),

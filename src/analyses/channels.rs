@@ -17,7 +17,9 @@ use crate::io::embeddings::Values;
 use crate::report::{ResultRecord, RoutingRecord};
 
 /// How an `L > 0` irrep enters its group's features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Invariants {
     /// The norm of each copy's `2L+1` components (one feature per copy).

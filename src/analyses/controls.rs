@@ -244,7 +244,7 @@ pub fn control_targets(
         .map(|c| {
             atomic_weight(c).ok_or_else(|| {
                 CpdError::Invalid(format!(
-                    "--controls: no standard atomic weight for element '{c}' (cpd knows H to U)"
+                    "setting `controls`: no standard atomic weight for element '{c}' (cpd knows H to U)"
                 ))
             })
         })

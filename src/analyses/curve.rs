@@ -31,7 +31,8 @@ impl CurveSpec {
     pub fn check(&self, folds: &Folds) -> Result<()> {
         if self.sizes.is_empty() || self.repeats == 0 {
             return Err(CpdError::Invalid(
-                "--learning-curve needs at least one size and --curve-repeats ≥ 1".into(),
+                "setting `learning_curve` needs at least one size, and `curve_repeats` at least 1"
+                    .into(),
             ));
         }
         let smallest = (0..folds.k)
@@ -41,17 +42,17 @@ impl CurveSpec {
         for (i, &m) in self.sizes.iter().enumerate() {
             if m < 2 {
                 return Err(CpdError::Invalid(format!(
-                    "--learning-curve size {m}: at least 2 training rows are needed"
+                    "setting `learning_curve`: size {m}: at least 2 training rows are needed"
                 )));
             }
             if m > smallest {
                 return Err(CpdError::Invalid(format!(
-                    "--learning-curve size {m} exceeds the smallest training fold ({smallest} rows)"
+                    "setting `learning_curve`: size {m} exceeds the smallest training fold ({smallest} rows)"
                 )));
             }
             if i > 0 && m <= self.sizes[i - 1] {
                 return Err(CpdError::Invalid(
-                    "--learning-curve sizes must increase".into(),
+                    "setting `learning_curve`: sizes must increase".into(),
                 ));
             }
         }

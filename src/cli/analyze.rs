@@ -6,16 +6,17 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
+use clap::ArgMatches;
+
 use super::args::AnalyzeArgs;
-use super::config::{apply_flags, config_from_flags, demo_manifest};
+use super::config::{demo_manifest, settings_and_inputs};
 use super::progress::progress_sink;
 use cpd::commands::analyze::analyze_with_progress;
-use cpd::commands::manifest::Manifest;
 use cpd::report::markdown::{run_line, text_table};
 use cpd::report::sections::verdict_text;
 use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
 
-pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: AnalyzeArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -32,18 +33,19 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.manifest.clone()
     };
-    let mut config = match &manifest {
-        Some(path) => Manifest::load(path)?.to_config()?,
-        None => config_from_flags(&args)?,
-    };
-    apply_flags(&args, &mut config)?;
+    let (settings, inputs) = settings_and_inputs(&args, matches, manifest.as_deref())?;
+    if args.print_settings {
+        print!("{}", settings.to_toml()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = settings.config(inputs)?;
     let out = match (&args.out, demo) {
         (Some(dir), _) => Some(dir.clone()),
         (None, true) => Some(PathBuf::from("reports")),
         (None, false) => None,
     };
     if config.predictions && out.is_none() {
-        bail!("--predictions writes predictions.csv and needs --out DIR");
+        bail!("setting `predictions` writes predictions.csv and needs --out DIR");
     }
     if let Some(dir) = &out {
         prepare_out_dir(dir).context("output directory is not writable")?;

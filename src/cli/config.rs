@@ -1,24 +1,16 @@
 //! Stage two of the command line: validated arguments (and a manifest)
-//! into the run's [`AnalyzeConfig`]. Flags given beside a manifest override
-//! its settings.
+//! into the run's settings and inputs. Settings given on the command line
+//! are layered over a manifest's ([`cpd::settings::Given`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use clap::ArgMatches;
 
-use super::args::{AnalyzeArgs, CompositionArg, InvariantsArg};
-use cpd::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
-use cpd::commands::analyze::{
-    AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
-};
-use cpd::commands::manifest::{channel_spec, DEFAULT_CURVE_REPEATS};
-use cpd::flow::dataset::CompositionMode;
-use cpd::io::peratom::Pool;
-use cpd::probe::gbt::GbtParams;
-use cpd::probe::mlp::MlpParams;
-use cpd::probe::ridge::RidgeParams;
-use cpd::probe::scale::Scale;
-use cpd::probe::ProbeKind;
+use super::args::AnalyzeArgs;
+use cpd::commands::analyze::{CompositionSource, EmbeddingSpec};
+use cpd::commands::manifest::Manifest;
+use cpd::settings::{Given, Inputs, Settings};
 
 /// The bundled demo manifest: `./data/demo.toml` if present, else the crate's own.
 pub fn demo_manifest() -> PathBuf {
@@ -77,8 +69,8 @@ fn embedding_paths(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The run described by the flags alone (no manifest).
-pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
+/// The inputs named by the flags alone (no manifest).
+fn inputs_from_flags(args: &AnalyzeArgs) -> anyhow::Result<Inputs> {
     if args.embeddings.is_empty() {
         bail!("--embeddings NAME=PATH or --manifest FILE is required (run `cpd analyze` without arguments for the bundled demo)");
     }
@@ -94,133 +86,35 @@ pub fn config_from_flags(args: &AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
     let Some(targets) = args.targets.clone() else {
         bail!("--targets FILE is required");
     };
-    Ok(AnalyzeConfig {
+    Ok(Inputs {
         embeddings: args
             .embeddings
             .iter()
             .map(|e| parse_embedding(e))
             .collect::<anyhow::Result<Vec<_>>>()?,
         composition,
-        composition_mode: CompositionMode::Counts,
         targets,
-        target_names: Vec::new(),
-        probes: vec![ProbeKind::Ridge],
-        folds: match &args.folds_file {
-            Some(p) => FoldSpec::File(p.clone()),
-            None => FoldSpec::Shuffled { k: 5, seed: 0 },
-        },
-        ridge: RidgeParams::default(),
-        gbt: GbtParams::default(),
-        mlp: MlpParams::default(),
-        residualize_target: false,
-        controls: false,
-        inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
-        learning_curve: None,
-        scale: Scale::default(),
-        predictions: false,
-        pool: Pool::Mean,
-        similarity: false,
-        max_rows: None,
-        group_folds: None,
-        permutations: 0,
-        bootstrap: cpd::flow::bootstrap::DEFAULT_REPLICATES,
-        conditional: true,
     })
 }
 
-/// Settings given on the command line win over the manifest's.
-pub fn apply_flags(args: &AnalyzeArgs, c: &mut AnalyzeConfig) -> anyhow::Result<()> {
-    if !args.target.is_empty() {
-        c.target_names = args.target.clone();
-    }
-    if let Some(p) = &args.probes {
-        c.probes = p
-            .iter()
-            .map(|p| ProbeKind::parse(p))
-            .collect::<Result<Vec<_>, _>>()?;
-    }
-    if args.folds.is_some() || args.seed.is_some() {
-        match &mut c.folds {
-            FoldSpec::Shuffled { k, seed } => {
-                *k = args.folds.unwrap_or(*k);
-                *seed = args.seed.unwrap_or(*seed);
-            }
-            FoldSpec::File(p) => bail!(
-                "--folds/--seed conflict with the manifest's folds_file {}",
-                p.display()
-            ),
+/// The run's settings and inputs: from `manifest` (if any) with the
+/// settings the command line gave over its own, else from the flags.
+/// `matches` are `cpd analyze`'s.
+pub fn settings_and_inputs(
+    args: &AnalyzeArgs,
+    matches: &ArgMatches,
+    manifest: Option<&Path>,
+) -> anyhow::Result<(Settings, Inputs)> {
+    let flags = Given::from_matches(&args.settings, matches)?;
+    Ok(match manifest {
+        Some(path) => {
+            let m = Manifest::load(path)?;
+            let given = m
+                .given()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                .overlay(flags);
+            (given.resolve()?, m.inputs()?)
         }
-    }
-    match (&args.alpha, &args.alphas) {
-        (Some(a), _) => c.ridge = RidgeParams::fixed(*a),
-        (None, Some(grid)) => c.ridge = RidgeParams::grid(grid.clone()),
-        (None, None) => {}
-    }
-    let g = &mut c.gbt;
-    g.rounds = args.gbt_rounds.unwrap_or(g.rounds);
-    g.learning_rate = args.gbt_lr.unwrap_or(g.learning_rate);
-    g.max_leaves = args.gbt_leaves.unwrap_or(g.max_leaves);
-    g.max_depth = args.gbt_depth.or(g.max_depth);
-    g.min_leaf = args.gbt_min_leaf.unwrap_or(g.min_leaf);
-    g.l2 = args.gbt_l2.unwrap_or(g.l2);
-    g.max_bins = args.gbt_bins.unwrap_or(g.max_bins);
-    g.validation = args.gbt_validation.or(g.validation);
-    if args.gbt_patience.is_some() && g.validation.is_none() {
-        bail!("--gbt-patience needs --gbt-validation (or [settings.gbt] validation)");
-    }
-    g.patience = args.gbt_patience.unwrap_or(g.patience);
-    g.seed = args.seed.unwrap_or(g.seed);
-    let m = &mut c.mlp;
-    m.hidden = args.mlp_hidden.unwrap_or(m.hidden);
-    m.alpha = args.mlp_alpha.unwrap_or(m.alpha);
-    m.learning_rate = args.mlp_lr.unwrap_or(m.learning_rate);
-    m.batch = args.mlp_batch.unwrap_or(m.batch);
-    m.max_epochs = args.mlp_max_epochs.unwrap_or(m.max_epochs);
-    m.patience = args.mlp_patience.unwrap_or(m.patience);
-    m.seed = args.seed.unwrap_or(m.seed);
-    if let Some(scale) = args.scale {
-        c.scale = scale;
-    }
-    c.group_folds = args.group_folds.or(c.group_folds);
-    c.permutations = args.permutations.unwrap_or(c.permutations);
-    c.bootstrap = args.bootstrap.unwrap_or(c.bootstrap);
-    c.predictions |= args.predictions;
-    c.similarity |= args.similarity;
-    c.pool = args.pool.unwrap_or(c.pool);
-    c.max_rows = args.max_rows.or(c.max_rows);
-    c.residualize_target |= args.residualize_target;
-    c.controls |= args.controls;
-    c.inflation_threshold = args.inflation_threshold.unwrap_or(c.inflation_threshold);
-    if let Some(sizes) = &args.learning_curve {
-        c.learning_curve = Some(LearningCurve {
-            sizes: sizes.clone(),
-            repeats: DEFAULT_CURVE_REPEATS,
-        });
-    }
-    if let Some(r) = args.curve_repeats {
-        match &mut c.learning_curve {
-            Some(lc) => lc.repeats = r,
-            None => bail!("--curve-repeats needs --learning-curve"),
-        }
-    }
-    let invariants = args.invariants.map(|i| match i {
-        InvariantsArg::Norms => "norms",
-        InvariantsArg::Components => "components",
-    });
-    if args.irreps.is_some() || args.channels.is_some() {
-        let spec = channel_spec(args.irreps.as_deref(), args.channels.as_deref(), invariants)?;
-        for e in &mut c.embeddings {
-            e.channels = spec.clone();
-            e.channel_layers = args.channel_layers.clone();
-        }
-    } else if args.invariants.is_some() || args.channel_layers.is_some() {
-        bail!("--invariants and --channel-layers need --irreps or --channels");
-    }
-    if let Some(mode) = args.composition {
-        c.composition_mode = match mode {
-            CompositionArg::Counts => CompositionMode::Counts,
-            CompositionArg::Fractions => CompositionMode::Fractions,
-        };
-    }
-    Ok(())
+        None => (flags.resolve()?, inputs_from_flags(args)?),
+    })
 }

@@ -7,30 +7,12 @@
 //! compositions = "compositions.csv"   # or: structures = "structures.xyz"
 //!                                     # or neither: counts from the first model's per-atom `numbers`
 //! targets = "targets.csv"
-//! # folds_file = "folds.csv"          # id,fold; else shuffled folds
-//! # composition = "counts"            # or "fractions"
 //!
-//! [settings]                     # every key optional; defaults as the CLI's
-//! probes = ["ridge"]
+//! [settings]                     # every key optional: crate::settings::Settings
+//! probes = ["ridge", "mlp"]
 //! folds = 5
-//! seed = 0
-//! # targets = ["gap_ev"]  alpha = 1.0  alphas = [0.1, 1, 10]
-//! # residualize_target = false
-//! # controls = true  inflation_threshold = 0.1
-//! # learning_curve = [100, 500, 2000]  curve_repeats = 5
-//! # scale = "standard"                # ridge/MLP: standard, clip, global or global-clip
-//! # predictions = true                # write predictions.csv (out-of-fold predictions)
-//! # pool = "mean"                     # per-atom .npz layers: "mean", "sum" or "max"
-//! # similarity = true                 # linear CKA between every pair of layers
-//! # max_rows = 20000                  # MLP/GBT: fit on a seeded subsample of each training fold
-//! # group_folds = "composition"       # every structure of one composition in one fold
-//! # permutations = 100                # every record's permutation null and p-value
-//! # bootstrap = 1000                  # replicates of every 95 % interval (0: none)
-//! # [settings.gbt] rounds = 300  lr = 0.1  leaves = 31  depth = 6
-//! #                min_leaf = 20  l2 = 0.0  bins = 255
-//! #                validation = 0.1  patience = 10  seed = 0  # early stopping; off by default
-//! # [settings.mlp] hidden = 128  alpha = 1e-4  lr = 1e-3  batch = 200
-//! #                max_epochs = 200  patience = 10  seed = 0  # seed: default `seed`
+//! # folds_file = "folds.csv"          # id,fold; instead of shuffled folds
+//! # [settings.gbt] max_leaves = 31    [settings.mlp] hidden = 128
 //!
 //! [[models]]
 //! name = "sevennet0"
@@ -41,26 +23,18 @@
 //! ```
 //!
 //! Unknown keys are errors (a misspelt setting must not be silently ignored).
+//! `[dataset]` may also hold `folds_file` and `composition`, settings kept
+//! there by older manifests.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::analyses::channels::{ChannelSpec, Invariants};
-use crate::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
-use crate::commands::analyze::{
-    AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
-};
+use crate::analyses::channels::Invariants;
+use crate::commands::analyze::{AnalyzeConfig, CompositionSource, EmbeddingSpec};
 use crate::error::{CpdError, Result};
-use crate::flow::bootstrap::DEFAULT_REPLICATES;
 use crate::flow::dataset::CompositionMode;
-use crate::flow::folds::GroupFolds;
-use crate::io::peratom::Pool;
-use crate::probe::gbt::GbtParams;
-use crate::probe::mlp::MlpParams;
-use crate::probe::ridge::RidgeParams;
-use crate::probe::scale::Scale;
-use crate::probe::ProbeKind;
+use crate::settings::{channel_spec, Given, Inputs, Settings};
 
 /// A parsed manifest, paths already resolved against its directory.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -68,12 +42,17 @@ use crate::probe::ProbeKind;
 pub struct Manifest {
     /// Compositions, targets and folds.
     pub dataset: DatasetSection,
-    /// Shared settings.
+    /// Shared settings (read here for their types and line numbers; the
+    /// run takes them from [`Manifest::given`], layered under the command
+    /// line's).
     #[serde(default)]
-    pub settings: SettingsSection,
+    pub settings: Settings,
     /// The models, in report order.
     #[serde(default)]
     pub models: Vec<ModelSection>,
+    /// The settings `[settings]` gave, by name.
+    #[serde(skip)]
+    pub given: Given,
 }
 
 /// `[dataset]`.
@@ -86,105 +65,11 @@ pub struct DatasetSection {
     pub structures: Option<PathBuf>,
     /// Targets CSV.
     pub targets: PathBuf,
-    /// `id,fold` CSV.
+    /// `id,fold` CSV (the setting `folds_file`, kept here by older
+    /// manifests).
     pub folds_file: Option<PathBuf>,
-    /// `counts` (default) or `fractions`.
-    pub composition: Option<String>,
-}
-
-/// `[settings]`: every key optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsSection {
-    /// Probes to run.
-    pub probes: Option<Vec<String>>,
-    /// Number of shuffled folds.
-    pub folds: Option<usize>,
-    /// Fold shuffle seed.
-    pub seed: Option<u64>,
-    /// Targets to probe (default: all columns).
-    pub targets: Option<Vec<String>>,
-    /// Fixed ridge alpha.
-    pub alpha: Option<f64>,
-    /// Ridge alpha grid.
-    pub alphas: Option<Vec<f64>>,
-    /// Residualise the target against composition.
-    pub residualize_target: Option<bool>,
-    /// GBT hyper-parameters.
-    pub gbt: Option<GbtSection>,
-    /// Add the compositional control targets.
-    pub controls: Option<bool>,
-    /// R²_geom on a control above which a probe is flagged inflated.
-    pub inflation_threshold: Option<f64>,
-    /// Learning-curve training sizes.
-    pub learning_curve: Option<Vec<usize>>,
-    /// Subsamples per size and fold.
-    pub curve_repeats: Option<usize>,
-    /// MLP hyper-parameters.
-    pub mlp: Option<MlpSection>,
-    /// Feature scaling of the ridge and MLP probes ([`Scale`]).
-    pub scale: Option<Scale>,
-    /// Keep the out-of-fold predictions (`predictions.csv`).
-    pub predictions: Option<bool>,
-    /// Pooling of per-atom embedding files: `mean`, `sum` or `max`.
-    pub pool: Option<Pool>,
-    /// Linear CKA between every pair of layers (`similarity.csv`).
-    pub similarity: Option<bool>,
-    /// MLP and GBT: fit on a seeded subsample of at most this many rows of
-    /// each training fold.
-    pub max_rows: Option<usize>,
-    /// Keep every structure of one composition in one fold: `composition`.
-    pub group_folds: Option<GroupFolds>,
-    /// Within-fold permutations of the targets: every record's null.
-    pub permutations: Option<usize>,
-    /// Bootstrap replicates of every interval (0: none).
-    pub bootstrap: Option<usize>,
-}
-
-/// `[settings.mlp]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MlpSection {
-    /// Hidden units.
-    pub hidden: Option<usize>,
-    /// L2 penalty.
-    pub alpha: Option<f64>,
-    /// Adam step size.
-    pub lr: Option<f64>,
-    /// Minibatch size.
-    pub batch: Option<usize>,
-    /// Maximum epochs.
-    pub max_epochs: Option<usize>,
-    /// Early-stopping patience (epochs).
-    pub patience: Option<usize>,
-    /// Seed of the networks (default: the run's `seed`).
-    pub seed: Option<u64>,
-}
-
-/// `[settings.gbt]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GbtSection {
-    /// Boosting rounds.
-    pub rounds: Option<usize>,
-    /// Learning rate.
-    pub lr: Option<f64>,
-    /// Maximum leaves per tree.
-    pub leaves: Option<usize>,
-    /// Maximum depth.
-    pub depth: Option<usize>,
-    /// Minimum rows per leaf.
-    pub min_leaf: Option<usize>,
-    /// L2 penalty on leaf values.
-    pub l2: Option<f64>,
-    /// Maximum bins per feature.
-    pub bins: Option<usize>,
-    /// Fraction of the training fold held out for early stopping.
-    pub validation: Option<f64>,
-    /// Early-stopping patience (rounds).
-    pub patience: Option<usize>,
-    /// Seed of the early-stopping split (default: the run's `seed`).
-    pub seed: Option<u64>,
+    /// The setting `composition`, kept here by older manifests.
+    pub composition: Option<CompositionMode>,
 }
 
 /// One `[[models]]` entry.
@@ -204,8 +89,8 @@ pub struct ModelSection {
     pub channels: Option<String>,
     /// Layers the groups apply to (default: every layer probed).
     pub channel_layers: Option<Vec<String>>,
-    /// `norms` (default for irreps) or `components`.
-    pub invariants: Option<String>,
+    /// L > 0 irreps as `norms` (the default) or `components`.
+    pub invariants: Option<Invariants>,
 }
 
 /// One embedding file or a list of them (a sharded layer set).
@@ -258,7 +143,39 @@ impl Manifest {
 
     /// Parse manifest text (paths left as written).
     pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
-        toml::from_str(text).map_err(|e| format!("not a valid manifest: {e}"))
+        let mut m: Manifest =
+            toml::from_str(text).map_err(|e| format!("not a valid manifest: {e}"))?;
+        let raw: toml::Table =
+            toml::from_str(text).map_err(|e| format!("not a valid manifest: {e}"))?;
+        let table = match raw.get("settings") {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        m.given = Given::from_table(&table).map_err(|e| e.to_string())?;
+        Ok(m)
+    }
+
+    /// The settings the manifest gave (`[settings]`, and the two settings
+    /// older manifests keep in `[dataset]`), paths resolved.
+    pub fn given(&self) -> std::result::Result<Given, String> {
+        let mut given = self.given.clone();
+        let d = &self.dataset;
+        if let Some(p) = &d.folds_file {
+            if given.has("folds_file") {
+                return Err("`folds_file` is in both [dataset] and [settings]: give one".into());
+            }
+            given.set("folds_file", path_value(p));
+        }
+        if let Some(c) = d.composition {
+            if given.has("composition") {
+                return Err("`composition` is in both [dataset] and [settings]: give one".into());
+            }
+            given.set(
+                "composition",
+                serde_json::to_value(c).map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(given)
     }
 
     fn resolve(&mut self, base: &Path) {
@@ -275,6 +192,10 @@ impl Manifest {
             join(p);
         }
         join(&mut d.targets);
+        if let Some(p) = &mut self.settings.folds_file {
+            join(p);
+            self.given.set("folds_file", path_value(p));
+        }
         for m in &mut self.models {
             for p in m.file.as_mut_slice() {
                 join(p);
@@ -290,19 +211,7 @@ impl Manifest {
         if self.models.is_empty() {
             return Err("no [[models]] entries: add at least one model".into());
         }
-        if let Some(mode) = &d.composition {
-            composition_mode(mode)?;
-        }
-        if self.settings.alpha.is_some() && self.settings.alphas.is_some() {
-            return Err("[settings] has both `alpha` and `alphas`; choose one".into());
-        }
-        if self.dataset.folds_file.is_some()
-            && (self.settings.folds.is_some() || self.settings.seed.is_some())
-        {
-            return Err(
-                "[settings] `folds`/`seed` and [dataset] `folds_file` exclude each other".into(),
-            );
-        }
+        self.given()?.check().map_err(|e| e.to_string())?;
         for m in &self.models {
             if m.name.trim().is_empty() {
                 return Err(format!(
@@ -340,11 +249,9 @@ impl Manifest {
         Ok(())
     }
 
-    /// The run this manifest describes, with cpd's defaults where it is
-    /// silent.
-    pub fn to_config(&self) -> Result<AnalyzeConfig> {
+    /// What the run reads: the dataset's files and every model's.
+    pub fn inputs(&self) -> Result<Inputs> {
         let d = &self.dataset;
-        let s = &self.settings;
         let composition = match (&d.compositions, &d.structures) {
             (Some(c), _) => CompositionSource::Table(c.clone()),
             (None, Some(x)) => CompositionSource::Structures(x.clone()),
@@ -358,22 +265,6 @@ impl Manifest {
                     .unwrap_or_default(),
             ),
         };
-        let probes = s
-            .probes
-            .clone()
-            .unwrap_or_else(|| vec!["ridge".into()])
-            .iter()
-            .map(|p| ProbeKind::parse(p))
-            .collect::<Result<Vec<_>>>()?;
-        let ridge = match (&s.alpha, &s.alphas) {
-            (Some(a), _) => RidgeParams::fixed(*a),
-            (None, Some(g)) => RidgeParams::grid(g.clone()),
-            (None, None) => RidgeParams::default(),
-        };
-        let g = s.gbt.clone().unwrap_or_default();
-        let dg = GbtParams::default();
-        let mp = s.mlp.clone().unwrap_or_default();
-        let dm = MlpParams::default();
         let embeddings = self
             .models
             .iter()
@@ -385,113 +276,41 @@ impl Manifest {
                     channels: channel_spec(
                         m.irreps.as_deref(),
                         m.channels.as_deref(),
-                        m.invariants.as_deref(),
-                    )?,
+                        m.invariants.unwrap_or(Invariants::Norms),
+                    )
+                    .map_err(|e| CpdError::Invalid(format!("model '{}': {e}", m.name)))?,
                     channel_layers: m.channel_layers.clone(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(AnalyzeConfig {
+        Ok(Inputs {
             embeddings,
             composition,
-            composition_mode: composition_mode(d.composition.as_deref().unwrap_or("counts"))
-                .map_err(CpdError::Invalid)?,
             targets: d.targets.clone(),
-            target_names: s.targets.clone().unwrap_or_default(),
-            probes,
-            folds: match &d.folds_file {
-                Some(p) => FoldSpec::File(p.clone()),
-                None => FoldSpec::Shuffled {
-                    k: s.folds.unwrap_or(5),
-                    seed: s.seed.unwrap_or(0),
-                },
-            },
-            ridge,
-            gbt: GbtParams {
-                rounds: g.rounds.unwrap_or(dg.rounds),
-                learning_rate: g.lr.unwrap_or(dg.learning_rate),
-                max_leaves: g.leaves.unwrap_or(dg.max_leaves),
-                max_depth: g.depth.or(dg.max_depth),
-                min_leaf: g.min_leaf.unwrap_or(dg.min_leaf),
-                l2: g.l2.unwrap_or(dg.l2),
-                max_bins: g.bins.unwrap_or(dg.max_bins),
-                validation: g.validation.or(dg.validation),
-                patience: g.patience.unwrap_or(dg.patience),
-                seed: g.seed.or(s.seed).unwrap_or(dg.seed),
-            },
-            mlp: MlpParams {
-                hidden: mp.hidden.unwrap_or(dm.hidden),
-                alpha: mp.alpha.unwrap_or(dm.alpha),
-                learning_rate: mp.lr.unwrap_or(dm.learning_rate),
-                batch: mp.batch.unwrap_or(dm.batch),
-                max_epochs: mp.max_epochs.unwrap_or(dm.max_epochs),
-                patience: mp.patience.unwrap_or(dm.patience),
-                seed: mp.seed.or(s.seed).unwrap_or(dm.seed),
-                ..dm
-            },
-            residualize_target: s.residualize_target.unwrap_or(false),
-            controls: s.controls.unwrap_or(false),
-            inflation_threshold: s.inflation_threshold.unwrap_or(DEFAULT_INFLATION_THRESHOLD),
-            learning_curve: s.learning_curve.clone().map(|sizes| LearningCurve {
-                sizes,
-                repeats: s.curve_repeats.unwrap_or(DEFAULT_CURVE_REPEATS),
-            }),
-            scale: s.scale.unwrap_or_default(),
-            predictions: s.predictions.unwrap_or(false),
-            pool: s.pool.unwrap_or_default(),
-            similarity: s.similarity.unwrap_or(false),
-            max_rows: s.max_rows,
-            group_folds: s.group_folds,
-            permutations: s.permutations.unwrap_or(0),
-            bootstrap: s.bootstrap.unwrap_or(DEFAULT_REPLICATES),
-            conditional: true,
         })
     }
-}
 
-/// Default subsamples per learning-curve size and fold.
-pub const DEFAULT_CURVE_REPEATS: usize = 5;
-
-/// The channel groups of `--irreps`/`--channels` (at most one given) with
-/// `--invariants` (`norms`, the default for irreps, or `components`).
-pub fn channel_spec(
-    irreps: Option<&str>,
-    channels: Option<&str>,
-    invariants: Option<&str>,
-) -> Result<Option<ChannelSpec>> {
-    let inv = match invariants {
-        None | Some("norms") => Invariants::Norms,
-        Some("components") => Invariants::Components,
-        Some(other) => {
-            return Err(CpdError::Invalid(format!(
-                "invariants '{other}': expected \"norms\" or \"components\""
-            )))
-        }
-    };
-    match (irreps, channels) {
-        (Some(_), Some(_)) => Err(CpdError::Invalid(
-            "give --irreps or --channels, not both".into(),
-        )),
-        (Some(i), None) => ChannelSpec::irreps(i, inv).map(Some),
-        (None, Some(c)) => ChannelSpec::ranges(c).map(Some),
-        (None, None) => Ok(None),
+    /// The run this manifest describes, with cpd's defaults where it is
+    /// silent.
+    pub fn to_config(&self) -> Result<AnalyzeConfig> {
+        let settings = self.given().map_err(CpdError::Invalid)?.resolve()?;
+        settings.config(self.inputs()?)
     }
 }
 
-/// `counts` or `fractions`.
-pub fn composition_mode(name: &str) -> std::result::Result<CompositionMode, String> {
-    match name {
-        "counts" => Ok(CompositionMode::Counts),
-        "fractions" => Ok(CompositionMode::Fractions),
-        other => Err(format!(
-            "composition mode '{other}': expected \"counts\" or \"fractions\""
-        )),
-    }
+/// A path as a setting's value.
+fn path_value(p: &Path) -> serde_json::Value {
+    serde_json::Value::String(p.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::analyze::FoldSpec;
+    use crate::probe::gbt::GbtParams;
+    use crate::probe::mlp::MlpParams;
+    use crate::probe::ridge::RidgeParams;
+    use crate::probe::ProbeKind;
 
     const FULL: &str = r#"
 [dataset]
@@ -583,9 +402,12 @@ file = "b.npy"
         let e = invalid(&format!(
             "{base}[settings]\nalpha = 1.0\nalphas = [1.0]\n{model}"
         ));
-        assert!(e.contains("both `alpha` and `alphas`"), "{e}");
+        assert!(
+            e.contains("settings `alpha` and `alphas` exclude each other"),
+            "{e}"
+        );
         let e = invalid(&format!("{base}composition = \"moles\"\n{model}"));
-        assert!(e.contains("'moles'"), "{e}");
+        assert!(e.contains("unknown variant `moles`"), "{e}");
         let e = invalid(&format!("{base}[[models]]\nname = \"a\"\n"));
         assert!(e.contains("missing field `file`"), "{e}");
         let e = invalid(&format!(
@@ -593,6 +415,18 @@ file = "b.npy"
         ));
         assert!(
             e.contains("model 'a': give `irreps` or `channels`, not both"),
+            "{e}"
+        );
+        let e = invalid(&format!(
+            "{base}folds_file = \"f.csv\"\n[settings]\nseed = 3\n{model}"
+        ));
+        assert!(
+            e.contains("settings `folds_file` and `seed` exclude each other"),
+            "{e}"
+        );
+        let e = invalid(&format!("{base}[settings.gbt]\npatience = 3\n{model}"));
+        assert!(
+            e.contains("setting `gbt.patience` needs `gbt.validation`"),
             "{e}"
         );
         let e = invalid(&format!("{base}[settings]\nfolds = \"five\"\n{model}"));

@@ -15,7 +15,9 @@ use crate::io::ids::{IdList, Ids};
 use crate::io::table::Table;
 
 /// How composition enters the projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CompositionMode {
     /// Atom counts per element (molecules).
@@ -97,8 +99,8 @@ impl Dataset {
                     row: r + 1,
                     column: composition.columns[c].clone(),
                     message: format!(
-                        "atom count {v} of '{}' is not a whole number (for atom fractions use \
-                         --composition fractions)",
+                        "atom count {v} of '{}' is not a whole number (for atom fractions \
+                         set `composition` to fractions)",
                         &composition.ids[r]
                     ),
                 });
@@ -313,7 +315,7 @@ mod tests {
             .to_string();
         assert!(e.contains("c.csv: row 2, column 'H'"), "{e}");
         assert!(
-            e.contains("2.5") && e.contains("--composition fractions"),
+            e.contains("2.5") && e.contains("set `composition` to fractions"),
             "{e}"
         );
         // The same file is fine as fractions.

@@ -27,7 +27,7 @@ impl Folds {
     pub fn shuffled(n: usize, k: usize, seed: u64) -> Result<Folds> {
         if k < 2 {
             return Err(CpdError::Invalid(format!(
-                "--folds must be at least 2, got {k}"
+                "setting `folds` must be at least 2, got {k}"
             )));
         }
         if n < k {
@@ -68,7 +68,7 @@ impl Folds {
         let n = group.len();
         if k < 2 {
             return Err(CpdError::Invalid(format!(
-                "--folds must be at least 2, got {k}"
+                "setting `folds` must be at least 2, got {k}"
             )));
         }
         let groups = group.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
@@ -203,7 +203,9 @@ pub fn composition_groups(composition: ndarray::ArrayView2<'_, f64>) -> Vec<u32>
 }
 
 /// How rows are grouped when folds are made (`--group-folds`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupFolds {
     /// Rows of identical composition share a fold.

@@ -65,7 +65,17 @@ pub fn is_atom_member(name: &str) -> bool {
 }
 
 /// How a structure's atom rows become its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Pool {
     /// Sum in f64, divided by the number of atoms (the default).

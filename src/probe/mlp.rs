@@ -118,22 +118,28 @@ impl MlpParams {
     pub fn check(self) -> Result<Mlp> {
         let bad = |m: String| Err(CpdError::Invalid(m));
         if self.hidden == 0 {
-            return bad("--mlp-hidden must be at least 1".into());
+            return bad("setting `mlp.hidden` must be at least 1".into());
         }
         if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return bad(format!("--mlp-alpha must be ≥ 0, got {}", self.alpha));
+            return bad(format!(
+                "setting `mlp.alpha` must be ≥ 0, got {}",
+                self.alpha
+            ));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!("--mlp-lr must be > 0, got {}", self.learning_rate));
+            return bad(format!(
+                "setting `mlp.learning_rate` must be > 0, got {}",
+                self.learning_rate
+            ));
         }
         if self.batch == 0 {
-            return bad("--mlp-batch must be at least 1".into());
+            return bad("setting `mlp.batch` must be at least 1".into());
         }
         if self.max_epochs == 0 {
-            return bad("--mlp-max-epochs must be at least 1".into());
+            return bad("setting `mlp.max_epochs` must be at least 1".into());
         }
         if self.patience == 0 {
-            return bad("--mlp-patience must be at least 1".into());
+            return bad("setting `mlp.patience` must be at least 1".into());
         }
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return bad(format!("mlp tol must be ≥ 0, got {}", self.tol));
@@ -708,42 +714,42 @@ mod tests {
                     hidden: 0,
                     ..Default::default()
                 },
-                "--mlp-hidden",
+                "`mlp.hidden`",
             ),
             (
                 MlpParams {
                     batch: 0,
                     ..Default::default()
                 },
-                "--mlp-batch",
+                "`mlp.batch`",
             ),
             (
                 MlpParams {
                     learning_rate: 0.0,
                     ..Default::default()
                 },
-                "--mlp-lr",
+                "`mlp.learning_rate`",
             ),
             (
                 MlpParams {
                     alpha: f64::NAN,
                     ..Default::default()
                 },
-                "--mlp-alpha",
+                "`mlp.alpha`",
             ),
             (
                 MlpParams {
                     max_epochs: 0,
                     ..Default::default()
                 },
-                "--mlp-max-epochs",
+                "`mlp.max_epochs`",
             ),
             (
                 MlpParams {
                     patience: 0,
                     ..Default::default()
                 },
-                "--mlp-patience",
+                "`mlp.patience`",
             ),
         ] {
             let e = p.check().unwrap_err().to_string();

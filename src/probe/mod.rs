@@ -20,10 +20,14 @@ use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
 
 /// The probes cpd knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
-    /// Standardised ridge regression, alpha by leave-one-out/GCV or fixed.
+    /// Ridge regression, alpha by leave-one-out on each training fold, or fixed.
+    #[serde(alias = "linear")]
+    #[value(alias = "linear")]
     Ridge,
     /// Histogram gradient-boosted trees (squared loss).
     Gbt,

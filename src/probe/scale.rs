@@ -30,7 +30,17 @@ use ndarray::{Array1, ArrayViewMut2, Zip};
 use crate::error::{CpdError, Result};
 
 /// The feature scaling of the ridge and MLP probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scale {
     /// The default: `global` for ridge, `global-clip` for the MLP.

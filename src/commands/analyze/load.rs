@@ -73,7 +73,7 @@ pub(super) fn align(config: &AnalyzeConfig, tables: Tables) -> Result<Dataset> {
     }
     if !(config.inflation_threshold.is_finite()) {
         return Err(CpdError::Invalid(format!(
-            "--inflation-threshold must be a finite number, got {}",
+            "setting `inflation_threshold` must be a finite number, got {}",
             config.inflation_threshold
         )));
     }
@@ -205,12 +205,12 @@ pub(super) fn sha256_values(v: &Values) -> String {
 fn add_controls(ds: &mut Dataset, seed: u64) -> Result<()> {
     if ds.composition_mode != CompositionMode::Counts {
         return Err(CpdError::Invalid(
-            "--controls needs atom counts (--composition counts)".into(),
+            "setting `controls` needs atom counts (setting `composition` = counts)".into(),
         ));
     }
     if let Some(clash) = ds.target_names.iter().find(|t| is_control(t)) {
         return Err(CpdError::Invalid(format!(
-            "target '{clash}' in {} starts with '{PREFIX}', the prefix of the control targets; rename it to use --controls",
+            "target '{clash}' in {} starts with '{PREFIX}', the prefix of the control targets; rename it to use the setting `controls`",
             ds.targets_path.display()
         )));
     }

@@ -501,7 +501,9 @@ impl Probes {
         let mlp = config.mlp.clone().check()?.with_scale(config.scale);
         let capped = match config.max_rows {
             Some(0) | Some(1) => {
-                return Err(CpdError::Invalid("--max-rows must be at least 2".into()))
+                return Err(CpdError::Invalid(
+                    "setting `max_rows` must be at least 2".into(),
+                ))
             }
             Some(max_rows) => {
                 let seed = match config.folds {

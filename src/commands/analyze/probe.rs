@@ -217,7 +217,7 @@ impl Run<'_> {
         if let Some(names) = &spec.channel_layers {
             if spec.channels.is_none() {
                 return Err(CpdError::Invalid(format!(
-                    "model '{}': channel layers {names:?} given without --irreps or --channels",
+                    "model '{}': channel layers {names:?} given without the setting `irreps` or `channels`",
                     spec.model
                 )));
             }

@@ -112,42 +112,47 @@ impl GbtParams {
     pub fn check(self) -> Result<Gbt> {
         let bad = |m: String| Err(CpdError::Invalid(m));
         if self.rounds == 0 {
-            return bad("--gbt-rounds must be at least 1".into());
+            return bad("setting `gbt.rounds` must be at least 1".into());
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!("--gbt-lr must be > 0, got {}", self.learning_rate));
+            return bad(format!(
+                "setting `gbt.learning_rate` must be > 0, got {}",
+                self.learning_rate
+            ));
         }
         if !(2..=65536).contains(&self.max_leaves) {
             return bad(format!(
-                "--gbt-leaves must be in 2..=65536, got {}",
+                "setting `gbt.max_leaves` must be in 2..=65536, got {}",
                 self.max_leaves
             ));
         }
         if self.max_depth == Some(0) {
-            return bad("--gbt-depth must be at least 1".into());
+            return bad("setting `gbt.max_depth` must be at least 1".into());
         }
         if self.min_leaf == 0 || self.min_leaf > u32::MAX as usize {
             return bad(format!(
-                "--gbt-min-leaf must be at least 1, got {}",
+                "setting `gbt.min_leaf` must be at least 1, got {}",
                 self.min_leaf
             ));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return bad(format!("--gbt-l2 must be ≥ 0, got {}", self.l2));
+            return bad(format!("setting `gbt.l2` must be ≥ 0, got {}", self.l2));
         }
         if !(2..=MAX_BINS).contains(&self.max_bins) {
             return bad(format!(
-                "--gbt-bins must be in 2..=255, got {}",
+                "setting `gbt.max_bins` must be in 2..=255, got {}",
                 self.max_bins
             ));
         }
         if let Some(f) = self.validation {
             if !(f > 0.0 && f < 1.0) {
-                return bad(format!("--gbt-validation must be in (0, 1), got {f}"));
+                return bad(format!(
+                    "setting `gbt.validation` must be in (0, 1), got {f}"
+                ));
             }
         }
         if self.patience == 0 {
-            return bad("--gbt-patience must be at least 1".into());
+            return bad("setting `gbt.patience` must be at least 1".into());
         }
         Ok(Gbt { params: self })
     }
