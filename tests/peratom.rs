@@ -203,7 +203,11 @@ fn the_pool_is_a_manifest_key_and_a_flag_and_is_reported() {
     );
     let (_, err) = text(&bad);
     assert_eq!(bad.status.code(), Some(2), "{err}");
-    assert!(err.contains("expected mean, sum or max"), "{err}");
+    assert!(
+        err.contains("invalid value 'median' for '--pool <POOL>'")
+            && err.contains("[possible values: mean, sum, max]"),
+        "{err}"
+    );
 }
 
 #[test]
