@@ -18,19 +18,24 @@
 //!    Markdown, HTML, SVG).
 //!
 //! [`settings`] defines every setting of a run once (manifest, flags and
-//! Python keywords alike). [`commands`] runs that chain for each command of the CLI (`analyze` in
-//! named stages, or one shard of it; `merge` of the shards, `slurm` job
-//! scripts, `check`, `inspect`, manifests). [`linalg`] and [`error`]
-//! serve every step. The library never prints and never exits.
+//! Python keywords alike); [`manifest`] reads a run's TOML file. [`run`]
+//! runs the chain in named stages (`cpd analyze`), or one shard of it,
+//! joins the shards' partial reports ([`run::join`]) and writes SLURM job
+//! scripts for them ([`run::jobs`]). [`report::compare`] holds a report to a
+//! baseline (`cpd check`); [`describe`] says what an embedding file holds
+//! (`cpd inspect`). [`linalg`] and [`error`] serve every step. The library
+//! never prints and never exits.
 
 pub mod analyses;
-pub mod commands;
+pub mod describe;
 pub mod error;
 pub mod flow;
 pub mod io;
 pub mod linalg;
+pub mod manifest;
 pub mod probe;
 pub mod report;
+pub mod run;
 pub mod settings;
 
 pub use error::{CpdError, Result};

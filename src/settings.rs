@@ -28,9 +28,6 @@ use serde_json::{Map, Value};
 
 use crate::analyses::channels::{ChannelSpec, Invariants};
 use crate::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
-use crate::commands::analyze::{
-    AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve,
-};
 use crate::error::{CpdError, Result};
 use crate::flow::bootstrap::DEFAULT_REPLICATES;
 use crate::flow::dataset::CompositionMode;
@@ -41,6 +38,7 @@ use crate::probe::mlp::MlpParams;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::scale::Scale;
 use crate::probe::ProbeKind;
+use crate::run::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve};
 
 /// The settings of a `cpd analyze` run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]

@@ -7,12 +7,12 @@
 //! ridge extrapolates from it; the diagnostics must name it, with its share
 //! of the fold's squared error, and `--scale clip` must bound it.
 
-use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use cpd::flow::dataset::CompositionMode;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
 use cpd::report::ResultRecord;
+use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 
 use crate::util::{cpd, s, tempdir, text, write};
 

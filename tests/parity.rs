@@ -18,13 +18,13 @@
 
 use std::collections::HashMap;
 
-use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use cpd::flow::dataset::CompositionMode;
 use cpd::flow::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
 use cpd::probe::ProbeKind;
 use cpd::report::{Report, ResultRecord};
+use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use serde_json::Value;
 
 use crate::util::{data, root, tempdir, write};

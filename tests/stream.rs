@@ -6,7 +6,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use cpd::commands::analyze::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use cpd::flow::dataset::CompositionMode;
 use cpd::flow::folds::Folds;
 use cpd::flow::projection::Projection;
@@ -17,6 +16,7 @@ use cpd::probe::cv::cross_validate;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::ProbeKind;
 use cpd::report::ResultRecord;
+use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use ndarray::{s, Array1, Array2, Axis};
 use ndarray_npy::{NpzWriter, WriteNpyExt};
 
@@ -85,11 +85,7 @@ fn numbers(r: &ResultRecord) -> String {
     )
 }
 
-fn assert_same(
-    a: &cpd::commands::analyze::Analysis,
-    b: &cpd::commands::analyze::Analysis,
-    what: &str,
-) {
+fn assert_same(a: &cpd::run::Analysis, b: &cpd::run::Analysis, what: &str) {
     assert_eq!(a.report.results.len(), b.report.results.len(), "{what}");
     for (x, y) in a.report.results.iter().zip(&b.report.results) {
         assert_eq!(numbers(x), numbers(y), "{what}");

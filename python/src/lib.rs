@@ -15,11 +15,11 @@ use numpy::{
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use cpd::commands::analyze::{
+use cpd::run::{
     analyze_in_memory, Analysis, AnalyzeConfig, CompositionSource, EmbeddingSpec, InMemory,
     NoProgress,
 };
-use cpd::commands::check::{check as check_reports, LoadedReport, Metric};
+use cpd::report::compare::{check as check_reports, LoadedReport, Metric};
 use cpd::error::CpdError;
 use cpd::settings::{Given, Inputs};
 use cpd::flow::projection::{residual_zero_tol, Projection};

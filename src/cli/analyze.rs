@@ -11,10 +11,10 @@ use clap::ArgMatches;
 use super::args::AnalyzeArgs;
 use super::config::{demo_manifest, settings_and_inputs};
 use super::progress::progress_sink;
-use cpd::commands::analyze::analyze_with_progress;
 use cpd::report::markdown::{run_line, text_table};
 use cpd::report::sections::verdict_text;
 use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
+use cpd::run::analyze_with_progress;
 
 pub fn run(args: AnalyzeArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.threads {

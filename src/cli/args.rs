@@ -155,12 +155,12 @@ pub struct AnalyzeArgs {
     pub quiet: bool,
     /// Run only shard I (from 0) of N of the run's work units (model × layer × probe, balanced by cost) and write a partial report to --out; `cpd merge` joins the N parts.
     #[arg(help_heading = "Output", long, value_name = "I/N", value_parser = parse_shard)]
-    pub shard: Option<cpd::commands::analyze::shard::Shard>,
+    pub shard: Option<cpd::run::shard::Shard>,
 }
 
 /// `--shard`: the library's parser, for clap.
-fn parse_shard(text: &str) -> Result<cpd::commands::analyze::shard::Shard, String> {
-    cpd::commands::analyze::shard::Shard::parse(text).map_err(|e| e.to_string())
+fn parse_shard(text: &str) -> Result<cpd::run::shard::Shard, String> {
+    cpd::run::shard::Shard::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::args::CheckArgs;
-use cpd::commands::check::{check, LoadedReport, Metric, Row, Status};
+use cpd::report::compare::{check, LoadedReport, Metric, Row, Status};
 
 fn fmt_value(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))

@@ -8,8 +8,8 @@ use anyhow::bail;
 use clap::ArgMatches;
 
 use super::args::AnalyzeArgs;
-use cpd::commands::analyze::{CompositionSource, EmbeddingSpec};
-use cpd::commands::manifest::Manifest;
+use cpd::manifest::Manifest;
+use cpd::run::{CompositionSource, EmbeddingSpec};
 use cpd::settings::{Given, Inputs, Settings};
 
 /// The bundled demo manifest: `./data/demo.toml` if present, else the crate's own.

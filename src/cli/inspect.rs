@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::args::InspectArgs;
-use cpd::commands::inspect::inspect;
+use cpd::describe::inspect;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let info = inspect(&args.file)?;

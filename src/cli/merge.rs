@@ -9,14 +9,14 @@ use anyhow::Context;
 
 use super::args::{AnalyzeArgs, MergeArgs};
 use super::progress::progress_sink;
-use cpd::commands::analyze::shard::{PartialReport, Shard};
-use cpd::commands::analyze::{analyze_shard, AnalyzeConfig, Progress};
-use cpd::commands::merge::{merge, read_part, sha256_hex};
 use cpd::report::markdown::text_table;
 use cpd::report::sections::verdict_text;
 use cpd::report::write::{
     folds_csv, predictions_csv, write_files, write_outputs, FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON,
 };
+use cpd::run::join::{merge, read_part, sha256_hex};
+use cpd::run::shard::{PartialReport, Shard};
+use cpd::run::{analyze_shard, AnalyzeConfig, Progress};
 
 /// Progress messages that name the shard.
 struct ShardProgress<'a> {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::ProgressArg;
-use cpd::commands::analyze::{NoProgress, Progress};
+use cpd::run::{NoProgress, Progress};
 
 /// A terminal progress bar.
 struct Bar(ProgressBar);

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 
 use super::args::SlurmArgs;
 
-use cpd::commands::slurm::{parse_job_id, SlurmJob, ARRAY_SH, MERGE_SH};
+use cpd::run::jobs::{parse_job_id, SlurmJob, ARRAY_SH, MERGE_SH};
 
 fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
@@ -33,8 +33,8 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
             .collect(),
     };
     // Plan now, so a bad manifest fails here and not in N jobs.
-    let config = cpd::commands::manifest::Manifest::load(&job.manifest)?.to_config()?;
-    let plan = cpd::commands::analyze::shard::plan(&config)?;
+    let config = cpd::manifest::Manifest::load(&job.manifest)?.to_config()?;
+    let plan = cpd::run::shard::plan(&config)?;
     let written = job.write()?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     eprintln!("wrote {}", names.join(", "));
@@ -42,7 +42,7 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
         "{} work units over {} shards; submit with: sh {}",
         plan.len(),
         job.shards,
-        job.out.join(cpd::commands::slurm::SUBMIT_SH).display()
+        job.out.join(cpd::run::jobs::SUBMIT_SH).display()
     );
     if args.submit {
         let array = sbatch(&[], &job.out.join(ARRAY_SH))?;

@@ -146,6 +146,18 @@ pub fn baseline_r2(
     (r2, oof)
 }
 
+/// One fold's scores of every target.
+#[derive(Clone)]
+struct FoldScores {
+    /// R² on the held-out rows.
+    r2: Vec<f64>,
+    /// The held-out row with the largest share of the squared error, and
+    /// that share.
+    worst: Vec<Option<(usize, f64)>>,
+    /// The alpha chosen, where the probe chooses one.
+    alpha: Option<Vec<f64>>,
+}
+
 /// Fit `probe` on every fold and score it against `y`: fitted to `y`
 /// itself, or with a baseline to what the baseline leaves (its held-out
 /// predictions added back before scoring).
@@ -161,9 +173,8 @@ fn scored(
     let (n, targets) = (x.nrows(), y.ncols());
     let left: Option<Vec<Array2<f64>>> = base.map(|b| b.iter().map(|p| &y - p).collect::<Vec<_>>());
     // Filled fold by fold as the folds finish (each fold's predictions are
-    // dropped once copied out): per fold, its R², worst row and alpha of
-    // every target; per target, every row's out-of-fold prediction.
-    type FoldScores = (Vec<f64>, Vec<Option<(usize, f64)>>, Option<Vec<f64>>);
+    // dropped once copied out): per fold, its scores of every target; per
+    // target, every row's out-of-fold prediction.
     let per_fold: Mutex<Vec<Option<FoldScores>>> = Mutex::new(vec![None; folds.k]);
     let oof = Mutex::new(vec![vec![0.0; n]; targets]);
     let sink = |f: usize, pred: FoldPrediction| {
@@ -185,7 +196,11 @@ fn scored(
                 oof[t][i] = v;
             }
         }
-        per_fold.lock().expect("no panic while held")[f] = Some((r2, worst, pred.alpha));
+        per_fold.lock().expect("no panic while held")[f] = Some(FoldScores {
+            r2,
+            worst,
+            alpha: pred.alpha,
+        });
         fold_done();
     };
     let fit = match &left {
@@ -200,12 +215,12 @@ fn scored(
         .map(|s| s.expect("every fold predicted"))
         .collect();
     let oof = oof.into_inner().expect("no panic while held");
-    let r2_folds = (0..targets).map(|t| per_fold.iter().map(|s| s.0[t]).collect::<Vec<_>>());
-    let worst = (0..targets).map(|t| per_fold.iter().map(|s| s.1[t]).collect::<Vec<_>>());
+    let r2_folds = (0..targets).map(|t| per_fold.iter().map(|s| s.r2[t]).collect::<Vec<_>>());
+    let worst = (0..targets).map(|t| per_fold.iter().map(|s| s.worst[t]).collect::<Vec<_>>());
     let alphas = (0..targets).map(|t| {
         per_fold
             .iter()
-            .filter_map(|s| s.2.as_ref().map(|a| a[t]))
+            .filter_map(|s| s.alpha.as_ref().map(|a| a[t]))
             .collect::<Vec<_>>()
     });
     let mut out = Vec::with_capacity(targets);

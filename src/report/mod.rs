@@ -3,6 +3,7 @@
 //! a self-contained HTML page, and the short text table the CLI prints.
 
 pub mod analyses;
+pub mod compare;
 mod figures;
 pub mod html;
 pub mod markdown;

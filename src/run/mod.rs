@@ -6,26 +6,28 @@
 //! 3. split the rows into folds ([`split::folds`]);
 //! 4. project composition out ([`Projection`]);
 //! 5. probe and score every representation of every layer, one embedding
-//!    file in memory at a time ([`probe::Run`]), with each layer's
+//!    file in memory at a time ([`probing::Run`]), with each layer's
 //!    statistics; with `--similarity`, CKA between every pair of layers
-//!    ([`similarity::similarity`]);
+//!    ([`layer_similarity::similarity`]);
 //! 6. analyse the records and assemble the report ([`assemble::report`]).
 //!
 //! The caller gets a [`Report`] and the fold assignment; writing files and
 //! printing are left to it. [`analyze_shard`] runs one shard of the work
-//! ([`shard`]); [`analyse_records`] is stage 6's analyses alone, for
+//! ([`shard`]); [`analyze_records`] is stage 6's analyses alone, for
 //! `cpd merge` to run over every shard's records.
 //! [`analyze_in_memory`] runs the same stages on
 //! arrays already in memory (the Python package) instead of files.
 
 mod assemble;
+pub mod jobs;
+pub mod join;
+mod layer_similarity;
 mod load;
-mod probe;
+mod probing;
 pub mod shard;
-mod similarity;
 mod split;
 
-pub use assemble::analyse as analyse_records;
+pub use assemble::analyze_records;
 
 use std::path::PathBuf;
 
@@ -364,7 +366,7 @@ fn run(
     // with millions of rows it weighs. Nothing after reads it in the data
     // set (the culprits' formulas come from `formulas`).
     let composition = std::mem::take(&mut ds.composition);
-    let run = probe::Run {
+    let run = probing::Run {
         config,
         probes: &probes.list(),
         ridge: &probes.ridge,
@@ -384,7 +386,7 @@ fn run(
     let probed = run.all(composition, &mut inputs)?;
     let similarity = if similarity {
         progress.stage("similarity");
-        similarity::similarity(
+        layer_similarity::similarity(
             config,
             data.map(|d| d.embeddings.as_slice()),
             &ds,

@@ -67,7 +67,7 @@ pub(super) fn report(
         results,
         timing: Timing { seconds: 0.0 },
     };
-    analyse(&mut report, config.inflation_threshold, &|id| {
+    analyze_records(&mut report, config.inflation_threshold, &|id| {
         formulas.of_id(&ds.ids, id)
     });
     report.timing.seconds = start.elapsed().as_secs_f64();
@@ -80,7 +80,7 @@ pub(super) fn report(
 /// `cpd merge` calls it on the union of the shards' records. `formula`
 /// gives a structure's formula by id
 /// ([`Formulas::of_id`]).
-pub fn analyse(
+pub fn analyze_records(
     report: &mut Report,
     inflation_threshold: f64,
     formula: &dyn Fn(&str) -> Option<String>,

@@ -1,7 +1,7 @@
 //! Splitting a run over machines (`cpd analyze --shard I/N`): the run's
 //! work units, their cost, a deterministic balanced partition into `N`
 //! shards, and the `shard` section of a partial report that `cpd merge`
-//! ([`crate::commands::merge`]) checks and joins.
+//! ([`crate::run::join`]) checks and joins.
 //!
 //! A **work unit** is one probe on one layer of one model: its records for
 //! every target, representation and channel group, and its learning

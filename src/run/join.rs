@@ -1,5 +1,5 @@
 //! `cpd merge`: join the partial reports of a sharded run
-//! ([`crate::commands::analyze::shard`]) into the report the run would
+//! ([`crate::run::shard`]) into the report the run would
 //! have written on one machine.
 //!
 //! The parts are checked first: one run (the same tool version, settings,
@@ -9,7 +9,7 @@
 //! each holding the units the partition gives it, and the same
 //! `folds.csv`. Then the records are put back in report order and every
 //! analysis of them is run again over the union
-//! ([`crate::commands::analyze::analyse_records`]): analyses that span
+//! ([`crate::run::analyze_records`]): analyses that span
 //! records (controls, instability, profiles, gaps) come out as in a single
 //! run. Only `timing` differs: the merged report's is the sum of the
 //! parts' (compute time, not wall time).
@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::commands::analyze::analyse_records;
-use crate::commands::analyze::shard::{units_of, PartialReport, Shard};
 use crate::error::{CpdError, Result};
 use crate::io::table::read_table;
 use crate::report::write::{FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON};
 use crate::report::Report;
+use crate::run::analyze_records;
+use crate::run::shard::{units_of, PartialReport, Shard};
 
 /// One partial report as read from disk.
 #[derive(Debug, Clone)]
@@ -304,7 +304,7 @@ fn check_inputs(p: &Part, first: &Part) -> Result<()> {
         ))
     };
     if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.path != y.path) {
-        let list = |v: &[crate::commands::analyze::shard::FileDigest]| {
+        let list = |v: &[crate::run::shard::FileDigest]| {
             v.iter()
                 .map(|d| d.path.clone())
                 .collect::<Vec<_>>()
@@ -472,7 +472,7 @@ fn join(parts: &[&Part]) -> Result<Report> {
     report.results = results.into_iter().map(|(_, r)| r).collect();
     report.learning_curves = curves.into_iter().map(|(_, c)| c).collect();
     report.timing.seconds = parts.iter().map(|p| p.partial.report.timing.seconds).sum();
-    analyse_records(
+    analyze_records(
         &mut report,
         base.shard.settings.inflation_threshold,
         &|id| formulas.get(id).cloned().flatten(),

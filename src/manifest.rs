@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::analyses::channels::Invariants;
-use crate::commands::analyze::{AnalyzeConfig, CompositionSource, EmbeddingSpec};
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
+use crate::run::{AnalyzeConfig, CompositionSource, EmbeddingSpec};
 use crate::settings::{channel_spec, Given, Inputs, Settings};
 
 /// A parsed manifest, paths already resolved against its directory.
@@ -306,11 +306,11 @@ fn path_value(p: &Path) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::analyze::FoldSpec;
     use crate::probe::gbt::GbtParams;
     use crate::probe::mlp::MlpParams;
     use crate::probe::ridge::RidgeParams;
     use crate::probe::ProbeKind;
+    use crate::run::FoldSpec;
 
     const FULL: &str = r#"
 [dataset]
