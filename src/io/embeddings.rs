@@ -22,6 +22,81 @@ use crate::io::{layout, table::read_table};
 /// Name of the optional id array in an `.npz` file.
 pub const IDS_ARRAY: &str = "ids";
 
+/// The embedding file formats cpd reads; a file's is its extension's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One layer, named after the file.
+    Npy,
+    /// One layer per array; the other members are [`Member`]s.
+    Npz,
+    /// An `id` column and one column per feature: one layer, named after
+    /// the file.
+    Csv,
+}
+
+impl Format {
+    /// Every format, by its extension (matched in any case).
+    pub const ALL: [(&'static str, Format); 3] = [
+        ("npy", Format::Npy),
+        ("npz", Format::Npz),
+        ("csv", Format::Csv),
+    ];
+
+    /// The format of `path`, or `None` for an extension cpd does not read.
+    pub fn of(path: &Path) -> Option<Format> {
+        let (ext, _) = ext_and_stem(path);
+        Format::ALL.iter().find(|(e, _)| *e == ext).map(|(_, f)| *f)
+    }
+
+    /// [`Format::of`], an unknown extension an error naming the formats.
+    pub fn require(path: &Path) -> Result<Format> {
+        Format::of(path).ok_or_else(|| {
+            let (ext, _) = ext_and_stem(path);
+            let known: Vec<String> = Format::ALL.iter().map(|(e, _)| format!(".{e}")).collect();
+            let (last, rest) = known.split_last().expect("formats");
+            CpdError::format(
+                path,
+                format!(
+                    "unknown embedding format '.{ext}': expected {} or {last}",
+                    rest.join(", ")
+                ),
+            )
+        })
+    }
+}
+
+/// What one member of an `.npz` holds, by its name (`.npy` suffix off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member<'a> {
+    /// [`IDS_ARRAY`]: the row ids (of the structures, in a per-atom file).
+    Ids,
+    /// `structure`, `n_atoms` or `numbers`: a per-atom file's bookkeeping
+    /// ([`crate::io::peratom`]).
+    Atoms,
+    /// `irreps/LAYER`: that layer's irreps string ([`layout`]).
+    Irreps(&'a str),
+    /// A layer.
+    Layer,
+}
+
+impl<'a> Member<'a> {
+    /// The member named `entry` (a zip entry name, `.npy` suffix or not),
+    /// and its name without the suffix.
+    pub fn of(entry: &'a str) -> (&'a str, Member<'a>) {
+        let name = entry.strip_suffix(".npy").unwrap_or(entry);
+        let kind = if name == IDS_ARRAY {
+            Member::Ids
+        } else if peratom::is_atom_member(name) {
+            Member::Atoms
+        } else if let Some(layer) = layout::irreps_layer(name) {
+            Member::Irreps(layer)
+        } else {
+            Member::Layer
+        };
+        (name, kind)
+    }
+}
+
 /// Load an embedding file, choosing the reader by extension, and check that
 /// every value is finite and every layer has columns.
 pub fn load(path: &Path) -> Result<EmbeddingFile> {
@@ -81,15 +156,15 @@ pub fn ext_and_stem(path: &Path) -> (String, String) {
 
 /// [`read`], pooling a per-atom `.npz` with `pool`.
 pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
-    let (ext, stem) = ext_and_stem(path);
+    let (_, stem) = ext_and_stem(path);
     if !path.is_file() {
         return Err(CpdError::io(
             path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    let file = match ext.as_str() {
-        "npy" => {
+    let file = match Format::require(path)? {
+        Format::Npy => {
             let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
             let len = f.metadata().map_err(|e| CpdError::io(path, e))?.len();
             let (data, order) = read_npy_stream(BufReader::new(f), len, path, "array")?;
@@ -105,11 +180,11 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
                 atoms: None,
             }
         }
-        "npz" => {
+        Format::Npz => {
             let f = File::open(path).map_err(|e| CpdError::io(path, e))?;
             read_npz(BufReader::new(f), path, pool)?
         }
-        "csv" => {
+        Format::Csv => {
             let t = read_table(path)?;
             EmbeddingFile {
                 path: path.to_owned(),
@@ -122,12 +197,6 @@ pub fn read_pooled(path: &Path, pool: Pool) -> Result<EmbeddingFile> {
                 }],
                 atoms: None,
             }
-        }
-        _ => {
-            return Err(CpdError::format(
-                path,
-                format!("unknown embedding format '.{ext}': expected .npy, .npz or .csv"),
-            ))
         }
     };
     check_ids_rows(&file)?;
@@ -187,7 +256,7 @@ pub fn open(paths: &[PathBuf], pool: Pool) -> Result<(EmbeddingFile, Vec<(PathBu
 /// The file opened for reading in row blocks, or `None` when its format
 /// needs it loaded (see [`open`]).
 fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
-    let (ext, stem) = ext_and_stem(path);
+    let (_, stem) = ext_and_stem(path);
     if !path.is_file() {
         return Ok(None); // the loader reports it
     }
@@ -206,8 +275,8 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
             npy.itemsize as usize,
         ))))
     };
-    let file = match ext.as_str() {
-        "npy" => {
+    let file = match Format::of(path) {
+        Some(Format::Npy) => {
             let (npy, _) = read_npy_header(BufReader::new(&f), len, path, "array")?;
             let Some(data) = on_disk(npy, len)? else {
                 return Ok(None);
@@ -224,7 +293,7 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
                 atoms: None,
             }
         }
-        "npz" => {
+        Some(Format::Npz) => {
             let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(&f)) else {
                 return Ok(None);
             };
@@ -235,13 +304,14 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
                 let Ok(mut entry) = zip.by_index(i) else {
                     return Ok(None);
                 };
-                let name = entry.name().to_owned();
-                let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
-                if peratom::is_atom_member(&name) {
+                let entry_name = entry.name().to_owned();
+                let (name, kind) = Member::of(&entry_name);
+                let name = name.to_owned();
+                if kind == Member::Atoms {
                     return Ok(None);
                 }
                 let declared = entry.size();
-                if name == IDS_ARRAY {
+                if kind == Member::Ids {
                     let mut bytes = Vec::new();
                     entry
                         .take(declared.saturating_add(1))
@@ -250,7 +320,7 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
                     ids = Some(read_ids(&bytes, path)?);
                     continue;
                 }
-                if let Some(layer) = layout::irreps_layer(&name) {
+                if let Member::Irreps(layer) = kind {
                     let limited = (&mut entry).take(declared.saturating_add(1));
                     let text = layout::read_string_member(limited, declared, path, &name)?;
                     irreps.push((layer.to_owned(), text));
@@ -286,7 +356,8 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
                 atoms: None,
             }
         }
-        _ => return Ok(None),
+        // CSV is parsed whole; an unknown format is the loader's to report.
+        Some(Format::Csv) | None => return Ok(None),
     };
     check_ids_rows(&file)?;
     Ok(Some(file))
@@ -299,11 +370,7 @@ fn concat(files: Vec<EmbeddingFile>) -> Result<EmbeddingFile> {
     let first_names = names(first);
     // Layer names come from the members of an .npz, from the file name
     // of an .npy or CSV (one layer, named after the first file).
-    let named = |f: &EmbeddingFile| {
-        f.path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
-    };
+    let named = |f: &EmbeddingFile| Format::of(&f.path) == Some(Format::Npz);
     for f in &files {
         if f.ids.is_some() != first.ids.is_some() || f.atoms.is_some() != first.atoms.is_some() {
             let what = |e: &EmbeddingFile, has: bool, thing: &str| {
@@ -552,17 +619,18 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
                 ),
             ));
         }
-        let name = entry.name().to_owned();
-        let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
+        let entry_name = entry.name().to_owned();
+        let (name, kind) = Member::of(&entry_name);
+        let name = name.to_owned();
         // Never decompress more than the entry declares (a zip bomb stops
         // there and then fails validation as a size mismatch).
         let declared = entry.size();
         let limited = (&mut entry).take(declared.saturating_add(1));
         // per-atom: begin
-        if peratom::is_atom_member(&name) || (name == IDS_ARRAY && atoms.is_some()) {
+        if kind == Member::Atoms || (kind == Member::Ids && atoms.is_some()) {
             continue; // read by peratom::read_index
         }
-        if let Some(layer) = layout::irreps_layer(&name) {
+        if let Member::Irreps(layer) = kind {
             let text = layout::read_string_member(limited, declared, path, &name)?;
             irreps.push((layer.to_owned(), text));
             continue;
@@ -589,7 +657,7 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
             continue;
         }
         // per-atom: end
-        if name == IDS_ARRAY {
+        if kind == Member::Ids {
             let mut bytes = Vec::new();
             { limited }
                 .read_to_end(&mut bytes)

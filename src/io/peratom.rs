@@ -47,6 +47,7 @@ use py_literal::Value as PyValue;
 
 use crate::error::{CpdError, Result};
 use crate::io::elements::SYMBOLS;
+use crate::io::embeddings::Format;
 use crate::io::npy::{check_header_len, read_ids, NpyLayout, Values};
 use crate::io::table::Table;
 use crate::io::MAX_ABS_VALUE;
@@ -411,10 +412,7 @@ pub fn read_index<R: Read + Seek>(
 /// Compositions (atom counts per element) from the `numbers` of a per-atom
 /// `.npz`, with the structure ids of [`AtomIndex::compositions`].
 pub fn read_compositions(path: &Path) -> Result<Table> {
-    let is_npz = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let is_npz = Format::of(path) == Some(Format::Npz);
     if !is_npz {
         return Err(CpdError::format(
             path,

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AnalyzeConfig, EmbeddingSpec};
 use crate::error::{CpdError, Result};
-use crate::io::{embeddings, layout, peratom};
+use crate::io::embeddings::{self, Format, Member};
 use crate::probe::ProbeKind;
 use crate::report::Report;
 
@@ -183,7 +183,7 @@ fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
 /// `.npy` header, each member's header in an `.npz` (the `ids`, per-atom
 /// and `irreps/` members are not layers), a CSV's header line.
 pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
-    let (ext, stem) = embeddings::ext_and_stem(path);
+    let (_, stem) = embeddings::ext_and_stem(path);
     let open = || std::fs::File::open(path).map_err(|e| CpdError::io(path, e));
     let width = |shape: &[usize], what: &str| -> Result<usize> {
         match shape {
@@ -194,12 +194,12 @@ pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
             )),
         }
     };
-    match ext.as_str() {
-        "npy" => {
+    match Format::require(path)? {
+        Format::Npy => {
             let h = npy_header(std::io::BufReader::new(open()?), path, "array")?;
             Ok(vec![(stem, width(&h, "array")?)])
         }
-        "npz" => {
+        Format::Npz => {
             let mut zip = zip::ZipArchive::new(std::io::BufReader::new(open()?))
                 .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
             let mut layers = Vec::new();
@@ -207,12 +207,10 @@ pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
                 let entry = zip
                     .by_index(i)
                     .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
-                let name = entry.name().to_owned();
-                let name = name.strip_suffix(".npy").unwrap_or(&name).to_owned();
-                if name == crate::io::embeddings::IDS_ARRAY
-                    || peratom::is_atom_member(&name)
-                    || layout::irreps_layer(&name).is_some()
-                {
+                let entry_name = entry.name().to_owned();
+                let (name, kind) = Member::of(&entry_name);
+                let name = name.to_owned();
+                if kind != Member::Layer {
                     continue;
                 }
                 let what = format!("array '{name}'");
@@ -221,7 +219,7 @@ pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
             }
             Ok(layers)
         }
-        "csv" => {
+        Format::Csv => {
             let mut r = csv::Reader::from_reader(open()?);
             let cols = r
                 .headers()
@@ -229,10 +227,6 @@ pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
                 .len();
             Ok(vec![(stem, cols.saturating_sub(1))])
         }
-        _ => Err(CpdError::format(
-            path,
-            format!("unknown embedding format '.{ext}': expected .npy, .npz or .csv"),
-        )),
     }
 }
 
