@@ -363,6 +363,63 @@ fn streamed(path: &Path) -> Result<Option<EmbeddingFile>> {
     Ok(Some(file))
 }
 
+/// Layer names and widths of an embedding file, from headers only: the
+/// `.npy` header, each member's header in an `.npz` (the `ids`, per-atom
+/// and `irreps/` members are not layers), a CSV's header line.
+pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
+    let (_, stem) = ext_and_stem(path);
+    let open = || std::fs::File::open(path).map_err(|e| CpdError::io(path, e));
+    let width = |shape: &[usize], what: &str| -> Result<usize> {
+        match shape {
+            [_, d] => Ok(*d),
+            _ => Err(CpdError::format(
+                path,
+                format!("{what}: expected a 2-D array (rows × features), found shape {shape:?}"),
+            )),
+        }
+    };
+    match Format::require(path)? {
+        Format::Npy => {
+            let h = npy_header(std::io::BufReader::new(open()?), path, "array")?;
+            Ok(vec![(stem, width(&h, "array")?)])
+        }
+        Format::Npz => {
+            let mut zip = zip::ZipArchive::new(std::io::BufReader::new(open()?))
+                .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
+            let mut layers = Vec::new();
+            for i in 0..zip.len() {
+                let entry = zip
+                    .by_index(i)
+                    .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
+                let entry_name = entry.name().to_owned();
+                let (name, kind) = Member::of(&entry_name);
+                let name = name.to_owned();
+                if kind != Member::Layer {
+                    continue;
+                }
+                let what = format!("array '{name}'");
+                let h = npy_header(entry, path, &what)?;
+                layers.push((name, width(&h, &what)?));
+            }
+            Ok(layers)
+        }
+        Format::Csv => {
+            let mut r = csv::Reader::from_reader(open()?);
+            let cols = r
+                .headers()
+                .map_err(|e| CpdError::format(path, e.to_string()))?
+                .len();
+            Ok(vec![(stem, cols.saturating_sub(1))])
+        }
+    }
+}
+
+fn npy_header<R: std::io::Read>(mut r: R, path: &Path, what: &str) -> Result<Vec<usize>> {
+    ndarray_npy::npy::header::Header::from_reader(&mut r)
+        .map(|h| h.shape)
+        .map_err(|e| CpdError::format(path, format!("{what}: not a valid .npy: {e}")))
+}
+
 /// The layers of several files, rows concatenated in file order.
 fn concat(files: Vec<EmbeddingFile>) -> Result<EmbeddingFile> {
     let first = &files[0];

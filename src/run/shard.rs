@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AnalyzeConfig, EmbeddingSpec};
 use crate::error::{CpdError, Result};
-use crate::io::embeddings::{self, Format, Member};
+use crate::io::embeddings;
 use crate::probe::ProbeKind;
 use crate::report::Report;
 
@@ -158,7 +158,7 @@ pub fn units_of(plan: &[WorkUnit], shard: Shard) -> Vec<WorkUnit> {
 /// layers (the others are checked against it when the run opens them).
 fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
     let first = &spec.paths[0];
-    let have = file_layers(first)?;
+    let have = embeddings::file_layers(first)?;
     let Some(wanted) = &spec.layers else {
         return Ok(have);
     };
@@ -177,63 +177,6 @@ fn spec_layers(spec: &EmbeddingSpec) -> Result<Vec<(String, usize)>> {
                 })
         })
         .collect()
-}
-
-/// Layer names and widths of an embedding file, from headers only: the
-/// `.npy` header, each member's header in an `.npz` (the `ids`, per-atom
-/// and `irreps/` members are not layers), a CSV's header line.
-pub fn file_layers(path: &Path) -> Result<Vec<(String, usize)>> {
-    let (_, stem) = embeddings::ext_and_stem(path);
-    let open = || std::fs::File::open(path).map_err(|e| CpdError::io(path, e));
-    let width = |shape: &[usize], what: &str| -> Result<usize> {
-        match shape {
-            [_, d] => Ok(*d),
-            _ => Err(CpdError::format(
-                path,
-                format!("{what}: expected a 2-D array (rows × features), found shape {shape:?}"),
-            )),
-        }
-    };
-    match Format::require(path)? {
-        Format::Npy => {
-            let h = npy_header(std::io::BufReader::new(open()?), path, "array")?;
-            Ok(vec![(stem, width(&h, "array")?)])
-        }
-        Format::Npz => {
-            let mut zip = zip::ZipArchive::new(std::io::BufReader::new(open()?))
-                .map_err(|e| CpdError::format(path, format!("not a valid .npz (zip) file: {e}")))?;
-            let mut layers = Vec::new();
-            for i in 0..zip.len() {
-                let entry = zip
-                    .by_index(i)
-                    .map_err(|e| CpdError::format(path, format!("entry {i}: {e}")))?;
-                let entry_name = entry.name().to_owned();
-                let (name, kind) = Member::of(&entry_name);
-                let name = name.to_owned();
-                if kind != Member::Layer {
-                    continue;
-                }
-                let what = format!("array '{name}'");
-                let h = npy_header(entry, path, &what)?;
-                layers.push((name, width(&h, &what)?));
-            }
-            Ok(layers)
-        }
-        Format::Csv => {
-            let mut r = csv::Reader::from_reader(open()?);
-            let cols = r
-                .headers()
-                .map_err(|e| CpdError::format(path, e.to_string()))?
-                .len();
-            Ok(vec![(stem, cols.saturating_sub(1))])
-        }
-    }
-}
-
-fn npy_header<R: std::io::Read>(mut r: R, path: &Path, what: &str) -> Result<Vec<usize>> {
-    ndarray_npy::npy::header::Header::from_reader(&mut r)
-        .map(|h| h.shape)
-        .map_err(|e| CpdError::format(path, format!("{what}: not a valid .npy: {e}")))
 }
 
 /// An input file as a shard saw it: its size always, its SHA-256 when the
