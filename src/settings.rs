@@ -381,23 +381,7 @@ impl Given {
     pub fn from_table(table: &toml::Table) -> Result<Given> {
         let value = serde_json::to_value(table)
             .map_err(|e| CpdError::Invalid(format!("[settings]: {e}")))?;
-        let Value::Object(map) = value else {
-            unreachable!("a TOML table is a JSON object")
-        };
-        let mut flat = Map::new();
-        for (k, v) in map {
-            match v {
-                Value::Object(inner) if TABLES.contains(&k.as_str()) => {
-                    for (k2, v2) in inner {
-                        flat.insert(format!("{k}_{k2}"), v2);
-                    }
-                }
-                v => {
-                    flat.insert(k, v);
-                }
-            }
-        }
-        Given::from_flat(flat)
+        Given::from_flat(flatten(value))
     }
 
     /// What keyword arguments gave (flat names, old names read as their
@@ -509,25 +493,7 @@ impl Given {
     /// from the defaults, the ranges checked.
     pub fn resolve(&self) -> Result<Settings> {
         self.check()?;
-        let mut nested = Map::new();
-        for (name, v) in &self.0 {
-            if v.is_null() {
-                continue;
-            }
-            match key(name).split_once('.') {
-                Some((table, k)) => {
-                    let t = nested
-                        .entry(table.to_owned())
-                        .or_insert_with(|| Value::Object(Map::new()));
-                    t.as_object_mut()
-                        .expect("a table")
-                        .insert(k.to_owned(), v.clone());
-                }
-                None => {
-                    nested.insert(name.clone(), v.clone());
-                }
-            }
-        }
+        let nested = nest(self.0.iter().filter(|(_, v)| !v.is_null()));
         let settings: Settings = serde_json::from_value(Value::Object(nested)).map_err(|e| {
             // Name the setting: the first one that does not read alone.
             let bad = self.0.iter().find(|(n, v)| {
@@ -545,28 +511,58 @@ impl Given {
     }
 
     fn resolve_unchecked(&self) -> std::result::Result<Settings, serde_json::Error> {
-        let mut nested = Map::new();
-        for (name, v) in &self.0 {
-            match key(name).split_once('.') {
-                Some((table, k)) => {
-                    let mut t = Map::new();
-                    t.insert(k.to_owned(), v.clone());
-                    nested.insert(table.to_owned(), Value::Object(t));
-                }
-                None => {
-                    nested.insert(name.clone(), v.clone());
+        serde_json::from_value(Value::Object(nest(self.0.iter())))
+    }
+}
+
+/// Settings by flat name from their nested form (`{"gbt": {"rounds": 5}}`
+/// is `gbt_rounds`).
+fn flatten(value: Value) -> Map<String, Value> {
+    let Value::Object(map) = value else {
+        return Map::new();
+    };
+    let mut flat = Map::new();
+    for (k, v) in map {
+        match v {
+            Value::Object(inner) if TABLES.contains(&k.as_str()) => {
+                for (k2, v2) in inner {
+                    flat.insert(format!("{k}_{k2}"), v2);
                 }
             }
+            v => {
+                flat.insert(k, v);
+            }
         }
-        serde_json::from_value(Value::Object(nested))
     }
+    flat
+}
+
+/// The nested form of settings given by flat name ([`flatten`] undone).
+fn nest<'a>(flat: impl Iterator<Item = (&'a String, &'a Value)>) -> Map<String, Value> {
+    let mut nested = Map::new();
+    for (name, v) in flat {
+        match key(name).split_once('.') {
+            Some((table, k)) => {
+                let t = nested
+                    .entry(table.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(t) = t {
+                    t.insert(k.to_owned(), v.clone());
+                }
+            }
+            None => {
+                nested.insert(name.clone(), v.clone());
+            }
+        }
+    }
+    nested
 }
 
 /// "unknown setting" with the closest known name, when one is close.
 fn unknown(name: &str, known: &[String]) -> String {
     let close = known
         .iter()
-        .map(|k| (strsim_distance(name, k), k))
+        .map(|k| (strsim::levenshtein(name, k), k))
         .filter(|(d, _)| *d <= 2)
         .min();
     match close {
@@ -577,22 +573,6 @@ fn unknown(name: &str, known: &[String]) -> String {
         ),
         None => format!("unknown setting `{}`", key(name)),
     }
-}
-
-/// Levenshtein distance (for "did you mean").
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// The inputs of a run: what it reads, as opposed to how.
@@ -611,23 +591,7 @@ impl Settings {
     pub fn flat(&self) -> Result<Map<String, Value>> {
         let value =
             serde_json::to_value(self).map_err(|e| CpdError::Invalid(format!("settings: {e}")))?;
-        let Value::Object(map) = value else {
-            unreachable!("settings are a struct")
-        };
-        let mut flat = Map::new();
-        for (k, v) in map {
-            match v {
-                Value::Object(inner) if TABLES.contains(&k.as_str()) => {
-                    for (k2, v2) in inner {
-                        flat.insert(format!("{k}_{k2}"), v2);
-                    }
-                }
-                v => {
-                    flat.insert(k, v);
-                }
-            }
-        }
-        Ok(flat)
+        Ok(flatten(value))
     }
 
     /// The ranges of the settings checked nowhere else (the probes', the
