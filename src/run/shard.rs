@@ -12,7 +12,7 @@
 //! composition records of every layer come out of the shard that holds the
 //! layer, exactly as in a single run.
 //!
-//! **Cost** of a unit: `probe weight × layer width` ([`probe_weight`]), the
+//! **Cost** of a unit: `probe weight × layer width` ([`ProbeKind::cost_weight`]), the
 //! leading term of each probe's cost at fixed rows (ridge's Gram and
 //! leverages grow with d², but its constant is so much smaller that within
 //! the widths of real embeddings, 64–1,024, a linear term with measured
@@ -88,20 +88,8 @@ pub struct WorkUnit {
     pub probe: String,
     /// Layer width (columns), from the file's header.
     pub cols: usize,
-    /// Cost estimate: [`probe_weight`] × `cols`.
+    /// Cost estimate: [`ProbeKind::cost_weight`] × `cols`.
     pub cost: u64,
-}
-
-/// Relative cost of one probe per layer column, measured on the bundled
-/// demo at default settings (2,500 rows, 5 folds, 6 targets, widths
-/// 64–1,008, one thread): ridge 8.6 s, MLP 92 s; GBT more than 370 s of CPU
-/// (stopped there), so about 1 : 10 : 50.
-pub fn probe_weight(probe: ProbeKind) -> u64 {
-    match probe {
-        ProbeKind::Ridge => 1,
-        ProbeKind::Mlp => 10,
-        ProbeKind::Gbt => 50,
-    }
 }
 
 /// The run's work units, in report order, from the embedding files'
@@ -116,7 +104,7 @@ pub fn plan(config: &AnalyzeConfig) -> Result<Vec<WorkUnit>> {
                     layer: layer.clone(),
                     probe: p.name().into(),
                     cols,
-                    cost: probe_weight(p) * cols as u64,
+                    cost: p.cost_weight() * cols as u64,
                 });
             }
         }
