@@ -4,12 +4,12 @@
 
 use std::fmt::Write;
 
+use super::grid::Table;
 use super::markdown::{
     folds_description, gaps_table, inputs_table, rank_description, results_table, GAP_NOTE,
 };
 use super::plot::Figure;
 use super::svg::escape;
-use super::table::Table;
 use super::Report;
 
 const STYLE: &str = "\
@@ -84,7 +84,7 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
         let _ = writeln!(h, "<p>{}</p>", escape(&GAP_NOTE.replace('*', "")));
         html_table(&mut h, &gaps_table(report));
     }
-    for (title, lead, table) in super::analyses::sections(report) {
+    for (title, lead, table) in super::analysis_tables::sections(report) {
         let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(&title), escape(&lead));
         html_table(&mut h, &table);
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::table::{markdown_table, Column, Table};
+use super::grid::{markdown_table, Column, Table};
 use super::{Report, ResultRecord};
 
 /// One line of the pivoted view: a (model, layer, channels, target, probe)
@@ -449,7 +449,7 @@ pub fn report_markdown(report: &Report) -> String {
         let _ = writeln!(md, "{GAP_NOTE}\n");
         markdown_table(&mut md, &gaps_table(report));
     }
-    md.push_str(&super::analyses::markdown(report));
+    md.push_str(&super::analysis_tables::markdown(report));
     let _ = writeln!(md, "\n## Inputs\n");
     markdown_table(&mut md, &inputs_table(report));
     let _ = writeln!(

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use super::table::{Column, Table};
+use super::cells::{col, csv_file, fixed, opt};
+use super::grid::{Section, Table};
 use super::Report;
 use crate::error::Result;
 
@@ -12,22 +13,6 @@ use crate::error::Result;
 pub const LAYER_STATS_CSV: &str = "layer_stats.csv";
 /// Linear CKA, one row per pair of layers and representation.
 pub const SIMILARITY_CSV: &str = "similarity.csv";
-
-fn col(name: &str, numeric: bool) -> Column {
-    Column {
-        name: name.into(),
-        numeric,
-        code: false,
-    }
-}
-
-fn num(v: Option<f64>, digits: usize) -> String {
-    v.map_or("—".into(), |x| format!("{x:.digits$}"))
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
 
 /// The verdict as a Markdown list under its heading.
 pub fn verdict_markdown(report: &Report) -> String {
@@ -89,102 +74,120 @@ pub(super) fn cka_of(
         .and_then(|r| r.cka)
 }
 
-/// Sections present in this report, each as (title, lead text, table).
-pub(super) fn sections(report: &Report) -> Vec<(String, String, Table)> {
+/// Sections present in this report, each as (title, lead text, table):
+/// isomer accuracy per target, layer statistics, then representation
+/// similarity on raw and on geom.
+pub(super) fn sections(report: &Report) -> Vec<Section> {
     let mut out = Vec::new();
-    let targets = &report.settings.targets;
-    for t in targets {
-        let rows: Vec<Vec<String>> = isomer_rows(report, t);
-        if rows.is_empty() {
-            continue;
-        }
-        out.push((
-            format!("Isomer pairwise accuracy · {t}"),
-            "Pairs of structures with identical composition held out in the same fold, with \
-             different targets: the fraction whose out-of-fold predictions are in the same order \
-             as the targets (a tie counts ½). Composition alone cannot tell isomers apart, so it \
-             scores 0.5; a representation that holds geometry orders them."
-                .to_string(),
-            Table {
-                columns: vec![
-                    col("model", false),
-                    col("layer", false),
-                    col("probe", false),
-                    col("comp", true),
-                    col("raw", true),
-                    col("geom", true),
-                    col("pairs", true),
-                ],
-                rows,
-            },
-        ));
+    for t in &report.settings.targets {
+        out.extend(isomer_section(report, t));
     }
-    if !report.layer_stats.is_empty() {
-        let rows = report
-            .layer_stats
-            .iter()
-            .map(|s| {
-                vec![
-                    s.model.clone(),
-                    s.layer.clone(),
-                    s.dim.to_string(),
-                    num(s.composition_share, 3),
-                    num(s.effective_dim_raw, 2),
-                    num(s.effective_dim_geom, 2),
-                ]
-            })
-            .collect();
-        out.push((
-            "Layer statistics".to_string(),
-            "Composition share: 1 − ‖H_geom‖²/‖H − mean‖², the share of the layer's centred \
-             variance that is linear in composition. Effective dimension: participation ratio \
-             (Σλ)²/Σλ² of the covariance spectrum, of the raw layer and of its residual."
-                .to_string(),
-            Table {
-                columns: vec![
-                    col("model", false),
-                    col("layer", false),
-                    col("dim", true),
-                    col("composition share", true),
-                    col("eff. dim raw", true),
-                    col("eff. dim geom", true),
-                ],
-                rows,
-            },
-        ));
-    }
+    out.extend(layer_stats_section(report));
     let layers = similarity_layers(report);
     for rep in ["raw", "geom"] {
-        if !report.similarity.iter().any(|r| r.representation == rep) {
-            continue;
-        }
-        let label = |k: &(String, String)| format!("{}/{}", k.0, k.1);
-        let mut columns = vec![col("layer", false)];
-        columns.extend(layers.iter().map(|k| col(&label(k), true)));
-        let rows = layers
-            .iter()
-            .map(|a| {
-                let mut row = vec![label(a)];
-                row.extend(layers.iter().map(|b| num(cka_of(report, rep, a, b), 3)));
-                row
-            })
-            .collect();
-        out.push((
-            format!("Representation similarity (linear CKA, {rep})"),
-            format!(
-                "Linear CKA (Kornblith et al. 2019) between every pair of layers on {}: \
-                 ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on centred rows; 1 for identical representations \
-                 up to rotation and scale.",
-                if rep == "raw" {
-                    "the raw embeddings"
-                } else {
-                    "the composition residuals"
-                }
-            ),
-            Table { columns, rows },
-        ));
+        out.extend(similarity_section(report, &layers, rep));
     }
     out
+}
+
+/// "Isomer pairwise accuracy" of one target, when it has scored pairs.
+fn isomer_section(report: &Report, target: &str) -> Option<Section> {
+    let rows = isomer_rows(report, target);
+    if rows.is_empty() {
+        return None;
+    }
+    Some((
+        format!("Isomer pairwise accuracy · {target}"),
+        "Pairs of structures with identical composition held out in the same fold, with \
+         different targets: the fraction whose out-of-fold predictions are in the same order \
+         as the targets (a tie counts ½). Composition alone cannot tell isomers apart, so it \
+         scores 0.5; a representation that holds geometry orders them."
+            .to_string(),
+        Table {
+            columns: vec![
+                col("model", false),
+                col("layer", false),
+                col("probe", false),
+                col("comp", true),
+                col("raw", true),
+                col("geom", true),
+                col("pairs", true),
+            ],
+            rows,
+        },
+    ))
+}
+
+/// "Layer statistics": one row per whole layer.
+fn layer_stats_section(report: &Report) -> Option<Section> {
+    if report.layer_stats.is_empty() {
+        return None;
+    }
+    let rows = report
+        .layer_stats
+        .iter()
+        .map(|s| {
+            vec![
+                s.model.clone(),
+                s.layer.clone(),
+                s.dim.to_string(),
+                fixed(s.composition_share, 3),
+                fixed(s.effective_dim_raw, 2),
+                fixed(s.effective_dim_geom, 2),
+            ]
+        })
+        .collect();
+    Some((
+        "Layer statistics".to_string(),
+        "Composition share: 1 − ‖H_geom‖²/‖H − mean‖², the share of the layer's centred \
+         variance that is linear in composition. Effective dimension: participation ratio \
+         (Σλ)²/Σλ² of the covariance spectrum, of the raw layer and of its residual."
+            .to_string(),
+        Table {
+            columns: vec![
+                col("model", false),
+                col("layer", false),
+                col("dim", true),
+                col("composition share", true),
+                col("eff. dim raw", true),
+                col("eff. dim geom", true),
+            ],
+            rows,
+        },
+    ))
+}
+
+/// "Representation similarity" on one representation (`raw` or `geom`): the
+/// CKA matrix of `layers`, when the report has records of it.
+fn similarity_section(report: &Report, layers: &[(String, String)], rep: &str) -> Option<Section> {
+    if !report.similarity.iter().any(|r| r.representation == rep) {
+        return None;
+    }
+    let label = |k: &(String, String)| format!("{}/{}", k.0, k.1);
+    let mut columns = vec![col("layer", false)];
+    columns.extend(layers.iter().map(|k| col(&label(k), true)));
+    let rows = layers
+        .iter()
+        .map(|a| {
+            let mut row = vec![label(a)];
+            row.extend(layers.iter().map(|b| fixed(cka_of(report, rep, a, b), 3)));
+            row
+        })
+        .collect();
+    Some((
+        format!("Representation similarity (linear CKA, {rep})"),
+        format!(
+            "Linear CKA (Kornblith et al. 2019) between every pair of layers on {}: \
+             ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on centred rows; 1 for identical representations \
+             up to rotation and scale.",
+            if rep == "raw" {
+                "the raw embeddings"
+            } else {
+                "the composition residuals"
+            }
+        ),
+        Table { columns, rows },
+    ))
 }
 
 /// Rows of the isomer table of one target: per model/layer/probe, the
@@ -213,7 +216,7 @@ fn isomer_rows(report: &Report, target: &str) -> Vec<Vec<String>> {
                         && r.representation == rep
                 })
             };
-            let acc = |rep: &str| num(find(rep).and_then(|r| r.isomer_accuracy), 3);
+            let acc = |rep: &str| fixed(find(rep).and_then(|r| r.isomer_accuracy), 3);
             vec![
                 m.to_string(),
                 l.to_string(),
@@ -227,83 +230,73 @@ fn isomer_rows(report: &Report, target: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn csv_bytes(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let err = |e: csv::Error| crate::error::CpdError::format(name, e.to_string());
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(err)?;
-    for r in rows {
-        w.write_record(&r).map_err(err)?;
-    }
-    w.into_inner()
-        .map_err(|e| crate::error::CpdError::format(name, e.to_string()))
-}
-
-/// The CSV files of these sections present in this report.
+/// The CSV files of these sections present in this report: layer
+/// statistics, then similarity.
 pub fn csv_files(report: &Report) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    if !report.layer_stats.is_empty() {
-        let rows = report
-            .layer_stats
-            .iter()
-            .map(|s| {
-                vec![
-                    s.model.clone(),
-                    s.layer.clone(),
-                    s.n.to_string(),
-                    s.dim.to_string(),
-                    opt(s.composition_share),
-                    opt(s.effective_dim_raw),
-                    opt(s.effective_dim_geom),
-                ]
-            })
-            .collect();
-        out.push((
-            LAYER_STATS_CSV.into(),
-            csv_bytes(
-                LAYER_STATS_CSV,
-                &[
-                    "model",
-                    "layer",
-                    "n",
-                    "dim",
-                    "composition_share",
-                    "effective_dim_raw",
-                    "effective_dim_geom",
-                ],
-                rows,
-            )?,
-        ));
-    }
-    if !report.similarity.is_empty() {
-        let rows = report
-            .similarity
-            .iter()
-            .map(|r| {
-                vec![
-                    r.representation.clone(),
-                    r.model_a.clone(),
-                    r.layer_a.clone(),
-                    r.model_b.clone(),
-                    r.layer_b.clone(),
-                    opt(r.cka),
-                ]
-            })
-            .collect();
-        out.push((
-            SIMILARITY_CSV.into(),
-            csv_bytes(
-                SIMILARITY_CSV,
-                &[
-                    "representation",
-                    "model_a",
-                    "layer_a",
-                    "model_b",
-                    "layer_b",
-                    "cka",
-                ],
-                rows,
-            )?,
-        ));
-    }
+    out.extend(layer_stats_csv(report)?);
+    out.extend(similarity_csv(report)?);
     Ok(out)
+}
+
+/// `layer_stats.csv`: one row per whole layer.
+fn layer_stats_csv(report: &Report) -> Result<Option<(String, Vec<u8>)>> {
+    if report.layer_stats.is_empty() {
+        return Ok(None);
+    }
+    let rows = report
+        .layer_stats
+        .iter()
+        .map(|s| {
+            vec![
+                s.model.clone(),
+                s.layer.clone(),
+                s.n.to_string(),
+                s.dim.to_string(),
+                opt(s.composition_share),
+                opt(s.effective_dim_raw),
+                opt(s.effective_dim_geom),
+            ]
+        })
+        .collect();
+    let header = [
+        "model",
+        "layer",
+        "n",
+        "dim",
+        "composition_share",
+        "effective_dim_raw",
+        "effective_dim_geom",
+    ];
+    csv_file(LAYER_STATS_CSV, &header, rows).map(Some)
+}
+
+/// `similarity.csv`: one row per pair of layers and representation.
+fn similarity_csv(report: &Report) -> Result<Option<(String, Vec<u8>)>> {
+    if report.similarity.is_empty() {
+        return Ok(None);
+    }
+    let rows = report
+        .similarity
+        .iter()
+        .map(|r| {
+            vec![
+                r.representation.clone(),
+                r.model_a.clone(),
+                r.layer_a.clone(),
+                r.model_b.clone(),
+                r.layer_b.clone(),
+                opt(r.cka),
+            ]
+        })
+        .collect();
+    let header = [
+        "representation",
+        "model_a",
+        "layer_a",
+        "model_b",
+        "layer_b",
+        "cka",
+    ];
+    csv_file(SIMILARITY_CSV, &header, rows).map(Some)
 }

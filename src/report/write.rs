@@ -76,7 +76,7 @@ pub fn write_outputs(
             report_html(report, &figures).into_bytes(),
         ),
     ]);
-    files.extend(super::analyses::csv_files(report)?);
+    files.extend(super::analysis_tables::csv_files(report)?);
     files.extend(extra);
     files.extend(
         figures

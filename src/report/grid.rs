@@ -20,6 +20,9 @@ pub(super) struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// A section of the reports: (title, lead text, table).
+pub(super) type Section = (String, String, Table);
+
 pub(super) fn markdown_table(md: &mut String, t: &Table) {
     let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     let _ = writeln!(md, "| {} |", names.join(" | "));
