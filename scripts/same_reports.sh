@@ -11,6 +11,8 @@
 #        cargo build --release &&
 #        scripts/same_reports.sh /tmp/old/target/release/cpd target/release/cpd
 # Exit status 0 when every file matches, 1 otherwise (each difference named).
+# Both builds must read the bundled manifests: their `target` key in
+# [settings] is read from commit f1382d1 on (older builds read `targets`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=$(realpath "$1")
