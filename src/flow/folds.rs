@@ -217,16 +217,6 @@ impl GroupFolds {
     pub fn name(self) -> &'static str {
         "composition"
     }
-
-    /// Parse `composition`.
-    pub fn parse(s: &str) -> Result<GroupFolds> {
-        match s.trim() {
-            "composition" => Ok(GroupFolds::Composition),
-            other => Err(CpdError::Invalid(format!(
-                "unknown fold grouping '{other}' (expected composition)"
-            ))),
-        }
-    }
 }
 
 #[cfg(test)]

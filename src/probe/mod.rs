@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::error::{CpdError, Result};
+use crate::error::Result;
 use crate::flow::folds::Folds;
 use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
@@ -55,18 +55,6 @@ impl ProbeKind {
             ProbeKind::Ridge => 1,
             ProbeKind::Mlp => 10,
             ProbeKind::Gbt => 50,
-        }
-    }
-
-    /// Parse a probe name.
-    pub fn parse(name: &str) -> Result<ProbeKind> {
-        match name.trim() {
-            "ridge" | "linear" => Ok(ProbeKind::Ridge),
-            "gbt" => Ok(ProbeKind::Gbt),
-            "mlp" => Ok(ProbeKind::Mlp),
-            other => Err(CpdError::Invalid(format!(
-                "unknown probe '{other}' (available: ridge, mlp, gbt)"
-            ))),
         }
     }
 }
