@@ -358,21 +358,21 @@ file = "b.npy"
         assert_eq!(c.probes, vec![ProbeKind::Ridge, ProbeKind::Gbt]);
         assert!(matches!(c.folds, FoldSpec::Shuffled { k: 3, seed: 7 }));
         assert_eq!(c.target_names, vec!["gap".to_string()]);
-        assert_eq!(c.ridge, RidgeParams::grid(vec![0.1, 10.0]));
-        assert_eq!(c.gbt.rounds, 12);
-        assert_eq!(c.gbt.max_depth, Some(4));
-        assert_eq!(c.gbt.max_leaves, GbtParams::default().max_leaves);
-        assert_eq!(c.gbt.validation, Some(0.15));
-        assert_eq!(c.gbt.patience, GbtParams::default().patience);
+        assert_eq!(c.params.ridge, RidgeParams::grid(vec![0.1, 10.0]));
+        assert_eq!(c.params.gbt.rounds, 12);
+        assert_eq!(c.params.gbt.max_depth, Some(4));
+        assert_eq!(c.params.gbt.max_leaves, GbtParams::default().max_leaves);
+        assert_eq!(c.params.gbt.validation, Some(0.15));
+        assert_eq!(c.params.gbt.patience, GbtParams::default().patience);
         assert_eq!(
-            c.gbt.seed, 7,
+            c.params.gbt.seed, 7,
             "the early-stopping seed follows the run's seed"
         );
-        assert_eq!(c.mlp.hidden, 32);
-        assert_eq!(c.mlp.learning_rate, 0.01);
-        assert_eq!(c.mlp.patience, 3);
-        assert_eq!(c.mlp.seed, 7, "the MLP seed follows the run's seed");
-        assert_eq!(c.mlp.batch, MlpParams::default().batch);
+        assert_eq!(c.params.mlp.hidden, 32);
+        assert_eq!(c.params.mlp.learning_rate, 0.01);
+        assert_eq!(c.params.mlp.patience, 3);
+        assert_eq!(c.params.mlp.seed, 7, "the MLP seed follows the run's seed");
+        assert_eq!(c.params.mlp.batch, MlpParams::default().batch);
         assert!(c.residualize_target);
         assert_eq!(c.embeddings.len(), 2);
         assert_eq!(c.embeddings[0].paths[0], PathBuf::from("/runs/x/emb/a.npz"));

@@ -33,11 +33,11 @@ use crate::flow::bootstrap::DEFAULT_REPLICATES;
 use crate::flow::dataset::CompositionMode;
 use crate::flow::folds::GroupFolds;
 use crate::io::peratom::Pool;
-use crate::probe::gbt::GbtParams;
-use crate::probe::mlp::MlpParams;
+use crate::probe::gbt::GbtSettings;
+use crate::probe::mlp::MlpSettings;
 use crate::probe::ridge::RidgeParams;
 use crate::probe::scale::Scale;
-use crate::probe::ProbeKind;
+use crate::probe::{ProbeKind, ProbeParams};
 use crate::run::{AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec, LearningCurve};
 
 /// The settings of a `cpd analyze` run.
@@ -157,99 +157,6 @@ pub struct Settings {
     pub predictions: bool,
 }
 
-/// `[settings.gbt]`: the gradient-boosted trees (LightGBM's defaults).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
-#[serde(deny_unknown_fields, default)]
-pub struct GbtSettings {
-    /// GBT: boosting rounds.
-    #[arg(id = "gbt_rounds", help_heading = "GBT", long = "gbt-rounds", value_name = "N", default_value_t = GbtParams::default().rounds)]
-    pub rounds: usize,
-    /// GBT: learning rate (shrinkage).
-    #[arg(id = "gbt_learning_rate", help_heading = "GBT", long = "gbt-learning-rate", alias = "gbt-lr", value_name = "ETA", default_value_t = GbtParams::default().learning_rate)]
-    #[serde(alias = "lr")]
-    pub learning_rate: f64,
-    /// GBT: maximum leaves per tree, grown leaf-wise.
-    #[arg(id = "gbt_max_leaves", help_heading = "GBT", long = "gbt-max-leaves", alias = "gbt-leaves", value_name = "N", default_value_t = GbtParams::default().max_leaves)]
-    #[serde(alias = "leaves")]
-    pub max_leaves: usize,
-    /// GBT: maximum tree depth [default: unlimited].
-    #[arg(
-        id = "gbt_max_depth",
-        help_heading = "GBT",
-        long = "gbt-max-depth",
-        alias = "gbt-depth",
-        value_name = "N"
-    )]
-    #[serde(alias = "depth", skip_serializing_if = "Option::is_none")]
-    pub max_depth: Option<usize>,
-    /// GBT: minimum training rows per leaf.
-    #[arg(id = "gbt_min_leaf", help_heading = "GBT", long = "gbt-min-leaf", value_name = "N", default_value_t = GbtParams::default().min_leaf)]
-    pub min_leaf: usize,
-    /// GBT: L2 penalty on leaf values.
-    #[arg(id = "gbt_l2", help_heading = "GBT", long = "gbt-l2", value_name = "LAMBDA", default_value_t = GbtParams::default().l2)]
-    pub l2: f64,
-    /// GBT: maximum bins per feature (2..=255), from training-fold quantiles.
-    #[arg(id = "gbt_max_bins", help_heading = "GBT", long = "gbt-max-bins", alias = "gbt-bins", value_name = "N", default_value_t = GbtParams::default().max_bins)]
-    #[serde(alias = "bins")]
-    pub max_bins: usize,
-    /// GBT: hold out this fraction of each training fold and stop boosting when its error stops falling [default: off, every round].
-    #[arg(
-        id = "gbt_validation",
-        help_heading = "GBT",
-        long = "gbt-validation",
-        value_name = "FRACTION"
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validation: Option<f64>,
-    /// GBT: rounds without a lower validation error before stopping (needs `gbt.validation`).
-    #[arg(id = "gbt_patience", help_heading = "GBT", long = "gbt-patience", value_name = "N", default_value_t = GbtParams::default().patience)]
-    pub patience: usize,
-    /// GBT: seed of the early-stopping split [default: `seed`].
-    #[arg(
-        id = "gbt_seed",
-        help_heading = "GBT",
-        long = "gbt-seed",
-        value_name = "N"
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-}
-
-/// `[settings.mlp]`: the one-hidden-layer perceptron (scikit-learn's
-/// `MLPRegressor` defaults with early stopping).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
-#[serde(deny_unknown_fields, default)]
-pub struct MlpSettings {
-    /// MLP: hidden ReLU units.
-    #[arg(id = "mlp_hidden", help_heading = "MLP", long = "mlp-hidden", value_name = "N", default_value_t = MlpParams::default().hidden)]
-    pub hidden: usize,
-    /// MLP: L2 penalty on the weights.
-    #[arg(id = "mlp_alpha", help_heading = "MLP", long = "mlp-alpha", value_name = "ALPHA", default_value_t = MlpParams::default().alpha)]
-    pub alpha: f64,
-    /// MLP: Adam learning rate.
-    #[arg(id = "mlp_learning_rate", help_heading = "MLP", long = "mlp-learning-rate", alias = "mlp-lr", value_name = "LR", default_value_t = MlpParams::default().learning_rate)]
-    #[serde(alias = "lr")]
-    pub learning_rate: f64,
-    /// MLP: minibatch size, capped at the rows trained on.
-    #[arg(id = "mlp_batch", help_heading = "MLP", long = "mlp-batch", value_name = "N", default_value_t = MlpParams::default().batch)]
-    pub batch: usize,
-    /// MLP: maximum epochs.
-    #[arg(id = "mlp_max_epochs", help_heading = "MLP", long = "mlp-max-epochs", value_name = "N", default_value_t = MlpParams::default().max_epochs)]
-    pub max_epochs: usize,
-    /// MLP: early-stopping patience in epochs.
-    #[arg(id = "mlp_patience", help_heading = "MLP", long = "mlp-patience", value_name = "N", default_value_t = MlpParams::default().patience)]
-    pub patience: usize,
-    /// MLP: seed of the weights, the validation split and the minibatch order [default: `seed`].
-    #[arg(
-        id = "mlp_seed",
-        help_heading = "MLP",
-        long = "mlp-seed",
-        value_name = "N"
-    )]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<u64>,
-}
-
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -280,39 +187,6 @@ impl Default for Settings {
             invariants: Invariants::Norms,
             channel_layers: None,
             predictions: false,
-        }
-    }
-}
-
-impl Default for GbtSettings {
-    fn default() -> Self {
-        let p = GbtParams::default();
-        GbtSettings {
-            rounds: p.rounds,
-            learning_rate: p.learning_rate,
-            max_leaves: p.max_leaves,
-            max_depth: p.max_depth,
-            min_leaf: p.min_leaf,
-            l2: p.l2,
-            max_bins: p.max_bins,
-            validation: p.validation,
-            patience: p.patience,
-            seed: None,
-        }
-    }
-}
-
-impl Default for MlpSettings {
-    fn default() -> Self {
-        let p = MlpParams::default();
-        MlpSettings {
-            hidden: p.hidden,
-            alpha: p.alpha,
-            learning_rate: p.learning_rate,
-            batch: p.batch,
-            max_epochs: p.max_epochs,
-            patience: p.patience,
-            seed: None,
         }
     }
 }
@@ -651,29 +525,6 @@ impl Settings {
             (None, Some(grid)) => RidgeParams::grid(grid.clone()),
             (None, None) => RidgeParams::default(),
         };
-        let (g, m) = (&self.gbt, &self.mlp);
-        let gbt = GbtParams {
-            rounds: g.rounds,
-            learning_rate: g.learning_rate,
-            max_leaves: g.max_leaves,
-            max_depth: g.max_depth,
-            min_leaf: g.min_leaf,
-            l2: g.l2,
-            max_bins: g.max_bins,
-            validation: g.validation,
-            patience: g.patience,
-            seed: g.seed.unwrap_or(self.seed),
-        };
-        let mlp = MlpParams {
-            hidden: m.hidden,
-            alpha: m.alpha,
-            learning_rate: m.learning_rate,
-            batch: m.batch,
-            max_epochs: m.max_epochs,
-            patience: m.patience,
-            seed: m.seed.unwrap_or(self.seed),
-            ..MlpParams::default()
-        };
         if let Some(spec) = self.channel_spec()? {
             for e in &mut inputs.embeddings {
                 e.channels = Some(spec.clone());
@@ -694,9 +545,11 @@ impl Settings {
                     seed: self.seed,
                 },
             },
-            ridge,
-            gbt,
-            mlp,
+            params: ProbeParams {
+                ridge,
+                gbt: self.gbt.params(self.seed),
+                mlp: self.mlp.params(self.seed),
+            },
             residualize_target: self.residualize_target,
             controls: self.controls,
             inflation_threshold: self.inflation_threshold,
@@ -877,8 +730,14 @@ mod tests {
         );
         assert_eq!(Given::default().resolve().unwrap(), d);
         assert_eq!(from_args(&[]).unwrap(), Given::default(), "nothing given");
-        assert_eq!(d.gbt.max_leaves, GbtParams::default().max_leaves);
-        assert_eq!(d.mlp.learning_rate, MlpParams::default().learning_rate);
+        assert_eq!(
+            d.gbt.max_leaves,
+            crate::probe::gbt::GbtParams::default().max_leaves
+        );
+        assert_eq!(
+            d.mlp.learning_rate,
+            crate::probe::mlp::MlpParams::default().learning_rate
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use cpd::flow::dataset::CompositionMode;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
-use cpd::probe::ProbeKind;
+use cpd::probe::{ProbeKind, ProbeParams};
 use cpd::report::ResultRecord;
 use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 
@@ -87,9 +87,10 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         target_names: vec![],
         probes: vec![ProbeKind::Ridge],
         folds: FoldSpec::File(files[3].clone()),
-        ridge: RidgeParams::fixed(1.0),
-        gbt: Default::default(),
-        mlp: Default::default(),
+        params: ProbeParams {
+            ridge: RidgeParams::fixed(1.0),
+            ..Default::default()
+        },
         residualize_target: false,
         controls: false,
         inflation_threshold: 0.1,
@@ -207,8 +208,8 @@ fn gbt_ignores_the_scaling() {
     let run = |scale| {
         let mut cfg = config(&files, scale);
         cfg.probes = vec![ProbeKind::Gbt];
-        cfg.gbt.rounds = 20;
-        cfg.gbt.min_leaf = 5;
+        cfg.params.gbt.rounds = 20;
+        cfg.params.gbt.min_leaf = 5;
         analyze(&cfg).unwrap()
     };
     let (a, b) = (run(Scale::Standard), run(Scale::Clip));

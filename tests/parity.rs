@@ -22,7 +22,7 @@ use cpd::flow::dataset::CompositionMode;
 use cpd::flow::folds::Folds;
 use cpd::probe::ridge::RidgeParams;
 use cpd::probe::scale::Scale;
-use cpd::probe::ProbeKind;
+use cpd::probe::{ProbeKind, ProbeParams};
 use cpd::report::{Report, ResultRecord};
 use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use serde_json::Value;
@@ -191,9 +191,10 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         target_names: run.targets.clone(),
         probes: vec![ProbeKind::Ridge],
         folds,
-        ridge,
-        gbt: Default::default(),
-        mlp: Default::default(),
+        params: ProbeParams {
+            ridge,
+            ..Default::default()
+        },
         residualize_target: false,
         controls: false,
         inflation_threshold: 0.1,
@@ -300,7 +301,7 @@ fn check_scaled(case: Case, probe: &str, ridge: RidgeParams, scale: Scale) {
     let dir = tempdir();
     let folds_path = fixture_folds(&fx, dir.path());
     let reports = analyze_case(&case, &folds_path, |cfg| {
-        cfg.ridge = ridge.clone();
+        cfg.params.ridge = ridge.clone();
         cfg.scale = scale;
     });
     for r in &reports {
@@ -536,14 +537,14 @@ fn mlp_accuracy_against(
         .map(|seed| {
             let reports = analyze_case(&case, &folds_path, |cfg| {
                 cfg.probes = vec![ProbeKind::Mlp];
-                cfg.mlp.seed = seed;
+                cfg.params.mlp.seed = seed;
                 cfg.scale = scale;
             });
             for r in &reports {
-                let settings = r.settings.mlp.as_ref().expect("mlp settings");
+                let settings = &r.settings.probe_params["mlp"];
                 assert_eq!(
-                    settings.hidden,
-                    fx["settings"]["hidden"].as_u64().unwrap() as usize
+                    settings["hidden"].as_u64().expect("mlp settings"),
+                    fx["settings"]["hidden"].as_u64().unwrap()
                 );
             }
             all_results(reports)
@@ -699,7 +700,7 @@ fn gbt_accuracy(slices: &[Slice], records: usize) {
     let case = bundled(slices);
     let results = all_results(analyze_case(&case, &folds_path, |cfg| {
         cfg.probes = vec![ProbeKind::Gbt];
-        cfg.gbt = gbt.clone();
+        cfg.params.gbt = gbt.clone();
     }));
 
     // Composition records are identical under every layer: check one.
@@ -889,7 +890,7 @@ fn the_conditional_fits_change_no_other_number() {
     let run = |conditional: bool| -> Vec<Value> {
         all_results(analyze_case(&case, &folds_path, |cfg| {
             cfg.probes = vec![ProbeKind::Ridge, ProbeKind::Gbt];
-            cfg.gbt.rounds = 5;
+            cfg.params.gbt.rounds = 5;
             cfg.bootstrap = 100;
             cfg.conditional = conditional;
         }))
@@ -957,7 +958,7 @@ fn nonlinear_conditional_r2_matches_sklearn_and_lightgbm() {
         .map(|seed| {
             all_results(analyze_case(&case, &folds_path, |cfg| {
                 cfg.probes = vec![ProbeKind::Mlp];
-                cfg.mlp.seed = seed;
+                cfg.params.mlp.seed = seed;
                 cfg.scale = Scale::Robust;
                 cfg.conditional = true;
             }))

@@ -14,7 +14,7 @@ use cpd::io::embeddings::{self, Values};
 use cpd::io::peratom::Pool;
 use cpd::probe::cv::cross_validate;
 use cpd::probe::ridge::RidgeParams;
-use cpd::probe::ProbeKind;
+use cpd::probe::{ProbeKind, ProbeParams};
 use cpd::report::ResultRecord;
 use cpd::run::{analyze, AnalyzeConfig, CompositionSource, EmbeddingSpec, FoldSpec};
 use ndarray::{s, Array1, Array2, Axis};
@@ -40,9 +40,10 @@ fn config(model_paths: Vec<(&str, Vec<PathBuf>)>, probes: Vec<ProbeKind>) -> Ana
         target_names: vec!["gap_ev".into(), "dipole_debye".into()],
         probes,
         folds: FoldSpec::Shuffled { k: 5, seed: 0 },
-        ridge: RidgeParams::default(),
-        gbt: Default::default(),
-        mlp: Default::default(),
+        params: ProbeParams {
+            ridge: RidgeParams::default(),
+            ..Default::default()
+        },
         residualize_target: false,
         controls: false,
         inflation_threshold: 0.1,
@@ -343,7 +344,7 @@ fn max_rows_fits_a_seeded_recorded_subsample_and_scores_every_row() {
         );
         c.embeddings[0].layers = Some(vec!["l_last".into()]);
         c.target_names = vec!["gap_ev".into()];
-        c.gbt = cpd::probe::gbt::GbtParams {
+        c.params.gbt = cpd::probe::gbt::GbtParams {
             rounds: 15,
             ..Default::default()
         };

@@ -69,6 +69,8 @@ use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
 use crate::flow::rows::Rows;
 use crate::linalg::matmul_into_f32;
+use clap::Args;
+use serde::{Deserialize, Serialize};
 
 const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
@@ -114,6 +116,23 @@ impl Default for MlpParams {
 }
 
 impl MlpParams {
+    /// One line for the report's settings.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ReLU units, Adam lr {}, L2 {}, batch {}, ≤ {} epochs, early stopping on {} of the \
+             training fold (patience {}, tol {}), seed {}",
+            self.hidden,
+            self.learning_rate,
+            self.alpha,
+            self.batch,
+            self.max_epochs,
+            self.validation_fraction,
+            self.patience,
+            self.tol,
+            self.seed
+        )
+    }
+
     /// Validate the ranges in the module table.
     pub fn check(self) -> Result<Mlp> {
         let bad = |m: String| Err(CpdError::Invalid(m));
@@ -154,6 +173,72 @@ impl MlpParams {
             params: self,
             scale: Scale::Standard,
         })
+    }
+}
+
+/// `[settings.mlp]`: the one-hidden-layer perceptron (scikit-learn's
+/// `MLPRegressor` defaults with early stopping).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpSettings {
+    /// MLP: hidden ReLU units.
+    #[arg(id = "mlp_hidden", help_heading = "MLP", long = "mlp-hidden", value_name = "N", default_value_t = MlpParams::default().hidden)]
+    pub hidden: usize,
+    /// MLP: L2 penalty on the weights.
+    #[arg(id = "mlp_alpha", help_heading = "MLP", long = "mlp-alpha", value_name = "ALPHA", default_value_t = MlpParams::default().alpha)]
+    pub alpha: f64,
+    /// MLP: Adam learning rate.
+    #[arg(id = "mlp_learning_rate", help_heading = "MLP", long = "mlp-learning-rate", alias = "mlp-lr", value_name = "LR", default_value_t = MlpParams::default().learning_rate)]
+    #[serde(alias = "lr")]
+    pub learning_rate: f64,
+    /// MLP: minibatch size, capped at the rows trained on.
+    #[arg(id = "mlp_batch", help_heading = "MLP", long = "mlp-batch", value_name = "N", default_value_t = MlpParams::default().batch)]
+    pub batch: usize,
+    /// MLP: maximum epochs.
+    #[arg(id = "mlp_max_epochs", help_heading = "MLP", long = "mlp-max-epochs", value_name = "N", default_value_t = MlpParams::default().max_epochs)]
+    pub max_epochs: usize,
+    /// MLP: early-stopping patience in epochs.
+    #[arg(id = "mlp_patience", help_heading = "MLP", long = "mlp-patience", value_name = "N", default_value_t = MlpParams::default().patience)]
+    pub patience: usize,
+    /// MLP: seed of the weights, the validation split and the minibatch order [default: `seed`].
+    #[arg(
+        id = "mlp_seed",
+        help_heading = "MLP",
+        long = "mlp-seed",
+        value_name = "N"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl Default for MlpSettings {
+    fn default() -> Self {
+        let p = MlpParams::default();
+        MlpSettings {
+            hidden: p.hidden,
+            alpha: p.alpha,
+            learning_rate: p.learning_rate,
+            batch: p.batch,
+            max_epochs: p.max_epochs,
+            patience: p.patience,
+            seed: None,
+        }
+    }
+}
+
+impl MlpSettings {
+    /// The probe's hyper-parameters (`run_seed` where `seed` is not set).
+    pub fn params(&self, run_seed: u64) -> MlpParams {
+        MlpParams {
+            hidden: self.hidden,
+            alpha: self.alpha,
+            learning_rate: self.learning_rate,
+            batch: self.batch,
+            max_epochs: self.max_epochs,
+            patience: self.patience,
+            seed: self.seed.unwrap_or(run_seed),
+            ..MlpParams::default()
+        }
     }
 }
 

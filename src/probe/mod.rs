@@ -1,6 +1,12 @@
 //! Probes: estimators fitted on a training fold and scored on the held-out
-//! fold. Each probe lives in its own module; [`ProbeKind`] is the registry;
-//! [`cv`] runs a probe over every fold and scores it.
+//! fold. Each probe lives in its own module (its [`Probe`] implementation,
+//! its hyper-parameters, their settings table and their description);
+//! [`ProbeKind`], [`ProbeParams`] and [`ProbeSet`] are the registry that
+//! names them; [`cv`] runs a probe over every fold and scores it.
+//!
+//! A new probe is its module plus one line in each `match` below and a
+//! field of [`ProbeParams`] (and of `crate::settings::Settings`) if it has
+//! hyper-parameters.
 
 pub mod cv;
 pub mod gbt;
@@ -13,11 +19,16 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use serde::Deserialize;
 
-use crate::error::Result;
+use crate::error::{CpdError, Result};
 use crate::flow::folds::Folds;
 use crate::flow::moments::FoldGrams;
 use crate::flow::rows::Rows;
+use gbt::{Gbt, GbtParams};
+use mlp::{Mlp, MlpParams};
+use ridge::{Ridge, RidgeParams};
+use scale::Scale;
 
 /// The probes cpd knows.
 #[derive(
@@ -56,6 +67,145 @@ impl ProbeKind {
             ProbeKind::Mlp => 10,
             ProbeKind::Gbt => 50,
         }
+    }
+
+    /// Whether the probe holds its training rows in memory (and so is
+    /// fitted on a subsample under `max_rows`); ridge streams them.
+    pub fn gathers(self) -> bool {
+        match self {
+            ProbeKind::Ridge => false,
+            ProbeKind::Gbt | ProbeKind::Mlp => true,
+        }
+    }
+
+    /// Every probe, in the order of the report's settings.
+    pub const ALL: [ProbeKind; 3] = [ProbeKind::Ridge, ProbeKind::Gbt, ProbeKind::Mlp];
+
+    /// The probe's hyper-parameters as the report records them, or `None`
+    /// for ridge, whose settings the report keeps apart (`settings.ridge`).
+    fn report_params(self, set: &ProbeSet) -> Option<serde_json::Value> {
+        match self {
+            ProbeKind::Ridge => None,
+            ProbeKind::Gbt => serde_json::to_value(set.gbt.params()).ok(),
+            ProbeKind::Mlp => serde_json::to_value(set.mlp.params()).ok(),
+        }
+    }
+
+    /// One line describing the hyper-parameters a report recorded for
+    /// this probe (`None` when they do not read as this probe's).
+    pub fn describe(self, params: &serde_json::Value) -> Option<String> {
+        match self {
+            ProbeKind::Ridge => None,
+            ProbeKind::Gbt => GbtParams::deserialize(params).ok().map(|p| p.describe()),
+            ProbeKind::Mlp => MlpParams::deserialize(params).ok().map(|p| p.describe()),
+        }
+    }
+}
+
+/// The hyper-parameters of every probe (a run uses those of the probes it
+/// selects).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeParams {
+    /// Ridge.
+    pub ridge: RidgeParams,
+    /// Gradient-boosted trees.
+    pub gbt: GbtParams,
+    /// MLP.
+    pub mlp: MlpParams,
+}
+
+/// The probes of a run, validated, in the order asked for.
+#[derive(Debug, Clone)]
+pub struct ProbeSet {
+    kinds: Vec<ProbeKind>,
+    ridge: Ridge,
+    gbt: Gbt,
+    mlp: Mlp,
+    /// `(max_rows, seed)`: the probes that gather their rows are fitted
+    /// on a subsample of each training fold ([`Subsampled`]).
+    cap: Option<(usize, u64)>,
+}
+
+impl ProbeSet {
+    /// Check the selection (at least one probe, none twice) and every
+    /// probe's hyper-parameters; `scale` is the run's feature scaling,
+    /// `cap` as in [`ProbeSet`].
+    pub fn new(
+        kinds: &[ProbeKind],
+        params: &ProbeParams,
+        scale: Scale,
+        cap: Option<(usize, u64)>,
+    ) -> Result<ProbeSet> {
+        if kinds.is_empty() {
+            return Err(CpdError::Invalid("no probes selected".into()));
+        }
+        for (i, p) in kinds.iter().enumerate() {
+            if kinds[..i].contains(p) {
+                return Err(CpdError::Invalid(format!(
+                    "probe '{}' is selected twice",
+                    p.name()
+                )));
+            }
+        }
+        Ok(ProbeSet {
+            kinds: kinds.to_vec(),
+            gbt: params.gbt.clone().check()?,
+            mlp: params.mlp.clone().check()?.with_scale(scale),
+            ridge: params.ridge.clone().check()?.with_scale(scale),
+            cap,
+        })
+    }
+
+    /// The probe of `kind`, as configured (without the subsample).
+    fn probe(&self, kind: ProbeKind) -> &dyn Probe {
+        match kind {
+            ProbeKind::Ridge => &self.ridge,
+            ProbeKind::Gbt => &self.gbt,
+            ProbeKind::Mlp => &self.mlp,
+        }
+    }
+
+    /// The ridge probe (the baseline of the conditional fits and the
+    /// alpha grid of the report), selected or not.
+    pub fn ridge(&self) -> &Ridge {
+        &self.ridge
+    }
+
+    /// The selected probes, in the order asked for, each subsampled where
+    /// the run caps the rows it fits on.
+    pub fn list(&self) -> Vec<(ProbeKind, Box<dyn Probe + '_>)> {
+        self.kinds
+            .iter()
+            .map(|&k| {
+                let p = self.probe(k);
+                let boxed: Box<dyn Probe + '_> = match self.cap {
+                    Some((max_rows, seed)) if k.gathers() => Box::new(Subsampled {
+                        inner: p,
+                        max_rows,
+                        seed,
+                    }),
+                    _ => Box::new(p),
+                };
+                (k, boxed)
+            })
+            .collect()
+    }
+
+    /// The report's record of the probes' hyper-parameters: one entry per
+    /// probe that has them, `null` for those not selected.
+    pub fn report_params(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        ProbeKind::ALL
+            .iter()
+            .filter_map(|&k| {
+                let v = k.report_params(self)?;
+                let v = if self.kinds.contains(&k) {
+                    v
+                } else {
+                    serde_json::Value::Null
+                };
+                Some((k.name().to_string(), v))
+            })
+            .collect()
     }
 }
 
@@ -200,6 +350,28 @@ pub fn subsample(n: usize, m: usize, seed: u64, fold: usize) -> Vec<usize> {
     all.truncate(m);
     all.sort_unstable();
     all
+}
+
+impl<P: Probe + ?Sized> Probe for &P {
+    fn fit_predict(
+        &self,
+        x: &dyn Rows,
+        split: Split<'_>,
+        y_train: ArrayView2<'_, f64>,
+    ) -> Result<FoldPrediction> {
+        (**self).fit_predict(x, split, y_train)
+    }
+
+    fn fit_predict_folds(
+        &self,
+        x: &dyn Rows,
+        y: FoldTargets<'_>,
+        folds: &Folds,
+        grams: Option<&FoldGrams<'_>>,
+        fold_done: &FoldSink<'_>,
+    ) -> Result<()> {
+        (**self).fit_predict_folds(x, y, folds, grams, fold_done)
+    }
 }
 
 impl<P: Probe> Probe for Subsampled<P> {

@@ -11,6 +11,7 @@ use super::markdown::{
 use super::plot::Figure;
 use super::svg::escape;
 use super::Report;
+use crate::probe::ProbeKind;
 
 const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;\
@@ -102,7 +103,7 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 }
 
 /// The run's settings as (label, value) pairs.
-fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
+fn run_metadata(report: &Report) -> Vec<(&str, String)> {
     let s = &report.settings;
     let c = &report.composition;
     let sizes: Vec<String> = s.fold_sizes.iter().map(|n| n.to_string()).collect();
@@ -160,42 +161,17 @@ fn run_metadata(report: &Report) -> Vec<(&'static str, String)> {
         };
         m.push(("ridge", ridge));
     }
-    if let Some(g) = &s.gbt {
-        m.push((
-            "gbt",
-            format!(
-                "{} rounds, learning rate {}, {} leaves, depth {}, min {} per leaf, L2 {}, {} bins, {}",
-                g.rounds,
-                g.learning_rate,
-                g.max_leaves,
-                g.max_depth.map_or("unlimited".into(), |d| d.to_string()),
-                g.min_leaf,
-                g.l2,
-                g.max_bins,
-                g.validation.map_or("no early stopping".into(), |f| format!(
-                    "early stopping on {f} of each training fold (patience {}, seed {})",
-                    g.patience, g.seed
-                )),
-            ),
-        ));
-    }
-    if let Some(p) = &s.mlp {
-        m.push((
-            "mlp",
-            format!(
-                "{} ReLU units, Adam lr {}, L2 {}, batch {}, ≤ {} epochs, early stopping on {} of the \
-                 training fold (patience {}, tol {}), seed {}",
-                p.hidden,
-                p.learning_rate,
-                p.alpha,
-                p.batch,
-                p.max_epochs,
-                p.validation_fraction,
-                p.patience,
-                p.tol,
-                p.seed
-            ),
-        ));
+    for (name, params) in &s.probe_params {
+        let line = s
+            .probes
+            .iter()
+            .any(|p| p == name)
+            .then(|| serde_json::from_value::<ProbeKind>(name.as_str().into()).ok())
+            .flatten()
+            .and_then(|k| k.describe(params));
+        if let Some(line) = line {
+            m.push((name.as_str(), line));
+        }
     }
     if s.similarity {
         m.push((

@@ -127,12 +127,10 @@ pub struct Settings {
     pub skipped: Vec<SkippedTarget>,
     /// Ridge settings.
     pub ridge: RidgeSettings,
-    /// GBT settings (`null` when the probe did not run).
-    #[serde(default)]
-    pub gbt: Option<crate::probe::gbt::GbtParams>,
-    /// MLP settings (`null` when the probe did not run).
-    #[serde(default)]
-    pub mlp: Option<crate::probe::mlp::MlpParams>,
+    /// The hyper-parameters of every probe that has them, under the
+    /// probe's name (`gbt`, `mlp`; `null` when the probe did not run).
+    #[serde(flatten)]
+    pub probe_params: std::collections::BTreeMap<String, serde_json::Value>,
     /// Whether the target was residualised against composition (all representations).
     pub residualize_target: bool,
     /// `counts` or `fractions`.
@@ -822,8 +820,7 @@ pub(crate) mod fixture {
                     alphas: vec![0.1, 1.0, 10.0],
                     selection: "loo".into(),
                 },
-                gbt: None,
-                mlp: None,
+                probe_params: Default::default(),
                 residualize_target: false,
                 composition_mode: "counts".into(),
                 residual_zero_tol: [("float32".to_string(), 1e-5), ("float64".to_string(), 1e-9)]

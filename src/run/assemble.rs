@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{AnalyzeConfig, FoldSpec, Probes};
+use super::{AnalyzeConfig, FoldSpec};
 use crate::analyses::channels::channel_routing;
 use crate::analyses::controls::inflation;
 use crate::analyses::gaps::gaps;
@@ -15,7 +15,7 @@ use crate::flow::dataset::{CompositionMode, Dataset};
 use crate::flow::folds::Folds;
 use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::linalg;
-use crate::probe::ProbeKind;
+use crate::probe::ProbeSet;
 use crate::report::{
     CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, Report, ResultRecord, RidgeSettings,
     Settings, SimilarityRecord, SkippedTarget, Timing, ToolInfo, SCHEMA_VERSION,
@@ -26,7 +26,7 @@ use crate::report::{
 #[allow(clippy::too_many_arguments)]
 pub(super) fn report(
     config: &AnalyzeConfig,
-    probes: &Probes,
+    probes: &ProbeSet,
     ds: &Dataset,
     folds: &Folds,
     projection: &Projection,
@@ -98,12 +98,12 @@ pub fn analyze_records(
 /// Every setting that affects the numbers.
 fn settings(
     config: &AnalyzeConfig,
-    probes: &Probes,
+    probes: &ProbeSet,
     ds: &Dataset,
     folds: &Folds,
     pooled: bool,
 ) -> Settings {
-    let alphas = probes.ridge.alphas().to_vec();
+    let alphas = probes.ridge().alphas().to_vec();
     Settings {
         folds: folds.k,
         seed: match &config.folds {
@@ -129,14 +129,7 @@ fn settings(
             selection: if alphas.len() > 1 { "loo" } else { "fixed" }.into(),
             alphas,
         },
-        gbt: config
-            .probes
-            .contains(&ProbeKind::Gbt)
-            .then(|| probes.gbt.params().clone()),
-        mlp: config
-            .probes
-            .contains(&ProbeKind::Mlp)
-            .then(|| probes.mlp.params().clone()),
+        probe_params: probes.report_params(),
         residualize_target: config.residualize_target,
         composition_mode: mode_name(config.composition_mode).into(),
         residual_zero_tol: ["float32", "float64"]

@@ -1,6 +1,6 @@
 //! One `cpd analyze` run, in named stages, each a function of its own:
 //!
-//! 1. check the settings ([`Probes::check`]);
+//! 1. check the settings ([`check`]);
 //! 2. load the compositions and targets ([`load::tables`]) and align them
 //!    by id ([`load::align`]);
 //! 3. split the rows into folds ([`split::folds`]);
@@ -46,11 +46,8 @@ use crate::flow::projection::Projection;
 use crate::io::embeddings::EmbeddingFile;
 use crate::io::peratom::Pool;
 use crate::io::table::Table;
-use crate::probe::gbt::{Gbt, GbtParams};
-use crate::probe::mlp::{Mlp, MlpParams};
-use crate::probe::ridge::{Ridge, RidgeParams};
 use crate::probe::scale::Scale;
-use crate::probe::{Probe, ProbeKind, Subsampled};
+use crate::probe::{ProbeKind, ProbeParams, ProbeSet};
 use crate::report::Report;
 
 /// An embedding file (or a layer sharded over several files) and the model
@@ -112,12 +109,8 @@ pub struct AnalyzeConfig {
     pub probes: Vec<ProbeKind>,
     /// Fold scheme.
     pub folds: FoldSpec,
-    /// Ridge hyper-parameters.
-    pub ridge: RidgeParams,
-    /// Gradient-boosted-tree hyper-parameters.
-    pub gbt: GbtParams,
-    /// MLP hyper-parameters.
-    pub mlp: MlpParams,
+    /// Every probe's hyper-parameters.
+    pub params: ProbeParams,
     /// Residualise the target against composition too.
     pub residualize_target: bool,
     /// Add the compositional control targets ([`crate::analyses::controls`]).
@@ -272,7 +265,7 @@ pub fn analyze_shard(
     which: shard::Shard,
     progress: &dyn Progress,
 ) -> Result<ShardAnalysis> {
-    Probes::check(config)?;
+    check(config)?;
     let plan = shard::plan(config)?;
     let units = shard::units_of(&plan, which);
     // Similarity spans every layer of every model: shard 0 computes it
@@ -345,7 +338,7 @@ fn run(
     progress: &dyn Progress,
 ) -> Result<Analysis> {
     let start = Instant::now();
-    let probes = Probes::check(config)?;
+    let probes = check(config)?;
     let mut inputs = Vec::new();
     let tables = load::tables(config, data, &mut inputs)?;
     let mut ds = load::align(config, tables)?;
@@ -366,11 +359,14 @@ fn run(
     // with millions of rows it weighs. Nothing after reads it in the data
     // set (the culprits' formulas come from `formulas`).
     let composition = std::mem::take(&mut ds.composition);
+    let boxed = probes.list();
+    let listed: Vec<(ProbeKind, &dyn crate::probe::Probe)> =
+        boxed.iter().map(|(k, p)| (*k, p.as_ref())).collect();
     let run = probing::Run {
         config,
-        probes: &probes.list(),
-        ridge: &probes.ridge,
-        grid: probes.ridge.alphas(),
+        probes: &listed,
+        ridge: probes.ridge(),
+        grid: probes.ridge().alphas(),
         ds: &ds,
         folds: &folds,
         curve: curve.as_ref(),
@@ -453,100 +449,45 @@ fn drop_constant_targets(ds: &mut Dataset, y: Array2<f64>) -> Result<Array2<f64>
     Ok(y.select(ndarray::Axis(1), &keep))
 }
 
-/// The run's probes, validated (with the run's scaling).
-struct Probes {
-    kinds: Vec<ProbeKind>,
-    ridge: Ridge,
-    gbt: Gbt,
-    mlp: Mlp,
-    /// With `--max-rows`, the MLP and GBT on subsampled training folds.
-    capped: Option<(Subsampled<Gbt>, Subsampled<Mlp>)>,
-}
-
-impl Probes {
-    /// Check the settings that need no data: at least one embedding, unique
-    /// model names, at least one probe, none twice, valid hyper-parameters.
-    fn check(config: &AnalyzeConfig) -> Result<Probes> {
-        if config.embeddings.is_empty() {
-            return Err(CpdError::Invalid("no embeddings given".into()));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for e in &config.embeddings {
-            if !seen.insert(e.model.as_str()) {
-                return Err(CpdError::Invalid(format!(
-                    "model name '{}' is used twice",
-                    e.model
-                )));
-            }
-        }
-        if matches!(config.composition, CompositionSource::Atoms(_))
-            && config.embeddings[0].paths.len() > 1
-        {
+/// Check the settings that need no data: at least one embedding, unique
+/// model names, one file per model when compositions come from its atoms,
+/// and the probes ([`ProbeSet::new`]).
+fn check(config: &AnalyzeConfig) -> Result<ProbeSet> {
+    if config.embeddings.is_empty() {
+        return Err(CpdError::Invalid("no embeddings given".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for e in &config.embeddings {
+        if !seen.insert(e.model.as_str()) {
             return Err(CpdError::Invalid(format!(
-                "model '{}' has {} files: compositions from per-atom `numbers` need one file; give the compositions (--compositions FILE)",
-                config.embeddings[0].model,
-                config.embeddings[0].paths.len()
+                "model name '{}' is used twice",
+                e.model
             )));
         }
-        if config.probes.is_empty() {
-            return Err(CpdError::Invalid("no probes selected".into()));
-        }
-        for (i, p) in config.probes.iter().enumerate() {
-            if config.probes[..i].contains(p) {
-                return Err(CpdError::Invalid(format!(
-                    "probe '{}' is selected twice",
-                    p.name()
-                )));
-            }
-        }
-        let gbt = config.gbt.clone().check()?;
-        let mlp = config.mlp.clone().check()?.with_scale(config.scale);
-        let capped = match config.max_rows {
-            Some(0) | Some(1) => {
-                return Err(CpdError::Invalid(
-                    "setting `max_rows` must be at least 2".into(),
-                ))
-            }
-            Some(max_rows) => {
-                let seed = match config.folds {
-                    FoldSpec::Shuffled { seed, .. } => seed,
-                    FoldSpec::File(_) => 0,
-                };
-                Some((
-                    Subsampled {
-                        inner: gbt.clone(),
-                        max_rows,
-                        seed,
-                    },
-                    Subsampled {
-                        inner: mlp.clone(),
-                        max_rows,
-                        seed,
-                    },
-                ))
-            }
-            None => None,
-        };
-        Ok(Probes {
-            kinds: config.probes.clone(),
-            ridge: config.ridge.clone().check()?.with_scale(config.scale),
-            gbt,
-            mlp,
-            capped,
-        })
     }
-
-    /// The selected probes, in the order asked for.
-    fn list(&self) -> Vec<(ProbeKind, &dyn Probe)> {
-        self.kinds
-            .iter()
-            .map(|&k| match (k, &self.capped) {
-                (ProbeKind::Ridge, _) => (k, &self.ridge as &dyn Probe),
-                (ProbeKind::Gbt, Some((g, _))) => (k, g as &dyn Probe),
-                (ProbeKind::Mlp, Some((_, m))) => (k, m as &dyn Probe),
-                (ProbeKind::Gbt, None) => (k, &self.gbt as &dyn Probe),
-                (ProbeKind::Mlp, None) => (k, &self.mlp as &dyn Probe),
-            })
-            .collect()
+    if matches!(config.composition, CompositionSource::Atoms(_))
+        && config.embeddings[0].paths.len() > 1
+    {
+        return Err(CpdError::Invalid(format!(
+            "model '{}' has {} files: compositions from per-atom `numbers` need one file; give the compositions (--compositions FILE)",
+            config.embeddings[0].model,
+            config.embeddings[0].paths.len()
+        )));
     }
+    let cap = match config.max_rows {
+        Some(0) | Some(1) => {
+            return Err(CpdError::Invalid(
+                "setting `max_rows` must be at least 2".into(),
+            ))
+        }
+        Some(max_rows) => Some((
+            max_rows,
+            match config.folds {
+                FoldSpec::Shuffled { seed, .. } => seed,
+                FoldSpec::File(_) => 0,
+            },
+        )),
+        None => None,
+    };
+    ProbeSet::new(&config.probes, &config.params, config.scale, cap)
 }

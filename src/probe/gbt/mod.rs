@@ -54,8 +54,10 @@ use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
 use crate::flow::rows::Rows;
 use binning::{BinMapper, Binned, MAX_BINS};
+use clap::Args;
 use grower::{grow, TreeParams, Workspace};
 use predictor::{Node, Tree};
+use serde::{Deserialize, Serialize};
 
 /// Unchecked GBT hyper-parameters (defaults as in `DESIGN.md`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -108,6 +110,25 @@ impl Default for GbtParams {
 }
 
 impl GbtParams {
+    /// One line for the report's settings.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} rounds, learning rate {}, {} leaves, depth {}, min {} per leaf, L2 {}, {} bins, {}",
+            self.rounds,
+            self.learning_rate,
+            self.max_leaves,
+            self.max_depth.map_or("unlimited".into(), |d| d.to_string()),
+            self.min_leaf,
+            self.l2,
+            self.max_bins,
+            self.validation
+                .map_or("no early stopping".into(), |f| format!(
+                    "early stopping on {f} of each training fold (patience {}, seed {})",
+                    self.patience, self.seed
+                )),
+        )
+    }
+
     /// Validate the ranges in the module table.
     pub fn check(self) -> Result<Gbt> {
         let bad = |m: String| Err(CpdError::Invalid(m));
@@ -155,6 +176,100 @@ impl GbtParams {
             return bad("setting `gbt.patience` must be at least 1".into());
         }
         Ok(Gbt { params: self })
+    }
+}
+
+/// `[settings.gbt]`: the gradient-boosted trees (LightGBM's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct GbtSettings {
+    /// GBT: boosting rounds.
+    #[arg(id = "gbt_rounds", help_heading = "GBT", long = "gbt-rounds", value_name = "N", default_value_t = GbtParams::default().rounds)]
+    pub rounds: usize,
+    /// GBT: learning rate (shrinkage).
+    #[arg(id = "gbt_learning_rate", help_heading = "GBT", long = "gbt-learning-rate", alias = "gbt-lr", value_name = "ETA", default_value_t = GbtParams::default().learning_rate)]
+    #[serde(alias = "lr")]
+    pub learning_rate: f64,
+    /// GBT: maximum leaves per tree, grown leaf-wise.
+    #[arg(id = "gbt_max_leaves", help_heading = "GBT", long = "gbt-max-leaves", alias = "gbt-leaves", value_name = "N", default_value_t = GbtParams::default().max_leaves)]
+    #[serde(alias = "leaves")]
+    pub max_leaves: usize,
+    /// GBT: maximum tree depth [default: unlimited].
+    #[arg(
+        id = "gbt_max_depth",
+        help_heading = "GBT",
+        long = "gbt-max-depth",
+        alias = "gbt-depth",
+        value_name = "N"
+    )]
+    #[serde(alias = "depth", skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<usize>,
+    /// GBT: minimum training rows per leaf.
+    #[arg(id = "gbt_min_leaf", help_heading = "GBT", long = "gbt-min-leaf", value_name = "N", default_value_t = GbtParams::default().min_leaf)]
+    pub min_leaf: usize,
+    /// GBT: L2 penalty on leaf values.
+    #[arg(id = "gbt_l2", help_heading = "GBT", long = "gbt-l2", value_name = "LAMBDA", default_value_t = GbtParams::default().l2)]
+    pub l2: f64,
+    /// GBT: maximum bins per feature (2..=255), from training-fold quantiles.
+    #[arg(id = "gbt_max_bins", help_heading = "GBT", long = "gbt-max-bins", alias = "gbt-bins", value_name = "N", default_value_t = GbtParams::default().max_bins)]
+    #[serde(alias = "bins")]
+    pub max_bins: usize,
+    /// GBT: hold out this fraction of each training fold and stop boosting when its error stops falling [default: off, every round].
+    #[arg(
+        id = "gbt_validation",
+        help_heading = "GBT",
+        long = "gbt-validation",
+        value_name = "FRACTION"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<f64>,
+    /// GBT: rounds without a lower validation error before stopping (needs `gbt.validation`).
+    #[arg(id = "gbt_patience", help_heading = "GBT", long = "gbt-patience", value_name = "N", default_value_t = GbtParams::default().patience)]
+    pub patience: usize,
+    /// GBT: seed of the early-stopping split [default: `seed`].
+    #[arg(
+        id = "gbt_seed",
+        help_heading = "GBT",
+        long = "gbt-seed",
+        value_name = "N"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl Default for GbtSettings {
+    fn default() -> Self {
+        let p = GbtParams::default();
+        GbtSettings {
+            rounds: p.rounds,
+            learning_rate: p.learning_rate,
+            max_leaves: p.max_leaves,
+            max_depth: p.max_depth,
+            min_leaf: p.min_leaf,
+            l2: p.l2,
+            max_bins: p.max_bins,
+            validation: p.validation,
+            patience: p.patience,
+            seed: None,
+        }
+    }
+}
+
+impl GbtSettings {
+    /// The probe's hyper-parameters (`run_seed` where `seed` is not set).
+    pub fn params(&self, run_seed: u64) -> GbtParams {
+        GbtParams {
+            rounds: self.rounds,
+            learning_rate: self.learning_rate,
+            max_leaves: self.max_leaves,
+            max_depth: self.max_depth,
+            min_leaf: self.min_leaf,
+            l2: self.l2,
+            max_bins: self.max_bins,
+            validation: self.validation,
+            patience: self.patience,
+            seed: self.seed.unwrap_or(run_seed),
+        }
     }
 }
 
