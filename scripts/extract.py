@@ -78,14 +78,19 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("sevennet0", "sevennet0-blocks", "chgnet", "ani2x", "mace", "generic")
+MODELS = ("sevennet0", "sevennet0-22may2024", "sevennet-mf0", "sevennet-l3i5",
+          "sevennet0-blocks", "chgnet", "chgnet-0.2.0", "chgnet-r2scan", "ani2x", "mace",
+          "generic")
 
 
 def read_frames(path):
-    """Read all frames of an extended-XYZ file; return (frames, int64 ids)."""
+    """Read every frame of an ASE-readable file (extended XYZ, CIF, POSCAR,
+    ...), cell and periodicity as given; return (frames, int64 ids)."""
     from ase.io import read
 
     frames = read(str(path), index=":")
+    for i, atoms in enumerate(frames):
+        is_periodic(atoms, f"{path}: frame {i}")
     ids = []
     for i, atoms in enumerate(frames):
         v = atoms.info.get("id", i)
@@ -100,6 +105,42 @@ def progress(name, i, n, t0):
     """Print a progress line now and then."""
     if i % 500 == 0 or i == n:
         print(f"  {name}: {i}/{n} ({time.time() - t0:.0f}s)", flush=True)
+
+
+def is_periodic(atoms, where="structure"):
+    """Whether ``atoms`` is a crystal: periodic along all three axes with a
+    cell of full rank. A molecule has neither. Anything in between is a
+    mistake in the input, and says so: a cell without ``pbc`` (a crystal
+    read without its periodicity) or ``pbc`` without a cell warns and is
+    treated as a molecule; periodicity along one or two axes (slabs, wires)
+    is refused."""
+    pbc = np.asarray(atoms.get_pbc(), dtype=bool)
+    full_cell = atoms.cell.rank == 3
+    if pbc.all() and full_cell:
+        return True
+    if pbc.any() and not pbc.all():
+        raise SystemExit(f"{where}: periodic along {pbc.sum()} of 3 axes (pbc {pbc.tolist()}): "
+                         "slabs and wires are not supported")
+    if pbc.any():
+        warnings.warn(f"{where}: pbc is True but the cell has rank {atoms.cell.rank}: "
+                      "treated as a molecule", stacklevel=2)
+    elif atoms.cell.rank > 0:
+        warnings.warn(f"{where}: has a cell but pbc is False: treated as a molecule "
+                      "(set pbc=True if it is a crystal)", stacklevel=2)
+    return False
+
+
+def as_molecule(atoms):
+    """A copy of a non-periodic ``atoms`` without cell or pbc (how SevenNet's
+    calculator sees a molecule). A crystal here would be cut into a cluster
+    of its unit cell's atoms: it is refused."""
+    if is_periodic(atoms):
+        raise ValueError(f"{atoms.get_chemical_formula()} is periodic: the molecule path "
+                         "would cut it into a cluster of its unit cell's atoms")
+    a = atoms.copy()
+    a.set_pbc(False)
+    a.set_cell(np.zeros((3, 3)))
+    return a
 
 
 # --------------------------------------------------------------------------
@@ -193,50 +234,65 @@ def write_embeddings(path, frames, ids, layers, irreps=None, per_atom=False, dty
 # --------------------------------------------------------------------------
 # SevenNet-0
 # --------------------------------------------------------------------------
-def extract_sevennet0(frames, blocks=False, batch_size=100, **_):
-    """SevenNet-0: the bundled ``l_prev``/``l_last`` or every block."""
+def sevennet_graph(atoms, cutoff):
+    """SevenNet's input graph of one structure: a crystal with its periodic
+    images (as SevenNet's ASE calculator builds it), a molecule alone."""
+    from sevenn.atom_graph_data import AtomGraphData
+    from sevenn.train.dataload import unlabeled_atoms_to_graph
+
+    a = atoms if is_periodic(atoms) else as_molecule(atoms)
+    return AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(a, cutoff, with_shift=False))
+
+
+def extract_sevennet0(frames, blocks=False, batch_size=100, checkpoint="7net-0", modal=None,
+                      label="sevennet0", prev_max_l=1, **_):
+    """A SevenNet checkpoint (SevenNet-0 by default): ``l_prev``/``l_last``
+    or every block."""
     from e3nn.o3 import Irreps
     from torch_geometric.data import Batch
 
     import sevenn._keys as KEY
-    from sevenn.atom_graph_data import AtomGraphData
     from sevenn.calculator import SevenNetCalculator
-    from sevenn.train.dataload import unlabeled_atoms_to_graph
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        calc = SevenNetCalculator("7net-0", device="cpu")
+        calc = SevenNetCalculator(checkpoint, device="cpu", modal=modal)
     model = calc.model
     model.eval()
     # only node features are needed: drop the force/stress (autograd) output
     model.delete_module_by_key("force_output")
+    if calc.modal:
+        # a batch carries one modality per graph
+        model.set_is_batch_data(True)
     mods = model._modules
     gates = sorted((k for k in mods if k.endswith("_equivariant_gate")),
                    key=lambda k: int(k.split("_")[0]))
 
     def out_irreps(gate):
-        # irreps of a block's output = irreps_in of the next linear layer
+        # irreps of a block's output: its e3nn Gate's output (the next
+        # linear layer's irreps_in may add a multi-fidelity model's modality
+        # channels)
+        inner = getattr(mods[gate], "gate", None)
+        if inner is not None and hasattr(inner, "irreps_out"):
+            return Irreps(str(inner.irreps_out))
         t = int(gate.split("_")[0])
         nxt = f"{t + 1}_self_interaction_1"
         return Irreps(str(mods[nxt].irreps_in if nxt in mods
                           else mods["reduce_input_to_hidden"].irreps_in))
 
     def run(m, chunk):
-        # Molecules are batched as disjoint graphs (torch_geometric Batch, as
+        # Structures are batched as disjoint graphs (torch_geometric Batch, as
         # in SevenNet training); per-atom features are identical to one-by-one
         # evaluation, and far faster on CPU.
-        graphs = []
-        for atoms in chunk:
-            a = atoms.copy()
-            a.set_pbc(False)
-            a.set_cell(np.zeros((3, 3)))
-            graphs.append(AtomGraphData.from_numpy_dict(
-                unlabeled_atoms_to_graph(a, calc.cutoff, with_shift=False)))
+        graphs = [sevennet_graph(atoms, calc.cutoff) for atoms in chunk]
+        if calc.modal:
+            for g in graphs:
+                g[KEY.DATA_MODALITY] = calc.modal
         m(Batch.from_data_list(graphs))
 
     wanted = gates if blocks else gates[-2:]
     select = {g: (lambda out: out[KEY.NODE_FEATURE]) for g in wanted}
-    per = hook_layers(model, wanted, run, frames, batch_size, select, "sevennet0")
+    per = hook_layers(model, wanted, run, frames, batch_size, select, label)
     if blocks:
         layers = {f"block{i}": per[g] for i, g in enumerate(gates)}
         irreps = {f"block{i}": str(out_irreps(g)) for i, g in enumerate(gates)}
@@ -244,15 +300,15 @@ def extract_sevennet0(frames, blocks=False, batch_size=100, **_):
         return layers, desc, irreps
     prev, last = gates[-2], gates[-1]
     irreps_prev, irreps_last = out_irreps(prev), out_irreps(last)
-    keep = [sl for (mul, ir), sl in zip(irreps_prev, irreps_prev.slices()) if ir.l <= 1]
-    irreps_keep = Irreps([(mul, ir) for mul, ir in irreps_prev if ir.l <= 1])
-    print(f"  sevennet0: {prev} out = {irreps_prev}, {last} out = {irreps_last}")
+    keep = [sl for (mul, ir), sl in zip(irreps_prev, irreps_prev.slices()) if ir.l <= prev_max_l]
+    irreps_keep = Irreps([(mul, ir) for mul, ir in irreps_prev if ir.l <= prev_max_l])
+    print(f"  {label}: {prev} out = {irreps_prev}, {last} out = {irreps_last}")
     layers = {
         "l_prev": [np.concatenate([p[:, sl] for sl in keep], axis=1) for p in per[prev]],
         "l_last": per[last],
     }
     desc = {
-        "l_prev": f"{prev} output {irreps_prev}, kept L<=1 parts: {irreps_keep}",
+        "l_prev": f"{prev} output {irreps_prev}, kept L<={prev_max_l} parts: {irreps_keep}",
         "l_last": f"{last} output {irreps_last} (input of reduce_input_to_hidden)",
     }
     return layers, desc, {"l_prev": str(irreps_keep), "l_last": str(irreps_last)}
@@ -262,10 +318,11 @@ def extract_sevennet0(frames, blocks=False, batch_size=100, **_):
 # CHGNet
 # --------------------------------------------------------------------------
 def boxed_structure(atoms, pad=20.0):
-    """Non-periodic molecule -> pymatgen Structure centred in a cubic box."""
+    """Non-periodic molecule -> pymatgen Structure centred in a cubic box. A
+    crystal is refused (it would become a cluster of its unit cell)."""
     from pymatgen.core import Lattice, Structure
 
-    pos = atoms.get_positions()
+    pos = as_molecule(atoms).get_positions()
     extent = float((pos.max(0) - pos.min(0)).max()) if len(pos) else 0.0
     edge = pad + extent
     centred = pos - pos.mean(0) + edge / 2.0
@@ -273,11 +330,26 @@ def boxed_structure(atoms, pad=20.0):
                      coords_are_cartesian=True)
 
 
-def extract_chgnet(frames, batch_size=50, **_):
-    """CHGNet: the atom embedding and every atom convolution layer."""
+def chgnet_structure(atoms):
+    """CHGNet's input: a crystal as its periodic pymatgen Structure, a
+    molecule boxed in vacuum."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    if is_periodic(atoms):
+        return AseAtomsAdaptor.get_structure(atoms)
+    return boxed_structure(atoms)
+
+
+def extract_chgnet(frames, batch_size=50, weights=None, label="chgnet", **_):
+    """CHGNet (``weights``: a name ``CHGNet.load`` knows, such as 0.3.0,
+    0.2.0 or r2scan; default: the package's default): the atom embedding and
+    every atom convolution layer."""
     from chgnet.model import CHGNet
 
-    model = CHGNet.load(use_device="cpu", verbose=False)
+    if weights:
+        model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+    else:
+        model = CHGNet.load(use_device="cpu", verbose=False)
     model.eval()
     n_conv = len(model.atom_conv_layers)
     hooks = ["atom_embedding"] + [f"atom_conv_layers.{k}" for k in range(n_conv)]
@@ -286,10 +358,10 @@ def extract_chgnet(frames, batch_size=50, **_):
     def run(m, chunk):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m.predict_structure([boxed_structure(a) for a in chunk], task="e",
+            m.predict_structure([chgnet_structure(a) for a in chunk], task="e",
                                 batch_size=len(chunk))
 
-    per = hook_layers(model, hooks, run, frames, batch_size, label="chgnet")
+    per = hook_layers(model, hooks, run, frames, batch_size, label=label)
     layers = {n: per[h] for n, h in zip(names, hooks)}
     desc = {"emb": "atom_embedding output (before message passing)"}
     for k in range(n_conv):
@@ -384,8 +456,18 @@ def extract_generic(frames, generic=None, hooks=None, **_):
 
 EXTRACTORS = {
     "sevennet0": extract_sevennet0,
+    "sevennet0-22may2024": lambda frames, **kw: extract_sevennet0(
+        frames, checkpoint="7net-0_22may2024", label="sevennet0-22may2024", **kw),
+    "sevennet-mf0": lambda frames, **kw: extract_sevennet0(
+        frames, checkpoint="7net-mf-0", modal="PBE", label="sevennet-mf0", **kw),
+    "sevennet-l3i5": lambda frames, **kw: extract_sevennet0(
+        frames, checkpoint="7net-l3i5", label="sevennet-l3i5", prev_max_l=3, **kw),
     "sevennet0-blocks": lambda frames, **kw: extract_sevennet0(frames, blocks=True, **kw),
     "chgnet": extract_chgnet,
+    "chgnet-0.2.0": lambda frames, **kw: extract_chgnet(
+        frames, weights="0.2.0", label="chgnet-0.2.0", **kw),
+    "chgnet-r2scan": lambda frames, **kw: extract_chgnet(
+        frames, weights="r2scan", label="chgnet-r2scan", **kw),
     "ani2x": extract_ani2x,
     "mace": extract_mace,
     "generic": extract_generic,
@@ -394,7 +476,8 @@ EXTRACTORS = {
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--structures", required=True, help="extended-XYZ file")
+    ap.add_argument("--structures", required=True,
+                    help="structures: any file ASE reads (extended XYZ, CIF, POSCAR, ...)")
     ap.add_argument("--models", default="sevennet0,chgnet,ani2x",
                     help=f"comma-separated subset of {','.join(MODELS)}")
     ap.add_argument("--out", required=True, help="output folder for <model>.npz")
@@ -407,6 +490,8 @@ def main(argv=None) -> None:
     ap.add_argument("--limit", type=int, default=None,
                     help="only use the first N frames (for testing)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--layers", default=None,
+                    help="keep only these layers (comma-separated names) in every file")
     args = ap.parse_args(argv)
 
     import torch
@@ -426,14 +511,21 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for m in models:
         print(f"{m}:", flush=True)
+        t0 = time.perf_counter()
         layers, desc, irreps = EXTRACTORS[m](frames, mace_model=args.mace_model,
                                              generic=args.generic, hooks=args.hooks)
+        took = time.perf_counter() - t0
+        if args.layers:
+            keep = [n.strip() for n in args.layers.split(",") if n.strip() in layers]
+            layers = {n: layers[n] for n in keep}
+            irreps = {n: v for n, v in irreps.items() if n in layers}
         path = out / f"{m}.npz"
         arrays = write_embeddings(path, frames, ids, layers, irreps, args.per_atom, args.dtype)
         for name in layers:
             ir = f" [{irreps[name]}]" if name in irreps else ""
             print(f"  {name}: {arrays[name].shape} {arrays[name].dtype}{ir}  {desc[name]}")
-        print(f"  wrote {path}")
+        print(f"  wrote {path}: {len(frames)} structures in {took:.1f} s "
+              f"({len(frames) / took:.1f} per second, model loading included)")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,22 @@
 //! should be ≈ 0 on every control for every probe; a probe over the
 //! threshold there is flagged.
 //!
-//! | name | definition | linear in the counts? |
-//! |---|---|---|
-//! | `ctrl_atoms` | number of atoms `N = Σ c_e` | yes |
-//! | `ctrl_mass` | mass `Σ c_e m_e` (standard atomic weights, u) | yes |
-//! | `ctrl_mean_mass` | mass per atom `Σ c_e m_e / N` | no |
-//! | `ctrl_mean_en` | mean Pauling electronegativity `Σ c_e χ_e / N` | no |
-//! | `ctrl_atoms_sq` | `N²` | no |
-//! | `ctrl_h_fraction` | `c_H / N` (0 without an H column) | no |
-//! | `ctrl_random_k` (k = 1, 2, 3) | `sin(1.5 u) + u²/2`, `u` the standardised `Σ_e w_ke √c_e`, `w_ke` uniform in [−1, 1] drawn from the run's seed | no |
+//! | name | definition | linear in the counts? | in the fractions? |
+//! |---|---|---|---|
+//! | `ctrl_atoms` | number of atoms `N = Σ c_e` | yes | — |
+//! | `ctrl_mass` | mass `Σ c_e m_e` (standard atomic weights, u) | yes | — |
+//! | `ctrl_mean_mass` | mass per atom `Σ c_e m_e / N` | no | yes |
+//! | `ctrl_mean_en` | mean Pauling electronegativity `Σ c_e χ_e / N` | no | yes |
+//! | `ctrl_atoms_sq` | `N²` | no | — |
+//! | `ctrl_h_fraction` | `c_H / N` (0 without an H column) | no | yes |
+//! | `ctrl_random_k` (k = 1, 2, 3) | `sin(1.5 u) + u²/2`, `u` the standardised `Σ_e w_ke √c_e`, `w_ke` uniform in [−1, 1] drawn from the run's seed | no | no |
+//!
+//! With compositions as fractions (`composition = "fractions"`, crystals)
+//! `c_e` is the fraction of element `e` and `N = 1`: the size of a cell is a
+//! convention, so the controls that need atom counts (—) are skipped with
+//! that reason, and the per-atom controls are linear in the fractions (the
+//! projection removes them entirely: their residual R² is 0, so only the
+//! random controls test a probe for reading composition back).
 //!
 //! A control that does not vary on the data is skipped with its reason
 //! ([`Controls::skipped`]): one that is constant, or nearly so (one value
@@ -41,11 +48,19 @@ pub const RANDOM: usize = 3;
 /// rows is skipped as nearly constant.
 pub const NEARLY_CONSTANT: f64 = 0.95;
 
-/// Whether a control is a linear function of the counts (the projection
-/// removes it entirely from the residual).
-pub fn is_linear(name: &str) -> bool {
-    matches!(name, "ctrl_atoms" | "ctrl_mass")
+/// Whether a control is a linear function of the composition columns (the
+/// projection removes it entirely from the residual): of the counts, or of
+/// the fractions when `fractions`.
+pub fn is_linear(name: &str, fractions: bool) -> bool {
+    if fractions {
+        matches!(name, "ctrl_mean_mass" | "ctrl_mean_en" | "ctrl_h_fraction")
+    } else {
+        matches!(name, "ctrl_atoms" | "ctrl_mass")
+    }
 }
+
+/// The controls that need atom counts (skipped with fractions).
+const NEED_COUNTS: [&str; 3] = ["ctrl_atoms", "ctrl_mass", "ctrl_atoms_sq"];
 
 /// Whether a target is a control.
 pub fn is_control(name: &str) -> bool {
@@ -55,9 +70,9 @@ pub fn is_control(name: &str) -> bool {
 /// Default R² on a control above which a probe is flagged as inflated.
 pub const DEFAULT_INFLATION_THRESHOLD: f64 = 0.1;
 
-/// Pauling electronegativities by atomic number from H to U (the CRC
+/// Pauling electronegativities by atomic number from H to Pu (the CRC
 /// Handbook's table); `NaN` where an element has none (He, Ne, Ar).
-const PAULING: [f64; 92] = [
+const PAULING: [f64; 94] = [
     2.20,
     f64::NAN,
     0.98,
@@ -149,7 +164,9 @@ const PAULING: [f64; 92] = [
     1.1,
     1.3, // Tl–Th
     1.5,
-    1.38, // Pa, U
+    1.38,
+    1.36,
+    1.28, // Pa–Pu
 ];
 
 /// Pauling electronegativity of an element symbol, if it has one.
@@ -161,9 +178,9 @@ pub fn electronegativity(symbol: &str) -> Option<f64> {
 
 /// Standard atomic weights (IUPAC 2021, abridged to five significant digits
 /// or the conventional value), by atomic number from H; for elements
-/// without a standard weight (Tc, Pm, Po–Ac) the mass number of the
-/// longest-lived isotope. Up to uranium.
-const ATOMIC_WEIGHTS: [f64; 92] = [
+/// without a standard weight (Tc, Pm, Po–Ac, Np, Pu) the mass number of the
+/// longest-lived isotope. Up to plutonium.
+const ATOMIC_WEIGHTS: [f64; 94] = [
     1.008, 4.0026, 6.94, 9.0122, 10.81, 12.011, 14.007, 15.999, 18.998, 20.180, // H–Ne
     22.990, 24.305, 26.982, 28.085, 30.974, 32.06, 35.45, 39.95, 39.098, 40.078, // Na–Ca
     44.956, 47.867, 50.942, 51.996, 54.938, 55.845, 58.933, 58.693, 63.546, 65.38, // Sc–Zn
@@ -173,7 +190,7 @@ const ATOMIC_WEIGHTS: [f64; 92] = [
     145.0, 150.36, 151.96, 157.25, 158.93, 162.50, 164.93, 167.26, 168.93, 173.05, // Pm–Yb
     174.97, 178.49, 180.95, 183.84, 186.21, 190.23, 192.22, 195.08, 196.97, 200.59, // Lu–Hg
     204.38, 207.2, 208.98, 209.0, 210.0, 222.0, 223.0, 226.0, 227.0, 232.04, // Tl–Th
-    231.04, 238.03, // Pa, U
+    231.04, 238.03, 237.0, 244.0, // Pa–Pu
 ];
 
 /// Standard atomic weight of an element symbol (u), if cpd has one.
@@ -231,27 +248,33 @@ fn control_skip_reason(values: ArrayView1<'_, f64>) -> Option<String> {
     })
 }
 
-/// The control targets of a count matrix whose columns are the element
-/// symbols `columns` (see the module docs; `seed` draws the random
-/// controls' weights).
+/// The control targets of a composition matrix whose columns are the
+/// element symbols `columns`: atom counts, or element fractions when
+/// `fractions` (see the module docs; `seed` draws the random controls'
+/// weights).
 pub fn control_targets(
     counts: ArrayView2<'_, f64>,
     columns: &[String],
     seed: u64,
+    fractions: bool,
 ) -> Result<Controls> {
     let weights = columns
         .iter()
         .map(|c| {
             atomic_weight(c).ok_or_else(|| {
                 CpdError::Invalid(format!(
-                    "setting `controls`: no standard atomic weight for element '{c}' (cpd knows H to U)"
+                    "setting `controls`: no standard atomic weight for element '{c}' (cpd knows H to Pu)"
                 ))
             })
         })
         .collect::<Result<Vec<f64>>>()?;
     let h = columns.iter().position(|c| c == "H");
     let n = counts.nrows();
-    let atoms: Array1<f64> = counts.rows().into_iter().map(|r| r.sum()).collect();
+    let atoms: Array1<f64> = if fractions {
+        Array1::ones(n)
+    } else {
+        counts.rows().into_iter().map(|r| r.sum()).collect()
+    };
     let per_atom = |v: f64, a: f64| if a > 0.0 { v / a } else { 0.0 };
     let mut candidates: Vec<(String, std::result::Result<Array1<f64>, String>)> = Vec::new();
     let mass: Array1<f64> = counts
@@ -313,6 +336,11 @@ pub fn control_targets(
     let mut kept = Vec::new();
     let mut skipped = Vec::new();
     for (name, values) in candidates {
+        let values = if fractions && NEED_COUNTS.contains(&name.as_str()) {
+            Err("needs atom counts (setting `composition` = fractions)".to_string())
+        } else {
+            values
+        };
         match values
             .map_err(Some)
             .and_then(|v| match control_skip_reason(v.view()) {
@@ -340,7 +368,11 @@ pub fn control_targets(
 /// The inflation verdict of every probe on every control's residual
 /// record: flagged when its conditional R² exceeds `threshold`; its
 /// R²_geom beside it (over the threshold, R²_geom misleads for that probe).
-pub fn inflation(results: &[ResultRecord], threshold: f64) -> Vec<InflationRecord> {
+pub fn inflation(
+    results: &[ResultRecord],
+    threshold: f64,
+    fractions: bool,
+) -> Vec<InflationRecord> {
     results
         .iter()
         .filter(|r| r.representation == "geom" && is_control(&r.target))
@@ -350,7 +382,7 @@ pub fn inflation(results: &[ResultRecord], threshold: f64) -> Vec<InflationRecor
             channels: r.channels.clone(),
             probe: r.probe.clone(),
             control: r.target.clone(),
-            linear: is_linear(&r.target),
+            linear: is_linear(&r.target, fractions),
             r2_geom: r.r2_mean,
             r2_cond: r.r2_cond,
             threshold,
@@ -374,7 +406,7 @@ mod tests {
     fn controls_of_water_methane_and_hydrogen_fluoride() {
         let cols: Vec<String> = ["H", "C", "O", "F"].iter().map(|s| s.to_string()).collect();
         let c = array![[2., 0., 1., 0.], [4., 1., 0., 0.], [1., 0., 0., 1.]];
-        let t = control_targets(c.view(), &cols, 0).unwrap();
+        let t = control_targets(c.view(), &cols, 0, false).unwrap();
         assert!(t.skipped.is_empty(), "{:?}", t.skipped);
         assert_eq!(t.names.len(), 6 + RANDOM);
         assert_eq!(column(&t, "ctrl_atoms").to_vec(), vec![3.0, 5.0, 2.0]);
@@ -389,8 +421,8 @@ mod tests {
             vec![2.0 / 3.0, 0.8, 0.5]
         );
         // The random controls: seeded, standardised u, sin(1.5u) + u²/2.
-        let again = control_targets(c.view(), &cols, 0).unwrap();
-        let other = control_targets(c.view(), &cols, 1).unwrap();
+        let again = control_targets(c.view(), &cols, 0, false).unwrap();
+        let other = control_targets(c.view(), &cols, 1, false).unwrap();
         let r1 = column(&t, "ctrl_random_1");
         assert_eq!(r1, column(&again, "ctrl_random_1"));
         assert_ne!(r1, column(&other, "ctrl_random_1"));
@@ -398,18 +430,51 @@ mod tests {
         assert!(r1.iter().all(|v| (-1.0..=1.0 + 0.5 * 3.0).contains(v)));
         assert_eq!(atomic_weight("Cl"), Some(35.45));
         assert_eq!(atomic_weight("U"), Some(238.03));
-        assert_eq!(atomic_weight("Np"), None);
+        assert_eq!(atomic_weight("Pu"), Some(244.0));
+        assert_eq!(electronegativity("Pu"), Some(1.28));
+        assert_eq!(atomic_weight("Am"), None);
         assert_eq!(electronegativity("F"), Some(3.98));
         assert_eq!(electronegativity("Ar"), None);
         let e = control_targets(
             c.view(),
-            &["H".into(), "C".into(), "O".into(), "Np".into()],
+            &["H".into(), "C".into(), "O".into(), "Am".into()],
             0,
+            false,
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("'Np'"), "{e}");
-        assert!(is_linear("ctrl_mass") && !is_linear("ctrl_atoms_sq"));
+        assert!(e.contains("'Am'"), "{e}");
+        assert!(is_linear("ctrl_mass", false) && !is_linear("ctrl_atoms_sq", false));
+    }
+
+    #[test]
+    fn with_fractions_the_controls_needing_counts_are_skipped_and_the_per_atom_ones_are_linear() {
+        let cols: Vec<String> = ["H", "C", "O", "F"].iter().map(|s| s.to_string()).collect();
+        // water, methane, hydrogen fluoride and hydrogen peroxide as fractions
+        let counts = array![
+            [2., 0., 1., 0.],
+            [4., 1., 0., 0.],
+            [1., 0., 0., 1.],
+            [2., 0., 2., 0.]
+        ];
+        let f = &counts
+            / &counts
+                .sum_axis(ndarray::Axis(1))
+                .insert_axis(ndarray::Axis(1));
+        let t = control_targets(f.view(), &cols, 0, true).unwrap();
+        let skipped: Vec<&str> = t.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(skipped, ["ctrl_atoms", "ctrl_mass", "ctrl_atoms_sq"]);
+        assert!(t
+            .skipped
+            .iter()
+            .all(|(_, r)| r.contains("needs atom counts")));
+        let water = (2.0 * 1.008 + 15.999) / 3.0;
+        assert!((column(&t, "ctrl_mean_mass")[0] - water).abs() < 1e-12);
+        // H2O and H2O2 differ in fractions, and so in mean mass
+        assert!((column(&t, "ctrl_mean_mass")[3] - (1.008 + 15.999) / 2.0).abs() < 1e-12);
+        assert!((column(&t, "ctrl_h_fraction")[1] - 0.8).abs() < 1e-12);
+        assert!(is_linear("ctrl_mean_mass", true) && !is_linear("ctrl_mean_mass", false));
+        assert!(!is_linear("ctrl_random_1", true));
     }
 
     #[test]
@@ -419,7 +484,7 @@ mod tests {
         // has no electronegativity.
         let cols: Vec<String> = ["Na", "Cl", "Ar"].iter().map(|s| s.to_string()).collect();
         let c = array![[2., 2., 0.], [1., 3., 0.], [3., 1., 0.], [0., 0., 4.]];
-        let t = control_targets(c.view(), &cols, 0).unwrap();
+        let t = control_targets(c.view(), &cols, 0, false).unwrap();
         let skipped: Vec<&str> = t.skipped.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             skipped,
@@ -442,7 +507,7 @@ mod tests {
         let mut rows = vec![[1., 1., 0.]; 19];
         rows.push([2., 1., 0.]);
         let c = ndarray::Array2::from(rows);
-        let t = control_targets(c.view(), &cols, 0).unwrap();
+        let t = control_targets(c.view(), &cols, 0, false).unwrap();
         let atoms = t.skipped.iter().find(|(n, _)| n == "ctrl_atoms").unwrap();
         assert!(
             atoms
@@ -460,7 +525,7 @@ mod tests {
         let comp = crate::io::table::read_table(&dir.join("compositions.csv")).unwrap();
         let targ = crate::io::table::read_table(&dir.join("targets.csv")).unwrap();
         assert_eq!(comp.ids, targ.ids);
-        let t = control_targets(comp.values.view(), &comp.columns, 0).unwrap();
+        let t = control_targets(comp.values.view(), &comp.columns, 0, false).unwrap();
         let m = targ.columns.iter().position(|c| c == "mass_amu").unwrap();
         let mass = column(&t, "ctrl_mass");
         let worst = (0..mass.len())

@@ -3,7 +3,8 @@
 //! routing ([`channels`]), learning curves ([`curve`]), layer and model
 //! profiles ([`profile`]), the linear–nonlinear gap ([`gaps`]) and the
 //! instability diagnostics ([`instability`]), the isomer test ([`isomer`]),
-//! per-layer statistics ([`layerstats`]), linear CKA between layers
+//! per-layer statistics ([`layerstats`]), the rare elements of the
+//! composition ([`rare`]), linear CKA between layers
 //! ([`similarity`]) and the verdict that opens a report ([`verdict`]).
 
 pub mod channels;
@@ -14,5 +15,6 @@ pub mod instability;
 pub mod isomer;
 pub mod layerstats;
 pub mod profile;
+pub mod rare;
 pub mod similarity;
 pub mod verdict;

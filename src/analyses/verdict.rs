@@ -37,6 +37,27 @@ fn named(keys: &[String]) -> String {
     s
 }
 
+/// The rare elements of the composition, when there are any.
+fn rare_line(report: &Report) -> Option<String> {
+    let rare = &report.composition.rare;
+    if rare.is_empty() {
+        return None;
+    }
+    let named_rare: Vec<String> = rare
+        .iter()
+        .map(|r| format!("{} {}", r.element, r.fewest_training))
+        .collect();
+    Some(format!(
+        "Rare elements: {} of {} elements are in fewer than {} training structures of some fold \
+         (element and fewest training structures: {}); a held-out structure that owns one is \
+         predicted from a column fitted on those few.",
+        rare.len(),
+        report.composition.columns.len(),
+        crate::analyses::rare::RARE_TRAINING,
+        named(&named_rare)
+    ))
+}
+
 /// The primary probe: ridge when it ran (linear probes are the primary
 /// metric), else the first probe of the run.
 fn primary(report: &Report) -> Option<&str> {
@@ -257,6 +278,9 @@ pub fn verdict(report: &Report) -> Vec<String> {
         }
     }
     out.push(controls_line(report));
+    if let Some(line) = rare_line(report) {
+        out.push(line);
+    }
     let unstable = &report.instability.unstable;
     out.push(if unstable.is_empty() {
         format!("Unstable: none of {} records.", report.results.len())
@@ -333,7 +357,7 @@ fn controls_line(report: &Report) -> String {
             String::new()
         } else {
             format!(
-                " ({} skipped: they do not vary on these data)",
+                " ({} skipped, each with its reason in the report)",
                 named(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             )
         }

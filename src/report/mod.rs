@@ -220,6 +220,23 @@ pub struct CompositionInfo {
     pub dropped: Vec<String>,
     /// Relative tolerance of the rank decision.
     pub rank_tol: f64,
+    /// Elements in fewer than 5 training structures of some fold
+    /// ([`crate::analyses::rare`]), rarest first; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rare: Vec<RareElement>,
+}
+
+/// An element in few training structures of some fold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RareElement {
+    /// Element (composition column).
+    pub element: String,
+    /// Structures that contain it.
+    pub structures: usize,
+    /// Fewest training structures that contain it, over the folds.
+    pub fewest_training: usize,
+    /// Folds whose training rows contain it in fewer than 5 structures.
+    pub folds: Vec<usize>,
 }
 
 /// Scores of one probe on one representation of one target.
@@ -852,6 +869,7 @@ pub(crate) mod fixture {
                 rank: 3,
                 dropped: vec![],
                 rank_tol: 1e-12,
+                rare: Vec::new(),
             },
             inflation: Vec::new(),
             channel_routing: Vec::new(),

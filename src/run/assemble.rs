@@ -17,8 +17,8 @@ use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::linalg;
 use crate::probe::ProbeSet;
 use crate::report::{
-    CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, Report, ResultRecord, RidgeSettings,
-    Settings, SimilarityRecord, SkippedTarget, Timing, ToolInfo, SCHEMA_VERSION,
+    CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, RareElement, Report, ResultRecord,
+    RidgeSettings, Settings, SimilarityRecord, SkippedTarget, Timing, ToolInfo, SCHEMA_VERSION,
 };
 
 /// The report of a run: settings, inputs, composition basis, records and
@@ -30,6 +30,7 @@ pub(super) fn report(
     ds: &Dataset,
     folds: &Folds,
     projection: &Projection,
+    rare: Vec<RareElement>,
     formulas: &Formulas,
     inputs: Vec<InputInfo>,
     results: Vec<ResultRecord>,
@@ -53,6 +54,7 @@ pub(super) fn report(
             rank: projection.rank,
             dropped: projection.dropped.clone(),
             rank_tol: projection.rank_tol,
+            rare,
         },
         gaps: Vec::new(),
         inflation: Vec::new(),
@@ -87,7 +89,8 @@ pub fn analyze_records(
 ) {
     let results = &report.results;
     report.gaps = gaps(results);
-    report.inflation = inflation(results, inflation_threshold);
+    let fractions = report.settings.composition_mode == "fractions";
+    report.inflation = inflation(results, inflation_threshold, fractions);
     report.channel_routing = channel_routing(results);
     report.profiles = profiles(results);
     report.instability = summary_with(results, formula);

@@ -203,18 +203,19 @@ pub(super) fn sha256_values(v: &Values) -> String {
 /// Append the control targets that vary on the data to the data set's
 /// targets; the others are recorded in `ds.skipped` with their reason.
 fn add_controls(ds: &mut Dataset, seed: u64) -> Result<()> {
-    if ds.composition_mode != CompositionMode::Counts {
-        return Err(CpdError::Invalid(
-            "setting `controls` needs atom counts (setting `composition` = counts)".into(),
-        ));
-    }
     if let Some(clash) = ds.target_names.iter().find(|t| is_control(t)) {
         return Err(CpdError::Invalid(format!(
             "target '{clash}' in {} starts with '{PREFIX}', the prefix of the control targets; rename it to use the setting `controls`",
             ds.targets_path.display()
         )));
     }
-    let c = control_targets(ds.composition.view(), &ds.composition_columns, seed)?;
+    let fractions = ds.composition_mode == CompositionMode::Fractions;
+    let c = control_targets(
+        ds.composition.view(),
+        &ds.composition_columns,
+        seed,
+        fractions,
+    )?;
     ds.targets = ndarray::concatenate![ndarray::Axis(1), ds.targets, c.values];
     ds.target_names.extend(c.names);
     ds.skipped.extend(c.skipped);

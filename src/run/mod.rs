@@ -38,6 +38,7 @@ use crate::analyses::channels::ChannelSpec;
 use crate::analyses::controls::constant_reason;
 use crate::analyses::instability::Formulas;
 use crate::analyses::isomer::Isomers;
+use crate::analyses::rare::rare_elements;
 use crate::error::{CpdError, Result};
 use crate::flow::bootstrap::Resamples;
 use crate::flow::dataset::{CompositionMode, Dataset};
@@ -353,6 +354,7 @@ fn run(
     };
     let y = drop_constant_targets(&mut ds, y)?;
     let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
+    let rare = rare_elements(ds.composition.view(), &ds.composition_columns, &folds);
     let formulas = Formulas::new(&ds);
     // The composition moves to the probing stage, which frees it once
     // composition alone is scored (unless learning curves need it again):
@@ -397,6 +399,7 @@ fn run(
         &ds,
         &folds,
         &projection,
+        rare,
         &formulas,
         inputs,
         probed.results,
