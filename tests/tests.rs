@@ -7,6 +7,7 @@ mod batch;
 mod catalogue;
 mod cli;
 mod conditional;
+mod crystals;
 mod docs;
 mod instability;
 mod parity;

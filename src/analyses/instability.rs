@@ -313,14 +313,13 @@ pub struct Formulas {
 }
 
 impl Formulas {
-    /// The formulas of the rows of `ds.composition` (counts only).
+    /// The formulas of the rows of `ds.composition`: counts as they are,
+    /// fractions as the reduced formula ([`reduced_counts`]).
     ///
     /// # Panics
     /// With more than 2³² distinct compositions.
     pub fn new(ds: &Dataset) -> Formulas {
-        if ds.composition_mode != CompositionMode::Counts {
-            return Formulas::default();
-        }
+        let fractions = ds.composition_mode == CompositionMode::Fractions;
         let mut index: HashMap<Vec<u64>, u32> = HashMap::new();
         let mut names = Vec::new();
         let of_row = ds
@@ -331,7 +330,11 @@ impl Formulas {
                 // +0.0 and −0.0 are the same count.
                 let bits: Vec<u64> = row.iter().map(|v| (v + 0.0).to_bits()).collect();
                 *index.entry(bits).or_insert_with(|| {
-                    names.push(hill(&ds.composition_columns, row.iter().copied()));
+                    names.push(if fractions {
+                        hill(&ds.composition_columns, reduced_counts(row).into_iter())
+                    } else {
+                        hill(&ds.composition_columns, row.iter().copied())
+                    });
                     u32::try_from(names.len() - 1).expect("at most 2^32 compositions")
                 })
             })
@@ -340,7 +343,7 @@ impl Formulas {
     }
 
     /// The formula of the structure `id` of `ids` (the data set's ids);
-    /// `None` for fractions or an unknown id.
+    /// `None` for an unknown id.
     pub fn of_id(&self, ids: &Ids, id: &str) -> Option<String> {
         if self.of_row.is_empty() {
             return None;
@@ -349,6 +352,34 @@ impl Formulas {
         Some(self.names[self.of_row[row] as usize].clone())
     }
 }
+
+/// The smallest whole counts in the proportions of `fractions` (the
+/// reduced formula: `[0.2, 0.8]` → `[1, 4]`), found among multiples up to
+/// [`MAX_FORMULA_UNIT`]; the fractions themselves when none is whole.
+pub fn reduced_counts(fractions: ndarray::ArrayView1<'_, f64>) -> Vec<f64> {
+    let smallest = fractions
+        .iter()
+        .copied()
+        .filter(|&f| f > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    if !smallest.is_finite() {
+        return fractions.to_vec();
+    }
+    (1..=MAX_FORMULA_UNIT)
+        .map(|m| m as f64 / smallest)
+        .find(|&scale| {
+            fractions
+                .iter()
+                .all(|&f| (f * scale - (f * scale).round()).abs() < 1e-6)
+        })
+        .map_or_else(
+            || fractions.to_vec(),
+            |scale| fractions.iter().map(|&f| (f * scale).round()).collect(),
+        )
+}
+
+/// The largest multiple of the rarest element tried by [`reduced_counts`].
+pub const MAX_FORMULA_UNIT: usize = 64;
 
 /// A formula from counts in Hill order (C, then H, then the other elements
 /// alphabetically; alphabetically throughout without carbon), e.g. `C2F6`.
@@ -379,6 +410,16 @@ pub fn hill(columns: &[String], counts: impl Iterator<Item = f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fractions_are_named_by_their_reduced_formula() {
+        let cols: Vec<String> = ["Li", "O", "S"].iter().map(|s| s.to_string()).collect();
+        let f = |v: [f64; 3]| hill(&cols, reduced_counts(ndarray::arr1(&v).view()).into_iter());
+        assert_eq!(f([0.2, 0.0, 0.8]), "LiS4");
+        assert_eq!(f([2.0 / 7.0, 0.0, 5.0 / 7.0]), "Li2S5");
+        assert_eq!(f([0.0, 0.5, 0.5]), "OS");
+        assert_eq!(f([1.0, 0.0, 0.0]), "Li");
+    }
     use crate::flow::rows::Dense;
     use ndarray::array;
 
@@ -435,8 +476,14 @@ mod tests {
         // Without carbon: alphabetical, H among the others.
         assert_eq!(hill(&columns, [2.0, 0.0, 0.0, 1.0, 0.0].into_iter()), "H2O");
         assert_eq!(hill(&columns, [1.0, 0.0, 0.0, 0.0, 1.0].into_iter()), "FH");
+        // With fractions a row is named by its reduced formula (C2F6: CF3).
         let fractions = ds(CompositionMode::Fractions);
-        assert_eq!(Formulas::new(&fractions).of_id(&fractions.ids, "a"), None);
+        assert_eq!(
+            Formulas::new(&fractions)
+                .of_id(&fractions.ids, "a")
+                .as_deref(),
+            Some("CF3")
+        );
     }
 
     #[test]
