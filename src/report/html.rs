@@ -1,13 +1,12 @@
 //! `report.html`: one self-contained page to read a run — run metadata, the
-//! figures as inline SVG and the results and inputs tables. Inline CSS, no
-//! scripts, nothing fetched from the network.
+//! figures as inline SVG, the results table, each analysis's sections and
+//! the inputs table. Inline CSS, no scripts, nothing fetched from the
+//! network.
 
 use std::fmt::Write;
 
 use super::grid::Table;
-use super::markdown::{
-    folds_description, gaps_table, inputs_table, rank_description, results_table, GAP_NOTE,
-};
+use super::markdown::{folds_description, inputs_table, rank_description, results_table};
 use super::plot::Figure;
 use super::svg::escape;
 use super::Report;
@@ -80,12 +79,9 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 
     let _ = writeln!(h, "<h2>Results</h2>");
     html_table(&mut h, &results_table(report));
-    if !report.gaps.is_empty() {
-        let _ = writeln!(h, "<h2>Linear–nonlinear gap on the residual</h2>");
-        let _ = writeln!(h, "<p>{}</p>", escape(&GAP_NOTE.replace('*', "")));
-        html_table(&mut h, &gaps_table(report));
-    }
-    for (title, lead, table) in super::analysis_tables::sections(report) {
+    for (title, lead, table) in super::parts::sections(report) {
+        // The lead is Markdown; its `*` (emphasis) are dropped here.
+        let lead = lead.replace('*', "");
         let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(&title), escape(&lead));
         html_table(&mut h, &table);
     }
