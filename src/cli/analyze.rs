@@ -11,8 +11,8 @@ use clap::ArgMatches;
 use super::args::AnalyzeArgs;
 use super::config::{demo_manifest, settings_and_inputs};
 use super::progress::progress_sink;
+use cpd::report::markdown::verdict_text;
 use cpd::report::markdown::{run_line, text_table};
-use cpd::report::sections::verdict_text;
 use cpd::report::write::{predictions_csv, prepare_out_dir, write_outputs, PREDICTIONS_CSV};
 use cpd::run::analyze_with_progress;
 

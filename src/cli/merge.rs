@@ -10,7 +10,7 @@ use anyhow::Context;
 use super::args::{AnalyzeArgs, MergeArgs};
 use super::progress::progress_sink;
 use cpd::report::markdown::text_table;
-use cpd::report::sections::verdict_text;
+use cpd::report::markdown::verdict_text;
 use cpd::report::write::{
     folds_csv, predictions_csv, write_files, write_outputs, FOLDS_CSV, PREDICTIONS_CSV, REPORT_JSON,
 };

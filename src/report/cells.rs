@@ -59,11 +59,10 @@ pub(super) fn csv_bytes(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> 
         .map_err(|e| CpdError::format(name, e.to_string()))
 }
 
-/// A CSV file of the report: (file name, bytes).
-pub(super) fn csv_file(
-    name: &str,
-    header: &[&str],
-    rows: Vec<Vec<String>>,
-) -> Result<(String, Vec<u8>)> {
+/// A file of the report: (file name, bytes).
+pub(super) type ReportFile = (String, Vec<u8>);
+
+/// A CSV file of the report.
+pub(super) fn csv_file(name: &str, header: &[&str], rows: Vec<Vec<String>>) -> Result<ReportFile> {
     Ok((name.into(), csv_bytes(name, header, rows)?))
 }

@@ -1,38 +1,32 @@
-//! The analysis figures, beside the R² bars of [`super::plot`]: layer
-//! profiles, learning curves, channel routing and similarity heatmaps, the
-//! disentanglement map and the isomer accuracy. Each is a plain SVG document
-//! drawn with [`super::svg`]; a kind yields no figure when the report has no
-//! data for it. [`figures`] lists every kind, the R² bars first.
+//! The list of every figure ([`figures`]: the R² bars of [`super::plot`],
+//! then each analysis's figures in the order of
+//! [`super::parts::PARTS`]), and the drawing helpers the analyses' figures
+//! share: the R² axis, plot margins, tick marks, the heatmap, label
+//! placement. Each figure is a plain SVG document drawn with
+//! [`super::svg`]; an analysis yields no figure when the report has no data
+//! for it.
 
 use std::collections::BTreeSet;
 
 use super::plot::{disentanglement_figures, sanitise, Figure};
-use super::svg::{
-    colour, dark, diverging, frame, log_ticks, sequential, tick_label, ticks, Anchor, Scale, Svg,
-};
+use super::svg::{dark, tick_label, ticks, Anchor, Svg};
 use super::Report;
 use crate::error::Result;
 
 /// R² axes show [−1, 1]; points beyond are drawn hollow at the edge with
 /// their value.
-const R2: (f64, f64) = (-1.0, 1.0);
-const LEFT: f64 = 78.0;
-const TOP: f64 = 44.0;
+pub(super) const R2: (f64, f64) = (-1.0, 1.0);
+/// Left margin of a plot, for the y axis and its labels.
+pub(super) const LEFT: f64 = 78.0;
+/// Top margin of a plot, for the title.
+pub(super) const TOP: f64 = 44.0;
 
-/// A figure kind: every figure of that kind the report has data for.
-type FigureKind = fn(&Report) -> Result<Vec<Figure>>;
-
-/// The figure kinds, in the order their figures are listed.
-const KINDS: &[FigureKind] = &[disentanglement_figures, all];
-
-/// Every figure the report has data for, kind by kind, in report order.
-/// File names are unique (a clash after sanitising gets a `_2`, `_3`, …
-/// suffix).
+/// Every figure the report has data for: the R² bars, then each analysis's
+/// figures in [`super::parts::PARTS`] order. File names are unique (a clash
+/// after sanitising gets a `_2`, `_3`, … suffix).
 pub fn figures(report: &Report) -> Result<Vec<Figure>> {
-    let mut out = Vec::new();
-    for kind in KINDS {
-        out.extend(kind(report)?);
-    }
+    let mut out = disentanglement_figures(report)?;
+    out.extend(super::parts::figures(report));
     let mut seen = BTreeSet::new();
     for f in &mut out {
         if !seen.insert(f.file_name.clone()) {
@@ -52,19 +46,8 @@ pub fn figures(report: &Report) -> Result<Vec<Figure>> {
     Ok(out)
 }
 
-/// The analysis figure kinds, in the order they are listed.
-fn all(report: &Report) -> Result<Vec<Figure>> {
-    let mut out = Vec::new();
-    out.extend(layer_profiles(report));
-    out.extend(isomer_bars(report));
-    out.extend(disentanglement_maps(report));
-    out.extend(learning_curves(report));
-    out.extend(routing_heatmaps(report));
-    out.extend(similarity_heatmaps(report));
-    Ok(out)
-}
-
-fn figure(file: String, title: String, svg: Svg) -> Figure {
+/// A figure from its drawing, under its file name made safe ([`sanitise`]).
+pub(super) fn figure(file: String, title: String, svg: Svg) -> Figure {
     Figure {
         file_name: sanitise(&file),
         title,
@@ -73,7 +56,7 @@ fn figure(file: String, title: String, svg: Svg) -> Figure {
 }
 
 /// Distinct values in first-seen order.
-fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+pub(super) fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut v: Vec<&str> = Vec::new();
     for s in it {
         if !v.contains(&s) {
@@ -85,7 +68,7 @@ fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 
 /// (target, probe) pairs of whole-layer records on real targets (the
 /// `ctrl_*` controls have their own table), in report order.
-fn panels(report: &Report) -> Vec<(&str, &str)> {
+pub(super) fn panels(report: &Report) -> Vec<(&str, &str)> {
     let mut v: Vec<(&str, &str)> = Vec::new();
     for r in report
         .results
@@ -101,388 +84,22 @@ fn panels(report: &Report) -> Vec<(&str, &str)> {
 }
 
 /// A point on an R² axis: its pixel and whether it was clamped.
-fn clamp_r2(v: f64) -> (f64, bool) {
+pub(super) fn clamp_r2(v: f64) -> (f64, bool) {
     let c = v.clamp(R2.0, R2.1);
     (c, c != v)
 }
 
-fn r2_ticks() -> Vec<(f64, String)> {
+/// The tick marks of an R² axis over [−1, 1].
+pub(super) fn r2_ticks() -> Vec<(f64, String)> {
     ticks(R2.0, R2.1, 4)
         .into_iter()
         .map(|v| (v, tick_label(v)))
         .collect()
 }
 
-/// R²_geom per layer, a line per model, one figure per (target, probe).
-fn layer_profiles(report: &Report) -> Vec<Figure> {
-    let models = distinct(report.results.iter().map(|r| r.model.as_str()));
-    let layers_of = |m: &str| {
-        distinct(
-            report
-                .results
-                .iter()
-                .filter(|r| r.model == m && r.channels.is_none())
-                .map(|r| r.layer.as_str()),
-        )
-    };
-    let max_layers = models.iter().map(|m| layers_of(m).len()).max().unwrap_or(0);
-    if max_layers < 2 {
-        return Vec::new();
-    }
-    panels(report)
-        .into_iter()
-        .map(|(target, probe)| {
-            let (pw, ph) = (640.0, 300.0);
-            let legend_h = 22.0 * models.len() as f64 + 10.0;
-            let mut svg = Svg::new(LEFT + pw + 40.0, TOP + ph + 56.0 + legend_h);
-            let title = format!("Layer profile · R² geom · target {target} · probe {probe}");
-            svg.title(&title);
-            let x = Scale {
-                lo: 0.6,
-                hi: max_layers as f64 + 0.4,
-                px0: LEFT,
-                px1: LEFT + pw,
-                log: false,
-            };
-            let y = Scale {
-                lo: R2.0,
-                hi: R2.1,
-                px0: TOP + ph,
-                px1: TOP,
-                log: false,
-            };
-            let xt: Vec<(f64, String)> = (1..=max_layers)
-                .map(|i| (i as f64, format!("layer {i}")))
-                .collect();
-            frame(
-                &mut svg,
-                &x,
-                &y,
-                &xt,
-                &r2_ticks(),
-                "layer (file order; names below)",
-                "R² geom (mean over folds)",
-            );
-            svg.line((x.px0, y.px(0.0)), (x.px1, y.px(0.0)), "#000000", 1.0, "");
-            for (mi, m) in models.iter().enumerate() {
-                let c = colour(mi);
-                let pts: Vec<(f64, f64, f64, bool)> = layers_of(m)
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(li, l)| {
-                        report
-                            .results
-                            .iter()
-                            .find(|r| {
-                                r.model == *m
-                                    && r.layer == *l
-                                    && r.channels.is_none()
-                                    && r.target == target
-                                    && r.probe == probe
-                                    && r.representation == "geom"
-                            })
-                            .and_then(|r| r.r2_mean)
-                            .map(|v| {
-                                let (cv, clipped) = clamp_r2(v);
-                                (x.px((li + 1) as f64), y.px(cv), v, clipped)
-                            })
-                    })
-                    .collect();
-                let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1)).collect();
-                svg.polyline(&line, c, 2.0, "");
-                for &(px, py, v, clipped) in &pts {
-                    svg.circle((px, py), 4.5, c, clipped);
-                    if clipped {
-                        let dy = if v < 0.0 { -12.0 } else { 12.0 };
-                        svg.text(
-                            px + 7.0,
-                            py + dy,
-                            &format!("{v:.2}"),
-                            12.0,
-                            Anchor::Start,
-                            "",
-                        );
-                    }
-                }
-                let ly = TOP + ph + 58.0 + 22.0 * mi as f64;
-                svg.line((LEFT, ly), (LEFT + 24.0, ly), c, 2.5, "");
-                let names: Vec<String> = layers_of(m)
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| format!("{} {l}", i + 1))
-                    .collect();
-                svg.text(
-                    LEFT + 32.0,
-                    ly,
-                    &format!("{m}: {}", names.join(" · ")),
-                    13.0,
-                    Anchor::Start,
-                    "",
-                );
-            }
-            figure(format!("profile_{target}_{probe}.svg"), title, svg)
-        })
-        .collect()
-}
-
-/// Isomer pairwise accuracy of comp, raw and geom per model/layer, one
-/// figure per (target, probe), with chance (0.5) marked.
-fn isomer_bars(report: &Report) -> Vec<Figure> {
-    let reps = [
-        ("composition", "comp", "#7f7f7f"),
-        ("raw", "raw", "#1f77b4"),
-        ("geom", "geom", "#ff7f0e"),
-    ];
-    panels(report)
-        .into_iter()
-        .filter_map(|(target, probe)| {
-            let recs: Vec<_> = report
-                .results
-                .iter()
-                .filter(|r| r.channels.is_none() && r.target == target && r.probe == probe)
-                .collect();
-            if !recs.iter().any(|r| r.isomer_accuracy.is_some()) {
-                return None;
-            }
-            let groups: Vec<(&str, &str)> = {
-                let mut g: Vec<(&str, &str)> = Vec::new();
-                for r in &recs {
-                    let k = (r.model.as_str(), r.layer.as_str());
-                    if !g.contains(&k) {
-                        g.push(k);
-                    }
-                }
-                g
-            };
-            let longest = groups
-                .iter()
-                .map(|(m, l)| m.len() + l.len() + 1)
-                .max()
-                .unwrap_or(0) as f64;
-            let gw = (7.0 * longest + 16.0).max(90.0);
-            let pw = gw * groups.len() as f64;
-            let ph = 260.0;
-            let mut svg = Svg::new((LEFT + pw + 30.0).max(760.0), TOP + 30.0 + ph + 50.0);
-            let title = format!("Isomer pairwise accuracy · target {target} · probe {probe}");
-            svg.title(&title);
-            let top = TOP + 30.0;
-            let y = Scale {
-                lo: 0.0,
-                hi: 1.0,
-                px0: top + ph,
-                px1: top,
-                log: false,
-            };
-            let x = Scale {
-                lo: 0.0,
-                hi: groups.len() as f64,
-                px0: LEFT,
-                px1: LEFT + pw,
-                log: false,
-            };
-            let yt: Vec<(f64, String)> = ticks(0.0, 1.0, 5)
-                .into_iter()
-                .map(|v| (v, tick_label(v)))
-                .collect();
-            let xt: Vec<(f64, String)> = groups
-                .iter()
-                .enumerate()
-                .map(|(i, (m, l))| (i as f64 + 0.5, format!("{m}/{l}")))
-                .collect();
-            frame(&mut svg, &x, &y, &xt, &yt, "", "pairs ordered correctly");
-            let mut lx = LEFT;
-            for (_, name, c) in reps {
-                svg.rect(lx, TOP + 2.0, 14.0, 14.0, c, None);
-                svg.text(lx + 20.0, TOP + 9.0, name, 14.0, Anchor::Start, "");
-                lx += 80.0;
-            }
-            let pairs = recs
-                .iter()
-                .find(|r| r.representation == "geom")
-                .map_or(0, |r| r.isomer_pairs);
-            svg.text(
-                lx + 10.0,
-                TOP + 9.0,
-                &format!("dashed: chance (0.5, composition by construction) · {pairs} pairs"),
-                13.0,
-                Anchor::Start,
-                "fill=\"#555555\"",
-            );
-            let slot = gw * 0.75 / 3.0;
-            for (gi, (m, l)) in groups.iter().enumerate() {
-                for (si, (rep, _, c)) in reps.iter().enumerate() {
-                    let acc = recs
-                        .iter()
-                        .find(|r| r.model == *m && r.layer == *l && r.representation == *rep)
-                        .and_then(|r| r.isomer_accuracy);
-                    let x0 = x.px(gi as f64) + gw * 0.125 + slot * si as f64;
-                    match acc {
-                        Some(a) => {
-                            svg.rect(x0, y.px(a), slot - 2.0, y.px(0.0) - y.px(a), c, None);
-                            svg.text(
-                                x0 + slot / 2.0 - 1.0,
-                                y.px(a) - 8.0,
-                                &format!("{a:.2}"),
-                                10.0,
-                                Anchor::Middle,
-                                "",
-                            );
-                        }
-                        None => svg.text(
-                            x0 + slot / 2.0,
-                            y.px(0.0) - 8.0,
-                            "n/a",
-                            11.0,
-                            Anchor::Middle,
-                            "",
-                        ),
-                    }
-                }
-            }
-            svg.line(
-                (x.px0, y.px(0.5)),
-                (x.px1, y.px(0.5)),
-                "#000000",
-                1.2,
-                "6,4",
-            );
-            Some(figure(format!("isomers_{target}_{probe}.svg"), title, svg))
-        })
-        .collect()
-}
-
-/// Ridge R²_cond against MLP R²_cond (what the residual adds to
-/// composition) per model/layer, with the diagonal, one figure per target
-/// (when both probes ran).
-fn disentanglement_maps(report: &Report) -> Vec<Figure> {
-    let gaps: Vec<_> = report
-        .gaps
-        .iter()
-        .filter(|g| g.channels.is_none() && !g.target.starts_with("ctrl_"))
-        .collect();
-    let targets = distinct(gaps.iter().map(|g| g.target.as_str()));
-    let models = distinct(gaps.iter().map(|g| g.model.as_str()));
-    targets
-        .into_iter()
-        .map(|t| {
-            let side = 380.0;
-            let mut svg = Svg::new(LEFT + side + 250.0, TOP + side + 60.0);
-            let title = format!("Disentanglement map · target {t}");
-            svg.title(&title);
-            // One square range for both axes: 0 and every point, to the
-            // next 0.1, within [−1, 1].
-            let values = gaps
-                .iter()
-                .filter(|g| g.target == t)
-                .flat_map(|g| [g.r2_cond_ridge, g.r2_cond_mlp])
-                .flatten()
-                .filter(|v| v.is_finite());
-            let (lo, hi) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-            let lo = ((lo - 0.05) * 10.0).floor().max(-10.0) / 10.0;
-            let hi = ((hi + 0.05) * 10.0).ceil().min(10.0) / 10.0;
-            let x = Scale {
-                lo,
-                hi,
-                px0: LEFT,
-                px1: LEFT + side,
-                log: false,
-            };
-            let y = Scale {
-                lo,
-                hi,
-                px0: TOP + side,
-                px1: TOP,
-                log: false,
-            };
-            let tick_marks: Vec<(f64, String)> = ticks(lo, hi, 4)
-                .into_iter()
-                .map(|v| (v, tick_label(v)))
-                .collect();
-            frame(
-                &mut svg,
-                &x,
-                &y,
-                &tick_marks,
-                &tick_marks,
-                "R² cond, ridge (linear)",
-                "R² cond, MLP (nonlinear)",
-            );
-            svg.line(
-                (x.px(lo), y.px(lo)),
-                (x.px(hi), y.px(hi)),
-                "#999999",
-                1.0,
-                "5,4",
-            );
-            let span = hi - lo;
-            svg.text(
-                x.px(lo + 0.025 * span),
-                y.px(hi - 0.04 * span),
-                "above the diagonal: what only",
-                11.0,
-                Anchor::Start,
-                "fill=\"#777777\"",
-            );
-            svg.text(
-                x.px(lo + 0.025 * span),
-                y.px(hi - 0.08 * span),
-                "a nonlinear probe adds",
-                11.0,
-                Anchor::Start,
-                "fill=\"#777777\"",
-            );
-            let mut placed: Vec<(f64, f64, f64)> = Vec::new();
-            for g in gaps.iter().filter(|g| g.target == t) {
-                let (Some(a), Some(b)) = (g.r2_cond_ridge, g.r2_cond_mlp) else {
-                    continue;
-                };
-                let mi = models.iter().position(|m| *m == g.model).unwrap_or(0);
-                let ((ca, xa), (cb, xb)) = (clamp_r2(a), clamp_r2(b));
-                let p = (x.px(ca), y.px(cb));
-                svg.circle(p, 5.0, colour(mi), xa || xb);
-                let label = if xa || xb {
-                    format!("{} ({a:.2}, {b:.2})", g.layer)
-                } else {
-                    g.layer.clone()
-                };
-                let w = 6.2 * label.chars().count() as f64;
-                let dy = label_offset(&placed, p.0 + 7.0, p.1, w);
-                placed.push((p.0 + 7.0, p.1 + dy, w));
-                if dy.abs() > 8.0 {
-                    svg.line(p, (p.0 + 6.0, p.1 + dy), "#bbbbbb", 0.8, "");
-                }
-                svg.text(p.0 + 7.0, p.1 + dy, &label, 11.0, Anchor::Start, "");
-            }
-            for (mi, m) in models.iter().enumerate() {
-                let ly = TOP + 20.0 + 22.0 * mi as f64;
-                svg.circle((LEFT + side + 30.0, ly), 5.0, colour(mi), false);
-                svg.text(LEFT + side + 42.0, ly, m, 13.0, Anchor::Start, "");
-            }
-            let ly = TOP + 20.0 + 22.0 * models.len() as f64 + 10.0;
-            svg.text(
-                LEFT + side + 24.0,
-                ly,
-                "hollow: beyond ±1, at the edge",
-                11.0,
-                Anchor::Start,
-                "fill=\"#555555\"",
-            );
-            svg.text(
-                LEFT + side + 24.0,
-                ly + 16.0,
-                "(true values in brackets)",
-                11.0,
-                Anchor::Start,
-                "fill=\"#555555\"",
-            );
-            figure(format!("disentanglement_{t}.svg"), title, svg)
-        })
-        .collect()
-}
-
 /// A vertical offset for a label of width `w` starting at (x, y) that keeps
 /// it off the labels already `placed` (x, y, width), trying nearby rows.
-fn label_offset(placed: &[(f64, f64, f64)], x: f64, y: f64, w: f64) -> f64 {
+pub(super) fn label_offset(placed: &[(f64, f64, f64)], x: f64, y: f64, w: f64) -> f64 {
     let clash = |dy: f64| {
         placed
             .iter()
@@ -499,160 +116,10 @@ fn label_offset(placed: &[(f64, f64, f64)], x: f64, y: f64, w: f64) -> f64 {
     }
 }
 
-/// R² against training size (log axis) with a ± std band, one figure per
-/// (target, probe): composition dashed, and per model the geom curve of its
-/// layer with the highest R² at the largest size (every layer and
-/// representation is in `learning_curve.csv`), so that bands stay readable.
-fn learning_curves(report: &Report) -> Vec<Figure> {
-    let c = &report.learning_curves;
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    for r in c.iter().filter(|r| !r.target.starts_with("ctrl_")) {
-        let k = (r.target.as_str(), r.probe.as_str());
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    keys.into_iter()
-        .filter_map(|(target, probe)| {
-            let pts: Vec<_> = c
-                .iter()
-                .filter(|r| r.target == target && r.probe == probe)
-                .collect();
-            let lo = pts.iter().map(|r| r.n_train).min()? as f64;
-            let hi = pts.iter().map(|r| r.n_train).max()? as f64;
-            let mut series: Vec<(String, Vec<_>, bool)> = Vec::new();
-            if let Some(first) = pts.first() {
-                let comp: Vec<_> = pts
-                    .iter()
-                    .filter(|r| {
-                        r.representation == "composition"
-                            && r.model == first.model
-                            && r.layer == first.layer
-                    })
-                    .collect();
-                series.push(("composition".into(), comp, true));
-            }
-            let pairs = distinct_pairs(pts.iter().map(|r| (r.model.as_str(), r.layer.as_str())));
-            for m in distinct(pairs.iter().map(|p| p.0)) {
-                let at_max = |l: &str| {
-                    pts.iter()
-                        .find(|r| {
-                            r.representation == "geom"
-                                && r.model == m
-                                && r.layer == l
-                                && r.n_train as f64 == hi
-                        })
-                        .and_then(|r| r.r2_mean)
-                        .unwrap_or(f64::NEG_INFINITY)
-                };
-                let Some(&(_, l)) = pairs
-                    .iter()
-                    .filter(|p| p.0 == m)
-                    .max_by(|a, b| at_max(a.1).total_cmp(&at_max(b.1)))
-                else {
-                    continue;
-                };
-                let s: Vec<_> = pts
-                    .iter()
-                    .filter(|r| r.representation == "geom" && r.model == m && r.layer == l)
-                    .collect();
-                series.push((format!("{m}/{l} geom"), s, false));
-            }
-            let (pw, ph) = (600.0, 320.0);
-            let legend_h = 20.0 * series.len() as f64;
-            let mut svg = Svg::new(
-                LEFT + pw + 260.0,
-                (TOP + ph + 60.0).max(TOP + legend_h + 20.0),
-            );
-            let title = format!("Learning curve · target {target} · probe {probe}");
-            svg.title(&title);
-            let x = Scale {
-                lo: lo / 1.2,
-                hi: hi * 1.2,
-                px0: LEFT,
-                px1: LEFT + pw,
-                log: true,
-            };
-            let y = Scale {
-                lo: R2.0,
-                hi: R2.1,
-                px0: TOP + ph,
-                px1: TOP,
-                log: false,
-            };
-            let xt: Vec<(f64, String)> = log_ticks(x.lo, x.hi)
-                .into_iter()
-                .map(|v| (v, tick_label(v)))
-                .collect();
-            frame(
-                &mut svg,
-                &x,
-                &y,
-                &xt,
-                &r2_ticks(),
-                "training rows (log scale)",
-                "R² (mean ± std)",
-            );
-            svg.line((x.px0, y.px(0.0)), (x.px1, y.px(0.0)), "#000000", 1.0, "");
-            for (si, (name, s, dashed)) in series.iter().enumerate() {
-                let col = if *dashed { "#555555" } else { colour(si - 1) };
-                let ok: Vec<(f64, f64, f64)> = s
-                    .iter()
-                    .filter_map(|r| Some((r.n_train as f64, r.r2_mean?, r.r2_std.unwrap_or(0.0))))
-                    .collect();
-                let mut band: Vec<(f64, f64)> = ok
-                    .iter()
-                    .map(|&(n, m, sd)| (x.px(n), y.px(clamp_r2(m + sd).0)))
-                    .collect();
-                band.extend(
-                    ok.iter()
-                        .rev()
-                        .map(|&(n, m, sd)| (x.px(n), y.px(clamp_r2(m - sd).0))),
-                );
-                svg.polygon(&band, col, 0.15);
-                let line: Vec<(f64, f64)> = ok
-                    .iter()
-                    .map(|&(n, m, _)| (x.px(n), y.px(clamp_r2(m).0)))
-                    .collect();
-                svg.polyline(&line, col, 2.0, if *dashed { "6,4" } else { "" });
-                for &(n, m, _) in &ok {
-                    svg.circle((x.px(n), y.px(clamp_r2(m).0)), 3.0, col, clamp_r2(m).1);
-                }
-                let ly = TOP + 10.0 + 20.0 * si as f64;
-                svg.line(
-                    (LEFT + pw + 20.0, ly),
-                    (LEFT + pw + 44.0, ly),
-                    col,
-                    2.5,
-                    if *dashed { "6,4" } else { "" },
-                );
-                svg.text(LEFT + pw + 50.0, ly, name, 13.0, Anchor::Start, "");
-            }
-            let ly = TOP + 16.0 + 20.0 * series.len() as f64;
-            for (k, note) in [
-                "per model: its layer with the highest",
-                "R² geom at the largest size; bands ± std",
-                "(every layer: learning_curve.csv)",
-            ]
-            .iter()
-            .enumerate()
-            {
-                let grey = "fill=\"#555555\"";
-                svg.text(
-                    LEFT + pw + 20.0,
-                    ly + 15.0 * k as f64,
-                    note,
-                    11.0,
-                    Anchor::Start,
-                    grey,
-                );
-            }
-            Some(figure(format!("curve_{target}_{probe}.svg"), title, svg))
-        })
-        .collect()
-}
-
-fn distinct_pairs<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+/// Distinct pairs in first-seen order.
+pub(super) fn distinct_pairs<'a>(
+    it: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'a str, &'a str)> {
     let mut v: Vec<(&str, &str)> = Vec::new();
     for k in it {
         if !v.contains(&k) {
@@ -664,7 +131,7 @@ fn distinct_pairs<'a>(it: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a 
 
 /// A heatmap with row and column labels and the value in each cell.
 #[allow(clippy::too_many_arguments)]
-fn heatmap(
+pub(super) fn heatmap(
     title: &str,
     rows: &[String],
     cols: &[String],
@@ -726,77 +193,6 @@ fn heatmap(
 fn svg_text_diag(svg: &mut Svg, x: f64, y_bottom: f64, s: &str) {
     let len = 7.5 * s.chars().count() as f64;
     svg.text_up(x, y_bottom - len / 2.0, s, 13.0);
-}
-
-/// R²_geom per channel group and target, one heatmap per probe.
-fn routing_heatmaps(report: &Report) -> Vec<Figure> {
-    let rr = &report.channel_routing;
-    let probes = distinct(rr.iter().map(|r| r.probe.as_str()));
-    probes
-        .into_iter()
-        .map(|p| {
-            let recs: Vec<_> = rr.iter().filter(|r| r.probe == p).collect();
-            let targets: Vec<String> = distinct(recs.iter().map(|r| r.target.as_str()))
-                .into_iter()
-                .map(String::from)
-                .collect();
-            let mut keys: Vec<(&str, &str, &str)> = Vec::new();
-            for r in &recs {
-                let k = (r.model.as_str(), r.layer.as_str(), r.group.as_str());
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
-            }
-            let rows: Vec<String> = keys
-                .iter()
-                .map(|(m, l, g)| format!("{m}/{l} [{g}]"))
-                .collect();
-            let value = |i: usize, j: usize| {
-                let (m, l, g) = keys[i];
-                recs.iter()
-                    .find(|r| {
-                        r.model == m && r.layer == l && r.group == g && r.target == targets[j]
-                    })
-                    .and_then(|r| r.r2_geom)
-            };
-            let title = format!("Channel routing · R² geom per channel group · probe {p}");
-            let svg = heatmap(
-                &title,
-                &rows,
-                &targets,
-                &value,
-                &|v| diverging(v),
-                "colour: R² geom from −1 (blue) through 0 (white) to 1 (red), clipped",
-                (92.0, 34.0),
-            );
-            figure(format!("routing_{p}.svg"), title, svg)
-        })
-        .collect()
-}
-
-/// Linear CKA between every pair of layers, one heatmap per representation.
-fn similarity_heatmaps(report: &Report) -> Vec<Figure> {
-    let layers = super::sections::similarity_layers(report);
-    let labels: Vec<String> = layers.iter().map(|(m, l)| format!("{m}/{l}")).collect();
-    ["raw", "geom"]
-        .into_iter()
-        .filter(|rep| report.similarity.iter().any(|r| r.representation == *rep))
-        .map(|rep| {
-            let value =
-                |i: usize, j: usize| super::sections::cka_of(report, rep, &layers[i], &layers[j]);
-            let title = format!("Representation similarity · linear CKA · {rep}");
-            let svg = heatmap(
-                &title,
-                &labels,
-                &labels,
-                &value,
-                &|v| sequential(v),
-                "colour: CKA from 0 (white) to 1 (dark blue)",
-                (52.0, 30.0),
-            );
-            figure(format!("similarity_{rep}.svg"), title, svg)
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -861,14 +257,14 @@ mod tests {
             layer_b: "l2".into(),
             cka: Some(0.25),
         }];
-        let figs = all(&rep).unwrap();
+        let figs = crate::report::parts::figures(&rep);
         let names: Vec<&str> = figs.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(
             names,
             [
+                "disentanglement_y.svg",
                 "profile_y_ridge.svg",
                 "isomers_y_ridge.svg",
-                "disentanglement_y.svg",
                 "similarity_geom.svg"
             ]
         );
@@ -877,9 +273,9 @@ mod tests {
             assert!(!f.svg.contains("m<1>") && f.svg.contains("m&lt;1&gt;"));
         }
         // The clipped ridge point is hollow at the edge, with its value.
-        assert!(figs[2].svg.contains("l1 (-3.00, 0.50)"));
+        assert!(figs[0].svg.contains("l1 (-3.00, 0.50)"));
         // Isomer bars carry their value; the similarity cell too.
-        assert!(figs[1].svg.contains(">0.75<"));
+        assert!(figs[2].svg.contains(">0.75<"));
         assert!(figs[3].svg.contains(">0.25<"));
     }
 }

@@ -20,7 +20,9 @@ pub(super) struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-/// A section of the reports: (title, lead text, table).
+/// A section of the reports: (title, lead text, table). The lead is
+/// Markdown: `*` marks emphasis in `report.md` and is dropped in
+/// `report.html`.
 pub(super) type Section = (String, String, Table);
 
 pub(super) fn markdown_table(md: &mut String, t: &Table) {

@@ -1,13 +1,12 @@
 //! `report.html`: one self-contained page to read a run — run metadata, the
-//! figures as inline SVG and the results and inputs tables. Inline CSS, no
-//! scripts, nothing fetched from the network.
+//! figures as inline SVG, the results table, each analysis's sections and
+//! the inputs table. Inline CSS, no scripts, nothing fetched from the
+//! network.
 
 use std::fmt::Write;
 
 use super::grid::Table;
-use super::markdown::{
-    folds_description, gaps_table, inputs_table, rank_description, results_table, GAP_NOTE,
-};
+use super::markdown::{folds_description, inputs_table, rank_description, results_table};
 use super::plot::Figure;
 use super::svg::escape;
 use super::Report;
@@ -80,12 +79,9 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 
     let _ = writeln!(h, "<h2>Results</h2>");
     html_table(&mut h, &results_table(report));
-    if !report.gaps.is_empty() {
-        let _ = writeln!(h, "<h2>Linear–nonlinear gap on the residual</h2>");
-        let _ = writeln!(h, "<p>{}</p>", escape(&GAP_NOTE.replace('*', "")));
-        html_table(&mut h, &gaps_table(report));
-    }
-    for (title, lead, table) in super::analysis_tables::sections(report) {
+    for (title, lead, table) in super::parts::sections(report) {
+        // The lead is Markdown; its `*` (emphasis) are dropped here.
+        let lead = lead.replace('*', "");
         let _ = writeln!(h, "<h2>{}</h2>\n<p>{}</p>", escape(&title), escape(&lead));
         html_table(&mut h, &table);
     }
@@ -105,39 +101,15 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
 /// The run's settings as (label, value) pairs.
 fn run_metadata(report: &Report) -> Vec<(&str, String)> {
     let s = &report.settings;
-    let c = &report.composition;
-    let sizes: Vec<String> = s.fold_sizes.iter().map(|n| n.to_string()).collect();
     let mut m = vec![
         (
             "tool",
             format!("{} {}", report.tool.name, report.tool.version),
         ),
-        (
-            "folds",
-            format!(
-                "{} ({}); rows per fold {}",
-                s.folds,
-                folds_description(report),
-                sizes.join(", ")
-            ),
-        ),
+        ("folds", folds_line(report)),
         ("probes", s.probes.join(", ")),
         ("targets", s.targets.join(", ")),
-        (
-            "composition",
-            format!(
-                "{} of {}; {} of {} columns with the intercept; dropped: {}",
-                c.mode,
-                c.columns.join(", "),
-                rank_description(report),
-                c.columns.len() + 1,
-                if c.dropped.is_empty() {
-                    "none".to_string()
-                } else {
-                    c.dropped.join(", ")
-                }
-            ),
-        ),
+        ("composition", composition_line(report)),
         ("scaling (ridge, mlp)", s.scale.describe().to_string()),
         (
             "target residualised",
@@ -145,34 +117,9 @@ fn run_metadata(report: &Report) -> Vec<(&str, String)> {
         ),
     ];
     if s.probes.iter().any(|p| p == "ridge") {
-        let a = &s.ridge.alphas;
-        let ridge = match (s.ridge.selection.as_str(), a.first(), a.last()) {
-            ("loo", Some(lo), Some(hi)) => format!(
-                "alpha chosen per training fold by leave-one-out over {} values from {lo} to {hi}",
-                a.len()
-            ),
-            (sel, _, _) => format!(
-                "alpha {} ({sel})",
-                a.iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        m.push(("ridge", ridge));
+        m.push(("ridge", ridge_line(report)));
     }
-    for (name, params) in &s.probe_params {
-        let line = s
-            .probes
-            .iter()
-            .any(|p| p == name)
-            .then(|| serde_json::from_value::<ProbeKind>(name.as_str().into()).ok())
-            .flatten()
-            .and_then(|k| k.describe(params));
-        if let Some(line) = line {
-            m.push((name.as_str(), line));
-        }
-    }
+    m.extend(probe_lines(report));
     if s.similarity {
         m.push((
             "similarity",
@@ -182,6 +129,72 @@ fn run_metadata(report: &Report) -> Vec<(&str, String)> {
     m.push(("linear algebra", s.linalg_backend.clone()));
     m.push(("time", format!("{:.2} s", report.timing.seconds)));
     m
+}
+
+/// The folds: how many, how they were made, rows per fold.
+fn folds_line(report: &Report) -> String {
+    let s = &report.settings;
+    let sizes: Vec<String> = s.fold_sizes.iter().map(|n| n.to_string()).collect();
+    format!(
+        "{} ({}); rows per fold {}",
+        s.folds,
+        folds_description(report),
+        sizes.join(", ")
+    )
+}
+
+/// The composition basis: mode, columns, rank and the columns dropped.
+fn composition_line(report: &Report) -> String {
+    let c = &report.composition;
+    format!(
+        "{} of {}; {} of {} columns with the intercept; dropped: {}",
+        c.mode,
+        c.columns.join(", "),
+        rank_description(report),
+        c.columns.len() + 1,
+        if c.dropped.is_empty() {
+            "none".to_string()
+        } else {
+            c.dropped.join(", ")
+        }
+    )
+}
+
+/// The ridge penalty: the leave-one-out grid, or the fixed alphas.
+fn ridge_line(report: &Report) -> String {
+    let s = &report.settings;
+    let a = &s.ridge.alphas;
+    match (s.ridge.selection.as_str(), a.first(), a.last()) {
+        ("loo", Some(lo), Some(hi)) => format!(
+            "alpha chosen per training fold by leave-one-out over {} values from {lo} to {hi}",
+            a.len()
+        ),
+        (sel, _, _) => format!(
+            "alpha {} ({sel})",
+            a.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// One (probe, description) line per probe of the run whose parameters
+/// describe themselves.
+fn probe_lines(report: &Report) -> Vec<(&str, String)> {
+    let s = &report.settings;
+    s.probe_params
+        .iter()
+        .filter_map(|(name, params)| {
+            s.probes
+                .iter()
+                .any(|p| p == name)
+                .then(|| serde_json::from_value::<ProbeKind>(name.as_str().into()).ok())
+                .flatten()
+                .and_then(|k| k.describe(params))
+                .map(|line| (name.as_str(), line))
+        })
+        .collect()
 }
 
 /// An SVG document made fit for inlining: no namespace URL (the HTML parser

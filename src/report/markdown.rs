@@ -1,5 +1,5 @@
-//! Human-readable renderings: the text table printed by the CLI and
-//! `report.md`.
+//! Human-readable renderings: the text table and the verdict printed by
+//! the CLI, and `report.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -298,58 +298,6 @@ pub(super) fn results_table(report: &Report) -> Table {
     Table { columns, rows }
 }
 
-/// The linear–nonlinear gap on the residual, one row per (model, layer,
-/// channels, target); no rows unless both ridge and mlp ran.
-pub(super) fn gaps_table(report: &Report) -> Table {
-    let columns = vec![
-        col("model", false, false),
-        col("layer", false, false),
-        col("target", false, false),
-        col("R² cond ridge", true, false),
-        col("R² cond mlp", true, false),
-        col("excess", true, false),
-        col("disentanglement", true, false),
-        col("R² geom ridge", true, false),
-        col("R² geom mlp", true, false),
-        col("gap geom", true, false),
-    ];
-    let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.3}"));
-    let rows = report
-        .gaps
-        .iter()
-        .map(|g| {
-            let layer = match &g.channels {
-                Some(c) => format!("{} [{c}]", g.layer),
-                None => g.layer.clone(),
-            };
-            vec![
-                g.model.clone(),
-                layer,
-                g.target.clone(),
-                f(g.r2_cond_ridge),
-                f(g.r2_cond_mlp),
-                match (g.gap, g.gap_ci) {
-                    (Some(v), Some([lo, hi])) => format!("{v:+.3} [{lo:+.3}, {hi:+.3}]"),
-                    (Some(v), None) => format!("{v:+.3}"),
-                    _ => "—".into(),
-                },
-                f(g.disentanglement),
-                f(g.r2_geom_ridge),
-                f(g.r2_geom_mlp),
-                g.gap_geom.map_or("—".into(), |v| format!("{v:+.3}")),
-            ]
-        })
-        .collect();
-    Table { columns, rows }
-}
-
-/// The sentence that explains the gap table.
-pub(super) const GAP_NOTE: &str = "*excess* = R²_cond(mlp) − R²_cond(ridge): what the residual adds \
-     to composition that a linear probe cannot read (95 % paired interval); *disentanglement* = \
-     R²_cond(ridge) − |excess|: high when the residual adds to composition and what it adds is \
-     linearly readable. *gap geom* = R²_geom(mlp) − R²_geom(ridge), the paper's gap: it also counts \
-     composition that the MLP reads back out of the residual, so it overstates the excess.";
-
 /// A positive number to 4 significant digits, trailing zeros dropped
 /// (`316.2`, `0.03162`, `1000`); the exact value is in `report.json`.
 fn significant4(v: f64) -> String {
@@ -413,7 +361,32 @@ pub(super) fn rank_description(report: &Report) -> String {
     }
 }
 
-/// `report.md`: settings, inputs, composition basis and the results.
+/// The verdict as a Markdown list under its heading.
+fn verdict_markdown(report: &Report) -> String {
+    let mut md = String::new();
+    if report.verdict.is_empty() {
+        return md;
+    }
+    let _ = writeln!(md, "## Verdict\n");
+    for line in &report.verdict {
+        let _ = writeln!(md, "- {line}");
+    }
+    md.push('\n');
+    md
+}
+
+/// The verdict as text for a terminal.
+pub fn verdict_text(report: &Report) -> String {
+    let mut s = String::new();
+    for line in &report.verdict {
+        let _ = writeln!(s, "* {line}");
+    }
+    s
+}
+
+/// `report.md`: settings, the verdict, the results, each analysis's
+/// sections (in the order of `PARTS` in `src/report/parts/`), the inputs
+/// and the composition basis.
 pub fn report_markdown(report: &Report) -> String {
     let s = &report.settings;
     let mut md = String::new();
@@ -441,15 +414,13 @@ pub fn report_markdown(report: &Report) -> String {
          to composition, the R² of the probe fitted on composition and then on the residual to what \
          composition leaves, minus the R² of composition alone.\n"
     );
-    md.push_str(&super::sections::verdict_markdown(report));
+    md.push_str(&verdict_markdown(report));
     let _ = writeln!(md, "## Results\n");
     markdown_table(&mut md, &results_table(report));
-    if !report.gaps.is_empty() {
-        let _ = writeln!(md, "\n## Linear–nonlinear gap on the residual\n");
-        let _ = writeln!(md, "{GAP_NOTE}\n");
-        markdown_table(&mut md, &gaps_table(report));
+    for (title, lead, table) in super::parts::sections(report) {
+        let _ = writeln!(md, "\n## {title}\n\n{lead}\n");
+        markdown_table(&mut md, &table);
     }
-    md.push_str(&super::analysis_tables::markdown(report));
     let _ = writeln!(md, "\n## Inputs\n");
     markdown_table(&mut md, &inputs_table(report));
     let _ = writeln!(

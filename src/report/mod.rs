@@ -2,16 +2,14 @@
 //! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, SVG figures,
 //! a self-contained HTML page, and the short text table the CLI prints.
 
-pub mod analysis_tables;
 mod cells;
 pub mod compare;
 mod figures;
 mod grid;
 pub mod html;
-mod instability_tables;
 pub mod markdown;
+mod parts;
 pub mod plot;
-pub mod sections;
 mod svg;
 pub mod write;
 
@@ -463,7 +461,8 @@ pub struct InflationRecord {
     /// The threshold applied.
     pub threshold: f64,
     /// `r2_cond > threshold`: the probe's conditional numbers read
-    /// composition (see [`crate::report::analysis_tables::INFLATION_NOTE`]).
+    /// composition (the lead of the controls' section in `report.md` says
+    /// what each flag means).
     pub inflated: bool,
     /// `r2_geom > threshold`: the probe reads composition out of the
     /// residual, so its R²_geom on real targets is inflated.

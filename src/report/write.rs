@@ -1,9 +1,10 @@
 //! Writing a run's files: `folds.csv`, `results.csv`, `report.md`,
-//! `report.html`, one SVG per figure and `report.json`. Every file is first
-//! written in full to a temporary file in the output directory; only when all
-//! are complete are they renamed into place, `report.json` last. Each file is
-//! therefore either the old or the new one, never half-written, and a new
-//! `report.json` means the other files are new too.
+//! `report.html`, the analyses' CSV files, one SVG per figure and
+//! `report.json`. Every file is first written in full to a temporary file in
+//! the output directory; only when all are complete are they renamed into
+//! place, `report.json` last. Each file is therefore either the old or the
+//! new one, never half-written, and a new `report.json` means the other
+//! files are new too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,6 @@ pub const RESULTS_CSV: &str = "results.csv";
 pub const REPORT_MD: &str = "report.md";
 /// Self-contained HTML report (tables and inline SVG figures).
 pub const REPORT_HTML: &str = "report.html";
-/// Linear–nonlinear gap per (model, layer, channels, target), written when
-/// both ridge and mlp ran.
-pub const GAPS_CSV: &str = "gaps.csv";
 /// Fold assignment used (`id,fold`).
 pub const FOLDS_CSV: &str = "folds.csv";
 /// Out-of-fold predictions of every record (`--predictions`).
@@ -42,8 +40,10 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
 }
 
 /// Write `folds.csv`, `results.csv`, `report.md`, `report.html`, the
-/// figures (`r2_<target>_<probe>.svg`, see [`super::figures::figures`]) and
-/// `report.json`, in that order. Returns the paths written.
+/// analyses' CSV files (`gaps.csv`, `controls.csv`, …: those of each part
+/// in `src/report/parts/`), the figures (`r2_<target>_<probe>.svg`, then
+/// the analyses'; see `figures::figures`) and `report.json`, in that order.
+/// Returns the paths written.
 ///
 /// SVG files of an earlier run in the same directory that this run does not
 /// draw (another target, say) are left in place. `extra` files (name,
@@ -66,9 +66,6 @@ pub fn write_outputs(
         (FOLDS_CSV.to_string(), folds_csv(ids, assignment)?),
         (RESULTS_CSV.to_string(), results_csv(report)?),
     ];
-    if !report.gaps.is_empty() {
-        files.push((GAPS_CSV.to_string(), gaps_csv(report)?));
-    }
     files.extend([
         (REPORT_MD.to_string(), report_markdown(report).into_bytes()),
         (
@@ -76,7 +73,7 @@ pub fn write_outputs(
             report_html(report, &figures).into_bytes(),
         ),
     ]);
-    files.extend(super::analysis_tables::csv_files(report)?);
+    files.extend(super::parts::csv_files(report)?);
     files.extend(extra);
     files.extend(
         figures
@@ -206,48 +203,6 @@ pub fn results_csv(report: &Report) -> Result<Vec<u8>> {
         .map_err(|e| CpdError::format(RESULTS_CSV, e.to_string()))
 }
 
-/// One row per gap record (`gaps` of `report.json`).
-pub fn gaps_csv(report: &Report) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| CpdError::format(GAPS_CSV, e.to_string());
-    w.write_record([
-        "model",
-        "layer",
-        "channels",
-        "target",
-        "r2_geom_ridge",
-        "r2_geom_mlp",
-        "gap",
-        "disentanglement",
-        "gap_ci_lo",
-        "gap_ci_hi",
-        "r2_cond_ridge",
-        "r2_cond_mlp",
-        "gap_geom",
-    ])
-    .map_err(err)?;
-    for g in &report.gaps {
-        w.write_record([
-            g.model.clone(),
-            g.layer.clone(),
-            g.channels.clone().unwrap_or_default(),
-            g.target.clone(),
-            fmt_opt(g.r2_geom_ridge),
-            fmt_opt(g.r2_geom_mlp),
-            fmt_opt(g.gap),
-            fmt_opt(g.disentanglement),
-            fmt_opt(g.gap_ci.map(|c| c[0])),
-            fmt_opt(g.gap_ci.map(|c| c[1])),
-            fmt_opt(g.r2_cond_ridge),
-            fmt_opt(g.r2_cond_mlp),
-            fmt_opt(g.gap_geom),
-        ])
-        .map_err(err)?;
-    }
-    w.into_inner()
-        .map_err(|e| CpdError::format(GAPS_CSV, e.to_string()))
-}
-
 /// `predictions.csv`: one row per (record, structure), records in report
 /// order and structures in `ids` order: `id, fold, model, layer, channels,
 /// target, representation, probe, y, y_pred`. `y` holds the targets in
@@ -347,7 +302,10 @@ mod tests {
             disentanglement: Some(0.05),
             gap_ci: Some([0.25, 0.375]),
         }];
-        let csv = String::from_utf8(gaps_csv(&r).unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_outputs(dir.path(), &r, &Ids::new(), &[], Vec::new()).unwrap();
+        assert!(written.iter().any(|p| p.ends_with("gaps.csv")));
+        let csv = std::fs::read_to_string(dir.path().join("gaps.csv")).unwrap();
         assert!(csv.starts_with(
             "model,layer,channels,target,r2_geom_ridge,r2_geom_mlp,gap,disentanglement,\
              gap_ci_lo,gap_ci_hi,r2_cond_ridge,r2_cond_mlp,gap_geom\n"
@@ -358,9 +316,6 @@ mod tests {
         );
         let md = report_markdown(&r);
         assert!(md.contains("## Linear–nonlinear gap on the residual") && md.contains("+0.300"));
-        let dir = tempfile::tempdir().unwrap();
-        let written = write_outputs(dir.path(), &r, &Ids::new(), &[], Vec::new()).unwrap();
-        assert!(written.iter().any(|p| p.ends_with(GAPS_CSV)));
     }
 
     #[test]

@@ -1,14 +1,23 @@
-//! The instability sections of the reports: the unstable records, the
-//! structures that decide their folds, and the ridge records whose alpha sits
-//! at the edge of the grid (tables for `report.md` / `report.html`).
+//! Fold instability: the records whose mean R² a few structures decide,
+//! the structures that decide a fold, and the ridge records whose alpha
+//! sits at the edge of the grid — three sections, no CSV file of their own
+//! (`results.csv` has `unstable` and `alpha_at_edge`) and no figure.
 
-use super::cells::{col, layer_label, num, r2};
-use super::grid::{Section, Table};
-use super::{FoldDiagnostic, Report, ResultRecord};
+use super::{no_csv, no_figures, Part};
+use crate::report::cells::{col, layer_label, num, r2};
+use crate::report::grid::{Section, Table};
+use crate::report::{FoldDiagnostic, Report, ResultRecord};
 
-/// Sections present in this report, each as (title, lead text, table):
-/// unstable records, culprit structures, ridge alpha at the edge.
-pub(super) fn sections(report: &Report) -> Vec<Section> {
+/// The three instability sections.
+pub(super) const PART: Part = Part {
+    sections,
+    csv: no_csv,
+    figures: no_figures,
+};
+
+/// Sections present in this report: unstable records, culprit
+/// structures, ridge alpha at the edge.
+fn sections(report: &Report) -> Vec<Section> {
     let mut out = Vec::new();
     out.extend(unstable_section(report));
     out.extend(culprits_section(report));
