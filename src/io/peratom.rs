@@ -97,18 +97,6 @@ impl Pool {
             Pool::Max => "max",
         }
     }
-
-    /// Parse `mean`, `sum` or `max`.
-    pub fn parse(text: &str) -> Result<Pool> {
-        match text {
-            "mean" => Ok(Pool::Mean),
-            "sum" => Ok(Pool::Sum),
-            "max" => Ok(Pool::Max),
-            other => Err(CpdError::Invalid(format!(
-                "pool '{other}': expected mean, sum or max"
-            ))),
-        }
-    }
 }
 
 /// How the atom rows of a per-atom file map to structures.
@@ -872,8 +860,10 @@ pub(crate) mod tests {
         let p = npz(&dir, "nonum.npz", &[h(), s5()]);
         let e = read_compositions(&p).unwrap_err().to_string();
         assert!(e.contains("no 'numbers' array"), "{e}");
-        let e = Pool::parse("median").unwrap_err().to_string();
-        assert!(e.contains("expected mean, sum or max"), "{e}");
+        let e = serde_json::from_str::<Pool>("\"median\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected one of `mean`, `sum`, `max`"), "{e}");
     }
 
     #[test]
