@@ -6,14 +6,19 @@ This script is only used to *make* data for ``cpd``; ``cpd`` itself does not
 need Python. Every model runs offline on CPU, with weights shipped inside its
 PyPI package (or, for MACE, a local ``.model`` file).
 
-Input: any extended-XYZ file readable by ASE. Each frame's ``id`` (from the
-comment line, ``atoms.info["id"]``) is used as the row id; frames without an
-``id`` get their 0-based frame index instead.
+Input: any file ASE reads (extended XYZ, CIF, POSCAR, ...). Each frame's
+``id`` (``atoms.info["id"]``, from an extended-XYZ comment line) is used as
+the row id; frames without an ``id`` get their 0-based frame index instead.
+A frame periodic along all three axes with a full cell is a crystal and is
+extracted with its periodic images; a frame with neither pbc nor cell is a
+molecule. A cell without pbc, or pbc without a cell, warns (and is treated as
+a molecule); pbc along one or two axes is refused. The molecule path refuses
+a crystal: a unit cell is never cut into a cluster of its atoms.
 
 Output: one ``<model>.npz`` per model in ``--out``, holding an int64 array
 ``ids`` (frame order) and one array per layer, plus ``irreps/<layer>`` (a
 numpy string) for equivariant layers. By default each layer row is the mean
-over a molecule's atoms (computed in float64, stored as ``--dtype``, float32
+over a structure's atoms (computed in float64, stored as ``--dtype``, float32
 by default). With ``--per-atom`` the layers keep one row per atom, in frame
 order, and the file carries ``n_atoms`` (atoms per frame) and ``numbers``
 (atomic numbers): ``cpd analyze`` pools them (``--pool mean|sum|max``) and
@@ -30,16 +35,22 @@ Models:
                block before (``3_equivariant_gate``, irreps 128x0e+64x1e+32x2e),
                i.e. 128x0e+64x1e = 320 columns in e3nn layout (the 3 components
                of each 1e irrep contiguous, order m=-1,0,1 as e3nn's y,z,x).
-               Molecules are evaluated as SevenNet's ASE calculator does for
-               non-periodic Atoms (no cell, pbc False, 5 A cutoff).
+               Structures are evaluated as SevenNet's ASE calculator does
+               (5 A cutoff): crystals with their periodic images, molecules
+               without cell or pbc.
+``sevennet0-22may2024``, ``sevennet-mf0`` (PBE modality), ``sevennet-l3i5``
+               the other checkpoints ``sevenn`` ships, the same two layers
+               (``l_prev`` of l3i5 keeps L = 0..3).
 ``sevennet0-blocks``  every interaction block of SevenNet-0: ``block0`` ..
                ``block4`` = the output of ``<t>_equivariant_gate``, whole, with
                its irreps (128x0e, then 128x0e+64x1e+32x2e, ..., 128x0e).
 ``chgnet``     CHGNet (``chgnet``, default pretrained weights). ``emb``: atom
                embedding; ``conv1``..``convN``: atom features after each atom
-               convolution layer (64 columns each). Each molecule is put in a
-               cubic box of edge 20 A + its largest extent (no periodic image
-               within the 6 A graph cutoff).
+               convolution layer (64 columns each). A crystal goes in as its
+               periodic pymatgen Structure; a molecule is put in a cubic box
+               of edge 20 A + its largest extent (no periodic image within
+               the graph cutoff).
+``chgnet-0.2.0``, ``chgnet-r2scan``  the other weights ``chgnet`` ships.
 ``ani2x``      ANI-2x atomic environment vector from ``torchani``
                (``AEVComputer.like_2x()``, no network weights). ``aev``: 1008
                columns (7 species x 16 radial + 28 species pairs x 32 angular).
