@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import extract as ex  # noqa: E402
-
-ase = pytest.importorskip("ase")
 from ase.build import bulk  # noqa: E402
 from ase.io import read  # noqa: E402
 
@@ -46,10 +44,9 @@ def crystals():
     return [bulk("NaCl", "rocksalt", a=5.64), first]
 
 
-@pytest.fixture(scope="module")
-def pooled():
-    """Mean-pooled features of each crystal, its supercell, a translated and
-    a rotated copy, per model and layer."""
+def copies():
+    """Each crystal, its 2×2×2 supercell, a translated copy (atoms wrapped
+    back into the cell) and a copy rotated with its cell, in that order."""
     rng = np.random.default_rng(0)
     frames = []
     for a in crystals():
@@ -59,6 +56,14 @@ def pooled():
         rotated = a.copy()
         rotated.rotate(37.0, rng.normal(size=3), rotate_cell=True)
         frames += [a, a.repeat((2, 2, 2)), shifted, rotated]
+    return frames
+
+
+@pytest.fixture(scope="module")
+def pooled():
+    """Mean-pooled features of every frame of ``copies()``, per model and
+    layer."""
+    frames = copies()
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,17 +93,12 @@ def test_a_crystal_copy_has_the_unit_cells_features(pooled, model, copy, name):
 
 def test_the_translated_and_rotated_copies_differ_from_the_input():
     # the invariance tests above would pass on unchanged copies: make sure
-    # the copies really moved
-    a = crystals()[1]
-    rng = np.random.default_rng(0)
-    rng.normal(size=3)
-    shifted = a.copy()
-    shifted.translate(np.ones(3))
-    shifted.wrap()
-    assert np.abs(shifted.positions - a.positions).max() > 0.5
-    rotated = a.copy()
-    rotated.rotate(37.0, (1, 2, 3), rotate_cell=True)
-    assert np.abs(rotated.cell[:] - a.cell[:]).max() > 0.5
+    # the copies they run on really moved
+    frames = copies()
+    for c in range(len(frames) // 4):
+        a, shifted, rotated = frames[4 * c], frames[4 * c + 2], frames[4 * c + 3]
+        assert np.abs(shifted.positions - a.positions).max() > 0.5
+        assert np.abs(rotated.cell[:] - a.cell[:]).max() > 0.5
 
 
 # The last commit whose extract.py had only the molecule path.
