@@ -12,6 +12,7 @@ mod docs;
 mod instability;
 mod parity;
 mod peratom;
+mod residual;
 mod shard;
 mod similarity;
 mod stream;

@@ -24,10 +24,12 @@ pub mod join;
 mod layer_similarity;
 mod load;
 mod probing;
+mod residual;
 pub mod shard;
 mod split;
 
 pub use assemble::analyze_records;
+pub use residual::{residual_in_memory, ResidualRecord, ResidualScores};
 
 use std::path::PathBuf;
 

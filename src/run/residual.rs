@@ -1,0 +1,127 @@
+//! The residual alone: every probe cross-validated on each layer's
+//! geometric residual, and each layer's share of variance that composition
+//! explains; nothing else (no composition-only or raw representation, no
+//! conditional R², no intervals or diagnostics). The same stages, folds,
+//! projection and probes as [`super::analyze_in_memory`], so every R² here
+//! is bit for bit the `geom` record of the whole analysis: it is that
+//! record at about a third of the cost (the whole analysis fits every probe
+//! on three representations and the conditional baselines). What a
+//! matscope-style `decompose` reads.
+
+use super::load::{self, select_layers};
+use super::{check, drop_constant_targets, split, AnalyzeConfig, InMemory};
+use crate::analyses::layerstats::layer_stats;
+use crate::error::{CpdError, Result};
+use crate::flow::metrics::mean_std;
+use crate::flow::moments::FoldGrams;
+use crate::flow::projection::{residual_zero_tol, Projection};
+use crate::flow::rows::Stored;
+use crate::io::embeddings;
+use crate::probe::cv::cross_validate_with;
+use crate::probe::ProbeKind;
+use crate::report::LayerStatsRecord;
+
+/// One probe's cross-validated R² on one layer's residual for one target.
+#[derive(Debug, Clone)]
+pub struct ResidualRecord {
+    pub model: String,
+    pub layer: String,
+    pub target: String,
+    pub probe: ProbeKind,
+    /// R² on each held-out fold, in fold order.
+    pub r2_folds: Vec<f64>,
+    /// Mean of `r2_folds` (the whole analysis's `r2_mean`).
+    pub r2_mean: f64,
+}
+
+/// The outcome of [`residual_in_memory`].
+#[derive(Debug, Clone)]
+pub struct ResidualScores {
+    /// Model, layer, probe, then target order.
+    pub records: Vec<ResidualRecord>,
+    /// Each layer's statistics (`composition_share`: the share of its
+    /// variance that composition explains), in layer order.
+    pub layers: Vec<LayerStatsRecord>,
+    /// Rank of the projection's `[1 | C]`.
+    pub rank: usize,
+    /// Composition columns dropped as linearly dependent.
+    pub dropped: Vec<String>,
+    /// Fold of each row, in the compositions' order.
+    pub folds: Vec<usize>,
+    /// Targets skipped (constant), with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Every probe of `config` on the residual of every layer in `data`.
+/// Settings that only add records or analyses (bootstrap, permutations,
+/// controls, learning curves, similarity, predictions) are ignored.
+pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<ResidualScores> {
+    if data.embeddings.len() != config.embeddings.len() {
+        return Err(CpdError::Invalid(format!(
+            "{} embedding(s) in memory for {} model(s)",
+            data.embeddings.len(),
+            config.embeddings.len()
+        )));
+    }
+    let probes = check(config)?;
+    let mut inputs = Vec::new();
+    let tables = load::tables(config, Some(data), &mut inputs)?;
+    let mut ds = load::align(config, tables)?;
+    let (folds, _) = split::folds(config, &ds, &mut inputs)?;
+    let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
+    let y = if config.residualize_target {
+        projection.residual_raw(ds.targets.view())
+    } else {
+        std::mem::take(&mut ds.targets)
+    };
+    let y = drop_constant_targets(&mut ds, y)?;
+    let listed = probes.list();
+    let mut records = Vec::new();
+    let mut layers = Vec::new();
+    for (spec, file) in config.embeddings.iter().zip(&data.embeddings) {
+        embeddings::check(file)?;
+        let file = select_layers(file.clone(), spec.layers.as_deref())?;
+        for layer in ds.align_embedding(file)? {
+            let raw = Stored(&layer.data);
+            let geom = projection.residual_rows(&raw, residual_zero_tol(layer.dtype()));
+            let (raw_g, geom_g) = rayon::join(
+                || FoldGrams::compute(&raw, &folds),
+                || FoldGrams::compute(&geom, &folds),
+            );
+            layers.push(layer_stats(
+                &spec.model,
+                &layer.name,
+                raw_g.all(),
+                geom_g.all(),
+            ));
+            for (kind, probe) in &listed {
+                let scores = cross_validate_with(
+                    probe.as_ref(),
+                    &geom,
+                    y.view(),
+                    &folds,
+                    Some(&geom_g),
+                    &|| {},
+                )?;
+                for (target, s) in ds.target_names.iter().zip(scores) {
+                    records.push(ResidualRecord {
+                        model: spec.model.clone(),
+                        layer: layer.name.clone(),
+                        target: target.clone(),
+                        probe: *kind,
+                        r2_mean: mean_std(&s.r2_folds).0,
+                        r2_folds: s.r2_folds,
+                    });
+                }
+            }
+        }
+    }
+    Ok(ResidualScores {
+        records,
+        layers,
+        rank: projection.rank,
+        dropped: projection.dropped.clone(),
+        folds: folds.assignment.clone(),
+        skipped: ds.skipped,
+    })
+}
