@@ -6,7 +6,9 @@
 use std::fmt::Write;
 
 use super::grid::Table;
-use super::markdown::{folds_description, inputs_table, rank_description, results_table};
+use super::markdown::{
+    folds_description, inputs_table, instability_lines, rank_description, results_table, run_line,
+};
 use super::plot::Figure;
 use super::svg::escape;
 use super::Report;
@@ -41,13 +43,7 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
          <title>cpd report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
     );
     let _ = writeln!(h, "<h1>cpd report</h1>");
-    if !report.verdict.is_empty() {
-        let _ = writeln!(h, "<h2>Verdict</h2>\n<ul class=\"verdict\">");
-        for line in &report.verdict {
-            let _ = writeln!(h, "<li>{}</li>", escape(line));
-        }
-        let _ = writeln!(h, "</ul>");
-    }
+    verdict_list(&mut h, report, "h2");
     let _ = writeln!(
         h,
         "<p class=\"lead\">R² is the mean over folds of scikit-learn's <code>r2_score</code> \
@@ -95,6 +91,40 @@ pub fn report_html(report: &Report, figures: &[Figure]) -> String {
         escape(&report.tool.name),
         escape(&report.tool.version)
     );
+    h
+}
+
+/// The verdict under a heading of level `heading`, when there is one.
+fn verdict_list(h: &mut String, report: &Report, heading: &str) {
+    if !report.verdict.is_empty() {
+        let _ = writeln!(h, "<{heading}>Verdict</{heading}>\n<ul class=\"verdict\">");
+        for line in &report.verdict {
+            let _ = writeln!(h, "<li>{}</li>", escape(line));
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+}
+
+/// The report in brief as an HTML fragment, for a notebook's display of a
+/// report: the run line, the verdict, the results table (R² with their
+/// intervals) and the instability lines of the text table. No figures (a
+/// notebook shows those one by one) and no page around it; the style is
+/// inline, so the fragment looks the same wherever it is put. `rows`: the
+/// number of structures, for the run line.
+pub fn summary_html(report: &Report, rows: usize) -> String {
+    let mut h = String::from("<div class=\"cpd-report\">\n");
+    let _ = writeln!(
+        h,
+        "<p><strong>{}</strong></p>",
+        escape(&run_line(report, rows))
+    );
+    verdict_list(&mut h, report, "h4");
+    html_table(&mut h, &results_table(report));
+    let lines = instability_lines(report);
+    if !lines.is_empty() {
+        let _ = writeln!(h, "<pre>{}</pre>", escape(lines.trim_end()));
+    }
+    h.push_str("</div>\n");
     h
 }
 
@@ -373,6 +403,27 @@ mod tests {
         let html = report_html(&r, &[]);
         check_balanced(&html);
         assert!(!html.contains("<h2>Figures</h2>") && !html.contains("<svg"));
+    }
+
+    #[test]
+    fn summary_holds_the_run_line_verdict_table_and_instability_lines() {
+        let mut r = sample();
+        r.verdict = vec!["sevennet0 <first>".into(), "ani second".into()];
+        let plain = summary_html(&r, 100);
+        check_balanced(&plain);
+        assert!(plain.starts_with("<div class=\"cpd-report\">\n<p><strong>cpd 0.1.0: 100 structures, 5 folds (seed 0), composition rank 3 (H C)</strong></p>"));
+        assert!(plain.contains("<h4>Verdict</h4>\n<ul class=\"verdict\">\n<li>sevennet0 &lt;first&gt;</li>\n<li>ani second</li>\n</ul>"));
+        // The results table and nothing else: 3 rows and their header.
+        assert_eq!(plain.matches("<tr>").count(), 1 + 3);
+        assert!(plain.contains("<td class=\"num\">0.723 ± 0.020</td>"));
+        assert!(!plain.contains("<pre>") && !plain.contains("<svg") && !plain.contains("<style"));
+        let key = r.results[0].key();
+        r.instability.unstable = vec![key.clone()];
+        r.instability.rule = "a rule".into();
+        let flagged = summary_html(&r, 100);
+        check_balanced(&flagged);
+        let pre = format!("<pre>! unstable, 1 of {} records: a rule\n  --predictions writes every out-of-fold prediction</pre>", r.results.len());
+        assert!(flagged.contains(&pre), "{flagged}");
     }
 
     #[test]

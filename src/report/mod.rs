@@ -4,7 +4,7 @@
 
 mod cells;
 pub mod compare;
-mod figures;
+pub mod figures;
 mod grid;
 pub mod html;
 pub mod markdown;
