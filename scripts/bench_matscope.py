@@ -70,7 +70,7 @@ def main():
     z = np.load(args.npz)
     if "ids" in z.files:
         assert [str(i) for i in z["ids"]] == ids, "embedding rows must follow the compositions"
-    layers = args.layer or [k for k in z.files if k != "ids"]
+    layers = args.layer or [k for k in z.files if k != "ids" and z[k].ndim == 2]
 
     print(
         f"cpd {cpd.__version__} vs matscope {matscope.__version__}; {platform.processor() or platform.machine()}, "

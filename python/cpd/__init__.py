@@ -44,8 +44,10 @@ __all__ = [
     "project",
     "check",
     "Report",
+    "Figure",
     "CheckResult",
     "CPDResult",
+    "CPDProfile",
     "CompositionProjectionDecomposition",
 ]
 
@@ -260,8 +262,55 @@ class Report:
         """
         return [Path(p) for p in self._native.write(os.fspath(dir))]
 
+    @property
+    def figures(self) -> List["Figure"]:
+        """Every figure of ``report.html`` (the R² bars, then each
+        analysis's), in its order, as :class:`Figure` objects: a notebook
+        displays each as SVG."""
+        return [Figure(name, title, svg) for name, title, svg in self._native.figures()]
+
     def __repr__(self) -> str:
         return self._native.table()
+
+    def _repr_html_(self) -> str:
+        """The report in brief, as a notebook shows it: the run line, the
+        verdict, the results table (R² with their 95 % intervals) and the
+        instability lines of the command line's table."""
+        return self._native.html()
+
+
+class Figure:
+    """One figure of a report: an SVG document that a notebook displays.
+
+    Attributes
+    ----------
+    name : str
+        File name ``Report.write`` gives it (``r2_gap_ev.svg``, ...).
+    title : str
+        Its title (the caption in ``report.html``).
+    data : str
+        The SVG document.
+    """
+
+    def __init__(self, name: str, title: str, data: str):
+        self.name = name
+        self.title = title
+        self.data = data
+
+    def _repr_svg_(self) -> str:
+        return self.data
+
+    def save(self, path: Union[str, os.PathLike]) -> Path:
+        """Write the SVG document to ``path`` (through a temporary file and
+        a rename); returns the path."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self.data, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def __repr__(self) -> str:
+        return f"Figure({self.name!r}, {self.title!r})"
 
 
 def _setting_value(name: str, value: Any) -> Any:
@@ -464,8 +513,9 @@ def project(
 
 @dataclass
 class CPDResult:
-    """matscope's ``CPDResult`` fields, computed the cpd way (see
-    :func:`decompose`), and cpd's extras.
+    """matscope's ``CPDResult``, computed the cpd way (see :func:`decompose`),
+    with cpd's extras after matscope's fields (so that matscope's positional
+    construction holds).
 
     Attributes
     ----------
@@ -476,22 +526,27 @@ class CPDResult:
         ``1 − ‖H_geom‖² / ‖H − mean(H)‖²`` (in sample, as matscope's
         variance-weighted R² of its composition fit).
     residual_linear_r2 : float
-        Mean R² over the folds of the ridge probe on ``H_geom``.
+        Mean R² over the folds of the ridge probe on ``H_geom`` (0.0 when
+        not run, as in matscope).
     residual_mlp_r2 : float
-        Mean R² over the folds of the MLP probe on ``H_geom``.
+        Mean R² over the folds of the MLP probe on ``H_geom`` (0.0 when
+        not run).
     linear_nonlinear_gap : float
         ``residual_mlp_r2 − residual_linear_r2``.
     composition_variance_explained : float
         Equal to ``composition_r2`` (matscope's adds 1e-10 to the
         denominator).
-    target_composition_r2 : float or None
-        R² of the target from composition alone (the first probe run).
-    raw_linear_r2, raw_mlp_r2 : float or None
-        The probes on the raw embedding.
-    report : Report
-        The whole analysis (per-fold R², diagnostics, ...).
     metadata : dict
-        n_samples, hidden_dim, n_elements, cv_folds, seed, rank.
+        matscope's keys (``n_samples``, ``hidden_dim``, ``n_elements``,
+        ``composition_alpha``, ``cv_folds``) and cpd's: ``seed``,
+        ``rank`` and ``dropped`` of the projection, ``r2_folds`` (probe to
+        the R² of each fold).
+    target_composition_r2, raw_linear_r2, raw_mlp_r2 : float or None
+        With ``report=True``: R² of the target from composition alone (the
+        first probe) and of the probes on the raw embedding; else None.
+    report : Report or None
+        With ``report=True``: the whole analysis (intervals, conditional
+        R², diagnostics, figures).
     """
 
     layer_name: str
@@ -501,16 +556,189 @@ class CPDResult:
     linear_nonlinear_gap: float
     target_property: str
     composition_variance_explained: float = 0.0
+    metadata: Dict[str, Any] = field(default_factory=dict)
     target_composition_r2: Optional[float] = None
     raw_linear_r2: Optional[float] = None
     raw_mlp_r2: Optional[float] = None
     report: Optional[Report] = field(default=None, repr=False)
-    metadata: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def disentanglement_score(self) -> float:
         """``residual_linear_r2 − |linear_nonlinear_gap|`` (matscope's)."""
         return self.residual_linear_r2 - abs(self.linear_nonlinear_gap)
+
+
+@dataclass
+class CPDProfile:
+    """matscope's ``CPDProfile``: the :class:`CPDResult` of every layer of
+    one model, in layer order.
+
+    Attributes
+    ----------
+    model_name, target_property : str
+    results : dict
+        Layer name to :class:`CPDResult`.
+    metadata : dict
+    report : Report or None
+        With ``report=True``: the whole analysis of every layer.
+    """
+
+    model_name: str
+    results: Dict[str, CPDResult]
+    target_property: str
+    metadata: Dict[str, Any] = field(default_factory=dict)
+    report: Optional[Report] = field(default=None, repr=False)
+
+    @property
+    def disentanglement_trajectory(self) -> List[float]:
+        """The disentanglement score of each layer, in order."""
+        return [r.disentanglement_score for r in self.results.values()]
+
+    @property
+    def best_layer(self) -> str:
+        """The layer with the highest residual linear R² (the first on a tie)."""
+        return max(self.results, key=lambda k: self.results[k].residual_linear_r2)
+
+    @property
+    def most_nonlinear_layer(self) -> str:
+        """The layer with the largest linear–nonlinear gap (the first on a tie)."""
+        return max(self.results, key=lambda k: self.results[k].linear_nonlinear_gap)
+
+    def to_dataframe(self):
+        """One row per layer with matscope's columns: ``layer``,
+        ``composition_r2``, ``residual_linear_r2``, ``residual_mlp_r2``,
+        ``gap``, ``disentanglement``, ``composition_variance``. Needs pandas."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "layer": name,
+                    "composition_r2": r.composition_r2,
+                    "residual_linear_r2": r.residual_linear_r2,
+                    "residual_mlp_r2": r.residual_mlp_r2,
+                    "gap": r.linear_nonlinear_gap,
+                    "disentanglement": r.disentanglement_score,
+                    "composition_variance": r.composition_variance_explained,
+                }
+                for name, r in self.results.items()
+            ]
+        )
+
+    def summary(self) -> str:
+        """matscope's summary: model, target, layer count, the best and the
+        most nonlinear layer."""
+        best, nonlinear = self.best_layer, self.most_nonlinear_layer
+        return "\n".join(
+            [
+                f"CPD Profile: {self.model_name}",
+                f"Target: {self.target_property}",
+                f"Layers analyzed: {len(self.results)}",
+                f"Best geometric layer: {best} "
+                f"(R²_resid={self.results[best].residual_linear_r2:.3f})",
+                f"Most nonlinear layer: {nonlinear} "
+                f"(gap={self.results[nonlinear].linear_nonlinear_gap:.3f})",
+            ]
+        )
+
+
+def _target(y: ArrayLike, name: str) -> np.ndarray:
+    yv = np.asarray(y)
+    if yv.ndim == 2 and yv.shape[1] == 1:
+        yv = yv[:, 0]
+    if yv.ndim != 1:
+        raise ValueError(f"y: expected one value per row, found shape {yv.shape}")
+    return _numeric(yv, "targets", name)
+
+
+def _layers(
+    layers: Mapping[str, ArrayLike],
+    compositions: TableLike,
+    y: ArrayLike,
+    target_property: str,
+    probes: Sequence[str],
+    composition: str,
+    report: bool,
+    composition_alpha: float,
+    settings: Dict[str, Any],
+) -> Tuple[Dict[str, CPDResult], Optional[Report]]:
+    """:class:`CPDResult` of every layer of ``{name: H}`` from one library
+    call: the residual alone (``report=False``) or the whole analysis."""
+    names, values = _composition_table(compositions)
+    tname = target_property if target_property != "unknown" else "y"
+    yv = _target(y, tname)
+    if len(yv) != values.shape[0]:
+        raise ValueError(f"targets: {len(yv)} rows but compositions have {values.shape[0]}")
+    if composition == "auto":
+        composition = "counts" if np.all(np.mod(values, 1.0) == 0.0) else "fractions"
+    arrays = {str(k): _array(v) for k, v in layers.items()}
+    threads = settings.pop("threads", None)
+    given = dict(settings, probes=list(probes), composition=composition)
+    ids = [str(i) for i in range(values.shape[0])]
+    args = (
+        [("H", list(arrays.items()))],
+        ids,
+        names,
+        values,
+        ids,
+        [tname],
+        yv[:, None],
+    )
+    full: Optional[Report] = None
+    if report:
+        full = Report(_cpd.analyze(*args, _settings_json(given), threads))
+        r2 = {
+            (r["layer"], r["representation"], r["probe"]): r["r2_mean"]
+            for r in full.results
+            if r["channels"] is None
+        }
+        folds = {
+            (r["layer"], r["probe"]): r["r2_folds"]
+            for r in full.results
+            if r["representation"] == "geom" and r["channels"] is None
+        }
+        share = {s["layer"]: s["composition_share"] for s in full.layer_stats}
+        rank, dropped = full.composition["rank"], full.composition["dropped"]
+        seed = full.settings.get("seed")
+    else:
+        records, stats, rank, dropped, _ = _cpd.residual(*args, _settings_json(given), threads)
+        r2 = {(layer, "geom", probe): mean for _, layer, _, probe, _, mean in records}
+        folds = {(layer, probe): f for _, layer, _, probe, f, _ in records}
+        share = {layer: s for _, layer, s in stats}
+        seed = given.get("seed", 0) if given.get("folds_file") is None else None
+    cv_folds = len(next(iter(folds.values()))) if folds else settings.get("folds", 5)
+    out = {}
+    for layer, H in arrays.items():
+        lin = r2.get((layer, "geom", "ridge"))
+        mlp = r2.get((layer, "geom", "mlp"))
+        lin_v = 0.0 if lin is None and "ridge" not in probes else _nan(lin)
+        mlp_v = 0.0 if mlp is None and "mlp" not in probes else _nan(mlp)
+        explained = _nan(share.get(layer))
+        out[layer] = CPDResult(
+            layer_name=layer,
+            composition_r2=explained,
+            residual_linear_r2=lin_v,
+            residual_mlp_r2=mlp_v,
+            linear_nonlinear_gap=mlp_v - lin_v,
+            target_property=target_property,
+            composition_variance_explained=explained,
+            metadata={
+                "n_samples": int(H.shape[0]),
+                "hidden_dim": int(H.shape[1]),
+                "n_elements": len(names),
+                "composition_alpha": composition_alpha,
+                "cv_folds": cv_folds,
+                "seed": seed,
+                "rank": rank,
+                "dropped": list(dropped),
+                "r2_folds": {p: folds[(layer, p)] for p in probes if (layer, p) in folds},
+            },
+            target_composition_r2=r2.get((layer, "composition", list(probes)[0])) if report else None,
+            raw_linear_r2=r2.get((layer, "raw", "ridge")) if report else None,
+            raw_mlp_r2=r2.get((layer, "raw", "mlp")) if report else None,
+            report=full,
+        )
+    return out, full
 
 
 def _nan(x: Optional[float]) -> float:
@@ -526,6 +754,7 @@ def decompose(
     *,
     probes: Sequence[str] = ("ridge", "mlp"),
     composition: str = "auto",
+    report: bool = False,
     **settings: Any,
 ) -> CPDResult:
     """matscope's ``decompose(H, compositions, y)``, computed the cpd way.
@@ -547,6 +776,12 @@ def decompose(
         as in matscope).
     composition : {"auto", "counts", "fractions"}
         ``auto``: counts when every value is a whole number, else fractions.
+    report : bool
+        False (default): the probes are fitted on the residual only, as
+        matscope fits them. True: the whole analysis of :func:`analyze`
+        (composition alone, raw and residual, the conditional R², 95 %
+        intervals), in ``result.report``, and the extras filled; the
+        residual's R² are the same numbers either way.
     **settings
         Any setting of :func:`analyze` (``folds=5``, ``seed=0``,
         ``mlp_hidden=128``, ``threads``, ...).
@@ -558,15 +793,16 @@ def decompose(
     Notes
     -----
     Differences from matscope 0.2.0's
-    ``CompositionProjectionDecomposition().decompose``:
+    ``CompositionProjectionDecomposition().decompose`` (``docs/python.md``
+    has them as a table):
 
     - Projection: exact orthogonal projection off ``[1 | C]`` (pivoted
       QR), instead of a ridge fit (alpha 1) of ``H`` on standardised ``C``
       whose residual keeps a part of composition.
-    - Folds: shuffled, seeded k-fold (one assignment shared by every probe
-      and representation), instead of scikit-learn's unshuffled ``KFold``
+    - Folds: shuffled, seeded k-fold (one assignment shared by every
+      probe), instead of scikit-learn's unshuffled ``KFold``
       (``cross_validate(cv=5)``), which follows the file order.
-    - Linear probe: ridge on standardised features with alpha chosen by
+    - Linear probe: ridge on scaled features with alpha chosen by
       leave-one-out on each training fold from ``logspace(-3, 3, 13)``
       (``RidgeCV``), instead of a fixed ``Ridge(alpha=1)``.
     - MLP probe: scikit-learn's ``MLPRegressor`` recipe (Adam, early
@@ -575,85 +811,30 @@ def decompose(
       5000), seeded (matscope's is unseeded), single precision.
     - ``composition_r2`` and ``composition_variance_explained`` are the same
       number, from the exact projection.
-    - Extras: R² from composition alone and on the raw embedding, and the
-      whole :class:`Report` (per-fold R², instability diagnostics).
     """
-    names, values = _composition_table(compositions)
-    yv = np.asarray(y)
-    if yv.ndim == 2 and yv.shape[1] == 1:
-        yv = yv[:, 0]
-    if yv.ndim != 1:
-        raise ValueError(f"y: expected one value per row, found shape {yv.shape}")
-    yv = _numeric(yv, "targets", target_property)
-    if composition == "auto":
-        composition = "counts" if np.all(np.mod(values, 1.0) == 0.0) else "fractions"
-    Ha = _array(H)
-    tname = target_property if target_property != "unknown" else "y"
-    model = "H"
-    layer = layer_name
-    report = analyze(
-        {model: {layer: Ha}},
-        (names, values),
-        (["" + tname], yv[:, None]),
-        probes=probes,
-        composition=composition,
-        **settings,
+    results, _ = _layers(
+        {layer_name: H}, compositions, y, target_property, probes, composition, report, 1.0, settings
     )
-
-    def r2(rep: str, probe: str) -> Optional[float]:
-        for r in report.results:
-            if r["representation"] == rep and r["probe"] == probe:
-                return r["r2_mean"]
-        return None
-
-    threads = settings.get("threads")
-    geom, rank, _ = _cpd.project(Ha, names, values, threads)
-    centred = np.asarray(Ha, dtype=np.float64)
-    total = float(((centred - centred.mean(axis=0)) ** 2).sum())
-    resid = float((geom**2).sum())
-    explained = 1.0 - resid / total if total > 0 else float("nan")
-    lin = r2("geom", "ridge")
-    mlp = r2("geom", "mlp")
-    lin_v = 0.0 if lin is None and "ridge" not in probes else _nan(lin)
-    mlp_v = 0.0 if mlp is None and "mlp" not in probes else _nan(mlp)
-    first = list(probes)[0]
-    return CPDResult(
-        layer_name=layer_name,
-        composition_r2=explained,
-        residual_linear_r2=lin_v,
-        residual_mlp_r2=mlp_v,
-        linear_nonlinear_gap=mlp_v - lin_v,
-        target_property=target_property,
-        composition_variance_explained=explained,
-        target_composition_r2=r2("composition", first),
-        raw_linear_r2=r2("raw", "ridge"),
-        raw_mlp_r2=r2("raw", "mlp"),
-        report=report,
-        metadata={
-            "n_samples": int(Ha.shape[0]),
-            "hidden_dim": int(Ha.shape[1]),
-            "n_elements": len(names),
-            "cv_folds": report.settings["folds"],
-            "seed": report.settings.get("seed"),
-            "rank": rank,
-        },
-    )
+    return results[layer_name]
 
 
 class CompositionProjectionDecomposition:
     """matscope's class, so that ``from cpd import
-    CompositionProjectionDecomposition`` is the one change a matscope script
-    needs. ``decompose`` calls :func:`decompose`.
+    CompositionProjectionDecomposition, CPDResult, CPDProfile`` is the one
+    change a matscope script needs.
 
     Parameters
     ----------
     composition_alpha : float
-        Accepted and unused: the projection is exact (no ridge fit).
+        Accepted, recorded in ``metadata`` and unused: the projection is
+        exact (no ridge fit).
     probe_type : {"both", "linear", "mlp"}
     cv_folds : int
     mlp_hidden_dim : int
     random_state : int or None
         Seed of the folds and the MLP (None: 0).
+    report : bool
+        Keep the whole analysis (see :func:`decompose`).
     **settings
         Any further setting of :func:`analyze`.
     """
@@ -665,6 +846,8 @@ class CompositionProjectionDecomposition:
         cv_folds: int = 5,
         mlp_hidden_dim: int = 128,
         random_state: Optional[int] = 42,
+        *,
+        report: bool = False,
         **settings: Any,
     ):
         self.composition_alpha = composition_alpha
@@ -672,7 +855,33 @@ class CompositionProjectionDecomposition:
         self.cv_folds = cv_folds
         self.mlp_hidden_dim = mlp_hidden_dim
         self.random_state = random_state
+        self.report = report
         self.settings = settings
+
+    def _run(self, layers, compositions, targets, target_property):
+        probes = {"both": ("ridge", "mlp"), "linear": ("ridge",), "mlp": ("mlp",)}.get(
+            self.probe_type
+        )
+        if probes is None:
+            raise ValueError(f"probe_type '{self.probe_type}': expected both, linear or mlp")
+        settings = dict(
+            folds=self.cv_folds,
+            seed=0 if self.random_state is None else int(self.random_state),
+            mlp_hidden=self.mlp_hidden_dim,
+        )
+        settings.update(self.settings)
+        composition = settings.pop("composition", "auto")
+        return _layers(
+            layers,
+            compositions,
+            targets,
+            target_property,
+            probes,
+            composition,
+            self.report,
+            self.composition_alpha,
+            settings,
+        )
 
     def decompose(
         self,
@@ -683,25 +892,8 @@ class CompositionProjectionDecomposition:
         target_property: str = "unknown",
     ) -> CPDResult:
         """:func:`decompose` with this object's settings."""
-        probes = {"both": ("ridge", "mlp"), "linear": ("ridge",), "mlp": ("mlp",)}.get(
-            self.probe_type
-        )
-        if probes is None:
-            raise ValueError(
-                f"probe_type '{self.probe_type}': expected both, linear or mlp"
-            )
-        return decompose(
-            representations,
-            compositions,
-            targets,
-            layer_name,
-            target_property,
-            probes=probes,
-            folds=self.cv_folds,
-            seed=0 if self.random_state is None else int(self.random_state),
-            mlp_hidden=self.mlp_hidden_dim,
-            **self.settings,
-        )
+        results, _ = self._run({layer_name: representations}, compositions, targets, target_property)
+        return results[layer_name]
 
     def profile(
         self,
@@ -710,12 +902,42 @@ class CompositionProjectionDecomposition:
         targets: ArrayLike,
         model_name: str = "unknown",
         target_property: str = "unknown",
-    ) -> Dict[str, CPDResult]:
-        """:meth:`decompose` on every layer of ``{layer: H}``."""
-        return {
-            name: self.decompose(H, compositions, targets, name, target_property)
-            for name, H in representations.items()
-        }
+    ) -> CPDProfile:
+        """:meth:`decompose` on every layer of ``{layer: H}``, in one library
+        call (one projection basis and one set of folds for every layer)."""
+        if not isinstance(representations, Mapping) or not representations:
+            raise ValueError("representations: expected a non-empty dict of layer name to array")
+        results, full = self._run(representations, compositions, targets, target_property)
+        return CPDProfile(
+            model_name=model_name,
+            results=results,
+            target_property=target_property,
+            report=full,
+        )
+
+    @staticmethod
+    def compare_profiles(profiles: Mapping[str, CPDProfile]) -> Dict[str, Dict[str, Any]]:
+        """matscope's comparison of models: for each, its best layer's
+        ``best_residual_r2``, ``best_gap`` and ``best_disentanglement``,
+        ``mean_composition_r2`` over its layers, its ``trajectory``, and its
+        ``disentanglement_rank`` (1: highest best-layer disentanglement;
+        ties keep the given order). No interval: the whole analysis of
+        several models (:func:`analyze`) says which differences are
+        resolved."""
+        comparison: Dict[str, Dict[str, Any]] = {}
+        for name, profile in profiles.items():
+            best = profile.results[profile.best_layer]
+            comparison[name] = {
+                "best_residual_r2": best.residual_linear_r2,
+                "best_gap": best.linear_nonlinear_gap,
+                "best_disentanglement": best.disentanglement_score,
+                "mean_composition_r2": np.mean([r.composition_r2 for r in profile.results.values()]),
+                "trajectory": profile.disentanglement_trajectory,
+            }
+        ranked = sorted(comparison.items(), key=lambda kv: kv[1]["best_disentanglement"], reverse=True)
+        for rank, (_, stats) in enumerate(ranked, 1):
+            stats["disentanglement_rank"] = rank
+        return comparison
 
 
 @dataclass

@@ -15,19 +15,21 @@ use numpy::{
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use cpd::run::{
-    analyze_in_memory, Analysis, AnalyzeConfig, CompositionSource, EmbeddingSpec, InMemory,
-    NoProgress,
-};
-use cpd::report::compare::{check as check_reports, LoadedReport, Metric};
 use cpd::error::CpdError;
-use cpd::settings::{Given, Inputs};
 use cpd::flow::projection::{residual_zero_tol, Projection};
 use cpd::flow::rows::{Rows, Stored};
 use cpd::io::embeddings::{EmbeddingFile, Layer, Shared, Values};
 use cpd::io::table::Table;
+use cpd::report::compare::{check as check_reports, LoadedReport, Metric};
+use cpd::report::figures::figures;
+use cpd::report::html::summary_html;
 use cpd::report::markdown::{run_line, text_table};
 use cpd::report::write::{predictions_csv, write_outputs, PREDICTIONS_CSV};
+use cpd::run::{
+    analyze_in_memory, residual_in_memory, Analysis, AnalyzeConfig, CompositionSource,
+    EmbeddingSpec, InMemory, NoProgress,
+};
+use cpd::settings::{Given, Inputs};
 
 /// The library's error as the Python exception the CLI's message belongs
 /// to: a missing file is `FileNotFoundError`, another I/O failure `OSError`,
@@ -193,6 +195,20 @@ impl NativeReport {
         )
     }
 
+    /// The report in brief as an HTML fragment (a notebook's display).
+    fn html(&self) -> String {
+        summary_html(&self.analysis.report, self.analysis.ids.len())
+    }
+
+    /// Every figure as (file name, title, SVG document).
+    fn figures(&self) -> PyResult<Vec<(String, String, String)>> {
+        Ok(figures(&self.analysis.report)
+            .map_err(py_err)?
+            .into_iter()
+            .map(|f| (f.file_name, f.title, f.svg))
+            .collect())
+    }
+
     /// Row ids in report order.
     fn ids(&self) -> Vec<String> {
         self.analysis.ids.to_vec()
@@ -242,12 +258,10 @@ impl NativeReport {
 /// One model's layers: (layer name, array).
 type ModelArrays<'py> = (String, Vec<(String, Bound<'py, PyAny>)>);
 
-/// `cpd.analyze` after `cpd/__init__.py` has normalised its arguments.
-#[pyfunction]
-#[pyo3(signature = (embeddings, comp_ids, comp_columns, comp_values, target_ids, target_columns, target_values, settings, threads=None))]
+/// The run's configuration and its inputs in memory (the arrays shared,
+/// not copied: the guards must outlive the library call).
 #[allow(clippy::too_many_arguments)]
-fn analyze<'py>(
-    py: Python<'py>,
+fn memory_inputs<'py>(
     embeddings: Vec<ModelArrays<'py>>,
     comp_ids: Vec<String>,
     comp_columns: Vec<String>,
@@ -256,8 +270,7 @@ fn analyze<'py>(
     target_columns: Vec<String>,
     target_values: Bound<'py, PyAny>,
     settings: &str,
-    threads: Option<usize>,
-) -> PyResult<NativeReport> {
+) -> PyResult<(AnalyzeConfig, InMemory, Vec<Guard<'py>>)> {
     let models: Vec<String> = embeddings.iter().map(|(m, _)| m.clone()).collect();
     let config = config(&models, settings)?;
     let mut guards = Vec::new();
@@ -286,6 +299,35 @@ fn analyze<'py>(
         targets: table(TARGETS, target_ids, target_columns, &target_values)?,
         embeddings: files,
     };
+    Ok((config, data, guards))
+}
+
+/// `cpd.analyze` after `cpd/__init__.py` has normalised its arguments.
+#[pyfunction]
+#[pyo3(signature = (embeddings, comp_ids, comp_columns, comp_values, target_ids, target_columns, target_values, settings, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn analyze<'py>(
+    py: Python<'py>,
+    embeddings: Vec<ModelArrays<'py>>,
+    comp_ids: Vec<String>,
+    comp_columns: Vec<String>,
+    comp_values: Bound<'py, PyAny>,
+    target_ids: Vec<String>,
+    target_columns: Vec<String>,
+    target_values: Bound<'py, PyAny>,
+    settings: &str,
+    threads: Option<usize>,
+) -> PyResult<NativeReport> {
+    let (config, data, guards) = memory_inputs(
+        embeddings,
+        comp_ids,
+        comp_columns,
+        comp_values,
+        target_ids,
+        target_columns,
+        target_values,
+        settings,
+    )?;
     let predictions = config.predictions;
     let analysis = compute(py, threads, || {
         analyze_in_memory(&config, &data, &NoProgress)
@@ -297,6 +339,73 @@ fn analyze<'py>(
         analysis,
         predictions,
     })
+}
+
+/// One residual record: (model, layer, target, probe, R² per fold, mean R²).
+type ResidualRow = (String, String, String, String, Vec<f64>, f64);
+
+/// `cpd.decompose` and `profile`: every probe on each layer's residual only
+/// ([`residual_in_memory`]). Returns the records, each layer's (model,
+/// layer, composition share), the projection's rank and dropped columns,
+/// and the fold of each row.
+#[pyfunction]
+#[pyo3(signature = (embeddings, comp_ids, comp_columns, comp_values, target_ids, target_columns, target_values, settings, threads=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn residual<'py>(
+    py: Python<'py>,
+    embeddings: Vec<ModelArrays<'py>>,
+    comp_ids: Vec<String>,
+    comp_columns: Vec<String>,
+    comp_values: Bound<'py, PyAny>,
+    target_ids: Vec<String>,
+    target_columns: Vec<String>,
+    target_values: Bound<'py, PyAny>,
+    settings: &str,
+    threads: Option<usize>,
+) -> PyResult<(
+    Vec<ResidualRow>,
+    Vec<(String, String, Option<f64>)>,
+    usize,
+    Vec<String>,
+    Vec<usize>,
+)> {
+    let (config, data, guards) = memory_inputs(
+        embeddings,
+        comp_ids,
+        comp_columns,
+        comp_values,
+        target_ids,
+        target_columns,
+        target_values,
+        settings,
+    )?;
+    let scores = compute(py, threads, || residual_in_memory(&config, &data))?.map_err(py_err)?;
+    drop(data);
+    drop(guards);
+    Ok((
+        scores
+            .records
+            .into_iter()
+            .map(|r| {
+                (
+                    r.model,
+                    r.layer,
+                    r.target,
+                    r.probe.name().to_string(),
+                    r.r2_folds,
+                    r.r2_mean,
+                )
+            })
+            .collect(),
+        scores
+            .layers
+            .into_iter()
+            .map(|l| (l.model, l.layer, l.composition_share))
+            .collect(),
+        scores.rank,
+        scores.dropped,
+        scores.folds,
+    ))
 }
 
 /// `cpd.project`: `H − Q QᵀH` with `Q` from the pivoted QR of `[1 | C]`, in
@@ -453,6 +562,7 @@ fn version() -> &'static str {
 fn _cpd(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeReport>()?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(residual, m)?)?;
     m.add_function(wrap_pyfunction!(project, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(settings_reference, m)?)?;

@@ -1,6 +1,7 @@
 """The Python package against the cpd command line, closed forms and the
 bad-input catalogue."""
 
+import html
 import inspect
 import json
 import subprocess
@@ -64,6 +65,29 @@ def test_analyze_demo_is_bit_identical_to_the_cli(data, cpd_bin, tmp_path):
     assert {p.name for p in written} >= {"report.json", "results.csv", "folds.csv", "report.md"}
     for name in ("results.csv", "folds.csv", "profiles.csv"):
         assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    # In a notebook: the figures are the CLI's SVG files, byte for byte, in
+    # report.html's order; the HTML display holds the verdict, every
+    # record's interval and the instability lines.
+    figures = report.figures
+    svgs = sorted(p.name for p in (tmp_path / "cli").glob("*.svg"))
+    assert sorted(f.name for f in figures) == svgs and len(svgs) > 10
+    for f in figures:
+        assert f._repr_svg_() == (tmp_path / "cli" / f.name).read_text(encoding="utf-8"), f.name
+        assert f.data.startswith("<svg") and f.title
+    page = (tmp_path / "cli" / "report.html").read_text(encoding="utf-8")
+    assert [page.index(f"(<code>{f.name}</code>)") for f in figures] == sorted(
+        page.index(f"(<code>{f.name}</code>)") for f in figures
+    )
+    shown = report._repr_html_()
+    assert shown.startswith('<div class="cpd-report">') and "<svg" not in shown
+    assert want["verdict"] and all(
+        html.escape(v).replace("&#x27;", "&#39;") in shown for v in want["verdict"]
+    )
+    for r in want["results"]:
+        lo, hi = r["r2_ci"]
+        assert f"{r['r2_mean']:.3f} [{lo:.3f}, {hi:.3f}]" in shown, r
+    assert want["instability"]["unstable"]
+    assert f"! unstable, {len(want['instability']['unstable'])} of {len(want['results'])} records" in shown
 
 
 def test_every_probe_and_analysis_is_bit_identical_to_the_cli(subset, cpd_bin, tmp_path):
@@ -254,6 +278,8 @@ def test_decompose_takes_matscopes_call_shape(subset):
     fractions = counts / counts.sum(axis=1, keepdims=True)  # matscope's fractional vectors
     y = targ["homo_ev"]
     r = cpd.decompose(h, fractions, y, mlp_max_epochs=40)
+    full = cpd.decompose(h, fractions, y, mlp_max_epochs=40, report=True)
+    assert r.report is None and r.raw_linear_r2 is None and r.target_composition_r2 is None
     for name in (
         "composition_r2", "residual_linear_r2", "residual_mlp_r2",
         "linear_nonlinear_gap", "composition_variance_explained",
@@ -265,17 +291,25 @@ def test_decompose_takes_matscopes_call_shape(subset):
     hc = h.astype(np.float64) - h.astype(np.float64).mean(axis=0)
     assert abs(r.composition_r2 - (1 - (g**2).sum() / (hc**2).sum())) < 1e-9
     assert r.composition_variance_explained == r.composition_r2
-    # The probes are analyze's geom records on the same data.
-    rec = {(x["representation"], x["probe"]): x["r2_mean"] for x in r.report.results}
-    assert r.residual_linear_r2 == rec[("geom", "ridge")]
-    assert r.residual_mlp_r2 == rec[("geom", "mlp")]
-    assert r.report.settings["composition_mode"] == "fractions"
+    # The residual alone gives the whole analysis's numbers, bit for bit,
+    # and those are analyze's geom records on the same data.
+    for name in ("composition_r2", "residual_linear_r2", "residual_mlp_r2", "linear_nonlinear_gap"):
+        assert getattr(r, name) == getattr(full, name), name
+    assert r.metadata == full.metadata
+    rec = {(x["representation"], x["probe"]): x for x in full.report.results}
+    assert r.residual_linear_r2 == rec[("geom", "ridge")]["r2_mean"]
+    assert r.residual_mlp_r2 == rec[("geom", "mlp")]["r2_mean"]
+    assert r.metadata["r2_folds"] == {p: rec[("geom", p)]["r2_folds"] for p in ("ridge", "mlp")}
+    assert full.raw_linear_r2 == rec[("raw", "ridge")]["r2_mean"]
+    assert full.target_composition_r2 == rec[("composition", "ridge")]["r2_mean"]
+    assert full.report.settings["composition_mode"] == "fractions"
+    assert r.metadata["rank"] == 5  # fractions sum to 1: one column dropped
     # matscope's class, one import changed.
     m = cpd.CompositionProjectionDecomposition(cv_folds=5, random_state=0, mlp_max_epochs=40)
     r2 = m.decompose(h, fractions, y)
     assert r2.residual_linear_r2 == r.residual_linear_r2
     assert r2.residual_mlp_r2 == r.residual_mlp_r2
-    lin = cpd.CompositionProjectionDecomposition(probe_type="linear", random_state=0)
+    lin = cpd.CompositionProjectionDecomposition(probe_type="linear", random_state=0, report=True)
     r3 = lin.decompose(h, counts, y)
     assert r3.residual_mlp_r2 == 0.0 and r3.report.settings["composition_mode"] == "counts"
     assert r3.disentanglement_score == r3.residual_linear_r2 - abs(r3.linear_nonlinear_gap)
