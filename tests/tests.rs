@@ -9,6 +9,7 @@ mod cli;
 mod conditional;
 mod crystals;
 mod docs;
+mod faults;
 mod instability;
 mod parity;
 mod peratom;

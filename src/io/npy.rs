@@ -200,6 +200,15 @@ impl Values {
         matches!(self, Values::Disk(_))
     }
 
+    /// The first fault of a read of an on-disk layer
+    /// ([`super::stream::DiskLayer::fault`]); in memory, none.
+    pub fn fault(&self) -> crate::error::Result<()> {
+        match self {
+            Values::Disk(d) => d.fault(),
+            _ => Ok(()),
+        }
+    }
+
     /// An f64 copy (column-major).
     pub fn to_f64(&self) -> Array2<f64> {
         if let Values::Disk(d) = self {

@@ -14,10 +14,11 @@
 //! map would).
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use ndarray::{s, Array2, ArrayViewMut1, ArrayViewMut2, ShapeBuilder};
 
@@ -32,12 +33,52 @@ pub const BLOCK: usize = 256;
 /// `pread` spanning the gap; further apart, each run is read on its own.
 const MAX_GAP: usize = 8;
 
+/// What a file was when it was opened. A read that finds the file (through
+/// its open handle or its path) otherwise has read, or would read, rows of
+/// another extraction.
+#[derive(Debug, Clone, PartialEq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Identity {
+    fn of(m: &std::fs::Metadata) -> Identity {
+        Identity {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            modified: m.modified().ok(),
+        }
+    }
+
+    /// How `now` differs from `self`, in words; `None` when it does not.
+    fn change(&self, now: &Identity) -> Option<String> {
+        if (now.dev, now.ino) != (self.dev, self.ino) {
+            Some("the path now names another file".into())
+        } else if now.len != self.len {
+            Some(format!(
+                "its size went from {} to {} bytes",
+                self.len, now.len
+            ))
+        } else if now.modified != self.modified {
+            Some("it was written to (its modification time changed)".into())
+        } else {
+            None
+        }
+    }
+}
+
 /// One file's contiguous run of rows.
 #[derive(Debug)]
 pub struct Part {
     /// The file.
     pub path: PathBuf,
     file: File,
+    /// The file as it was opened.
+    opened: Identity,
     /// Byte offset of the first row's data in the file.
     offset: u64,
     /// Stored row number of the part's first row (rows of the earlier parts).
@@ -51,9 +92,11 @@ impl Part {
     /// Open `path` whose `rows` rows start at byte `offset`.
     pub fn open(path: &Path, offset: u64, rows: usize, big_endian: bool) -> Result<Part> {
         let file = File::open(path).map_err(|e| CpdError::io(path, e))?;
+        let opened = Identity::of(&file.metadata().map_err(|e| CpdError::io(path, e))?);
         Ok(Part {
             path: path.to_owned(),
             file,
+            opened,
             offset,
             start: 0,
             rows,
@@ -65,7 +108,20 @@ impl Part {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// How the file has changed since it was opened, through its handle or
+    /// its path; `None` when it has not.
+    fn changed(&self) -> Option<String> {
+        let through = |m: std::io::Result<std::fs::Metadata>| match m {
+            Ok(m) => self.opened.change(&Identity::of(&m)),
+            Err(e) => Some(format!("it can no longer be examined: {e}")),
+        };
+        through(self.file.metadata()).or_else(|| through(std::fs::metadata(&self.path)))
+    }
 }
+
+/// The first failed read of a [`DiskLayer`]: the file and what happened.
+type Fault = Arc<Mutex<Option<(PathBuf, String)>>>;
 
 /// Counters of what a [`DiskLayer`] has read (for tests and benchmarks:
 /// they show that reads stay within one block).
@@ -88,6 +144,9 @@ pub struct DiskLayer {
     /// Stored row of every row (`None`: the identity).
     order: Option<Arc<Vec<usize>>>,
     stats: Arc<ReadStats>,
+    /// Set by the first read that fails or finds a file changed; shared by
+    /// the layer's copies (a reordered layer reads the same files).
+    fault: Fault,
 }
 
 impl PartialEq for DiskLayer {
@@ -112,6 +171,7 @@ impl DiskLayer {
             itemsize,
             order: None,
             stats: Arc::default(),
+            fault: Fault::default(),
         }
     }
 
@@ -168,6 +228,7 @@ impl DiskLayer {
                     .map(|p| Part {
                         path: p.path.clone(),
                         file: p.file.try_clone().expect("duplicate a file handle"),
+                        opened: p.opened.clone(),
                         offset: p.offset,
                         start: 0,
                         rows: p.rows,
@@ -183,16 +244,41 @@ impl DiskLayer {
     /// Rows `rows` (in that order) widened to f64 into `out`
     /// (`rows.len() × ncols`).
     ///
-    /// # Panics
-    /// When the file can no longer be read (it was truncated or its disk
-    /// failed after it was opened and checked): the trait this serves
-    /// ([`crate::flow::rows::Rows`]) has no error path.
+    /// Every read is checked: a read that fails, or after which a file is
+    /// found changed since it was opened (its size, its modification time,
+    /// or the file its path names), fills `out` with zeros and records the
+    /// fault, which [`DiskLayer::fault`] then returns. The trait this serves
+    /// ([`crate::flow::rows::Rows`]) has no error path, so the stages that
+    /// read a layer ask for its fault when they are done with it, and the
+    /// run ends with that error before anything is written. Once a fault is
+    /// recorded, every later read fills zeros without reading.
     pub fn fill(&self, rows: &[usize], mut out: ArrayViewMut2<'_, f64>) {
-        if let Err((path, e)) = self.try_fill(rows, out.view_mut()) {
-            panic!(
-                "{}: reading embedding rows failed after the file was checked: {e}",
-                path.display()
-            );
+        if self.fault.lock().map_or(true, |f| f.is_some()) {
+            out.fill(0.0);
+            return;
+        }
+        if let Err((path, why)) = self.try_fill(rows, out.view_mut()) {
+            out.fill(0.0);
+            if let Ok(mut f) = self.fault.lock() {
+                f.get_or_insert((path, why));
+            }
+        }
+    }
+
+    /// The first fault of any read of this layer ([`DiskLayer::fill`]):
+    /// `FILE: changed while it was being read (what changed)`.
+    pub fn fault(&self) -> Result<()> {
+        match self.fault.lock() {
+            Ok(f) => match f.as_ref() {
+                None => Ok(()),
+                Some((path, why)) => Err(CpdError::format(
+                    path,
+                    format!("changed while it was being read ({why})"),
+                )),
+            },
+            Err(_) => Err(CpdError::Invalid(
+                "a reader of an embedding layer failed".into(),
+            )),
         }
     }
 
@@ -200,7 +286,7 @@ impl DiskLayer {
         &self,
         rows: &[usize],
         mut out: ArrayViewMut2<'_, f64>,
-    ) -> std::result::Result<(), (PathBuf, std::io::Error)> {
+    ) -> std::result::Result<(), (PathBuf, String)> {
         self.stats.max_rows.fetch_max(rows.len(), Ordering::Relaxed);
         self.stats.rows.fetch_add(rows.len(), Ordering::Relaxed);
         let mut wanted: Vec<(usize, usize)> = rows
@@ -229,11 +315,15 @@ impl DiskLayer {
         wanted: &[(usize, usize)],
         scratch: &mut Vec<u8>,
         mut out: ArrayViewMut2<'_, f64>,
-    ) -> std::result::Result<(), (PathBuf, std::io::Error)> {
+    ) -> std::result::Result<(), (PathBuf, String)> {
         let row_bytes = self.cols * self.itemsize;
+        let mut touched: Vec<&Part> = Vec::new();
         let mut i = 0;
         while i < wanted.len() {
             let part = self.part_of(wanted[i].0);
+            if !touched.iter().any(|p| std::ptr::eq(*p, part)) {
+                touched.push(part);
+            }
             let end_of_part = part.start + part.rows;
             let mut j = i + 1;
             while j < wanted.len()
@@ -248,14 +338,24 @@ impl DiskLayer {
                 scratch.resize(len, 0);
             }
             let at = part.offset + ((first - part.start) * row_bytes) as u64;
-            part.file
-                .read_exact_at(&mut scratch[..len], at)
-                .map_err(|e| (part.path.clone(), e))?;
+            if let Err(e) = part.file.read_exact_at(&mut scratch[..len], at) {
+                let why = part
+                    .changed()
+                    .unwrap_or_else(|| format!("reading {len} bytes at byte {at} failed: {e}"));
+                return Err((part.path.clone(), why));
+            }
             for &(r, k) in &wanted[i..j] {
                 let bytes = &scratch[(r - first) * row_bytes..(r - first + 1) * row_bytes];
                 decode_row(bytes, self.itemsize, part.big_endian, out.row_mut(k));
             }
             i = j;
+        }
+        // After the reads: rows read from a file that changed meanwhile may
+        // mix two versions of it.
+        for part in touched {
+            if let Some(why) = part.changed() {
+                return Err((part.path.clone(), why));
+            }
         }
         Ok(())
     }
@@ -353,6 +453,7 @@ impl DiskLayer {
                 }
             }
         });
+        self.fault()?;
         let (found, large) = match (non_finite, too_large) {
             (Some(f), _) => (f, false),
             (None, Some(f)) => (f, true),

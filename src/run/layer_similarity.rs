@@ -95,6 +95,12 @@ pub(super) fn similarity(
                     }
                 }
             }
+            for l in &layers_b {
+                l.data.fault()?;
+            }
+        }
+        for l in &layers_a {
+            l.data.fault()?;
         }
     }
     let [mut all, geom] = out;

@@ -289,7 +289,10 @@ impl Run<'_> {
             for ((file, rows), sha) in files.iter().zip(&shas) {
                 inputs.push(info(file.display().to_string(), sha.clone(), *rows));
             }
-            self.layer(spec, &path, layer, comp, out)?;
+            // A read's fault explains whatever else went wrong with it.
+            let done = self.layer(spec, &path, layer, comp, out);
+            layer.data.fault()?;
+            done?;
         }
         Ok(())
     }

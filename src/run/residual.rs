@@ -102,7 +102,8 @@ pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<Res
                     &folds,
                     Some(&geom_g),
                     &|| {},
-                )?;
+                )
+                .map_err(|e| layer.data.fault().err().unwrap_or(e))?;
                 for (target, s) in ds.target_names.iter().zip(scores) {
                     records.push(ResidualRecord {
                         model: spec.model.clone(),
@@ -114,6 +115,7 @@ pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<Res
                     });
                 }
             }
+            layer.data.fault()?;
         }
     }
     Ok(ResidualScores {
