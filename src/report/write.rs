@@ -34,9 +34,21 @@ pub const PREDICTIONS_CSV: &str = "predictions.csv";
 /// Create the output directory and check that it is writable, so that a bad
 /// path fails before the long work starts.
 pub fn prepare_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| CpdError::io(dir, e))?;
-    NamedTempFile::new_in(dir).map_err(|e| CpdError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
+    NamedTempFile::new_in(dir).map_err(|e| unwritable(dir, e))?;
     Ok(())
+}
+
+/// The error of an output directory that cannot be created or written.
+/// The cause is named by its kind ("permission denied", "no storage
+/// space"): tempfile's errors carry the temporary file's name, which says
+/// nothing to the user.
+fn unwritable(dir: &Path, e: std::io::Error) -> CpdError {
+    let cause = match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
+    };
+    CpdError::format(dir, format!("cannot write the run's files here: {cause}"))
 }
 
 /// Write `folds.csv`, `results.csv`, `report.md`, `report.html`, the
@@ -95,16 +107,33 @@ pub fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Path
         // Reports are for sharing: rw-r--r--, not the 0600 of a temporary file.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let mut tmp = builder.tempfile_in(dir).map_err(|e| CpdError::io(dir, e))?;
-        tmp.write_all(&bytes)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| CpdError::io(tmp.path(), e))?;
+        // Until every file is staged nothing is replaced; a failure drops
+        // the temporary files staged so far (removing them).
+        let mut tmp = builder.tempfile_in(dir).map_err(|e| unwritable(dir, e))?;
+        // Through the file itself: its errors are the system's, without
+        // the temporary name.
+        let file = tmp.as_file_mut();
+        file.write_all(&bytes)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| {
+                CpdError::format(
+                    dir.join(&name),
+                    format!("writing it failed: {e}; no file in the directory was replaced"),
+                )
+            })?;
         staged.push((tmp, dir.join(name)));
     }
     let mut written = Vec::with_capacity(staged.len());
     for (tmp, dest) in staged {
-        tmp.persist(&dest)
-            .map_err(|e| CpdError::io(&dest, e.error))?;
+        tmp.persist(&dest).map_err(|e| {
+            CpdError::format(
+                &dest,
+                format!(
+                    "moving it into place failed: {}; report.json was not replaced",
+                    e.error
+                ),
+            )
+        })?;
         written.push(dest);
     }
     Ok(written)
