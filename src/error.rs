@@ -10,13 +10,14 @@ pub type Result<T, E = CpdError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum CpdError {
     /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating-system error.
-        #[source]
-        source: std::io::Error,
+        /// The operating-system error. Part of the message, and not also
+        /// the error's source: a chain printed whole (`{:#}`) would say it
+        /// twice.
+        error: std::io::Error,
     },
     /// A file's content does not have the expected format.
     #[error("{path}: {message}")]
@@ -59,10 +60,10 @@ pub enum CpdError {
 
 impl CpdError {
     /// Build an [`CpdError::Io`] for `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         CpdError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -36,7 +36,7 @@ use cpd::settings::{Given, Inputs};
 /// everything else (bad input, bad settings) `ValueError`.
 fn py_err(e: CpdError) -> PyErr {
     match &e {
-        CpdError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+        CpdError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound => {
             PyFileNotFoundError::new_err(e.to_string())
         }
         CpdError::Io { .. } => PyOSError::new_err(e.to_string()),

@@ -700,8 +700,8 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
                     Ok((npy, data))
                 })
                 .map_err(|e| match e {
-                    CpdError::Io { source, .. } => {
-                        CpdError::format(path, format!("{what}: {source}"))
+                    CpdError::Io { error, .. } => {
+                        CpdError::format(path, format!("{what}: {error}"))
                     }
                     other => other,
                 })?;
@@ -724,8 +724,8 @@ fn read_npz<R: Read + Seek>(reader: R, path: &Path, pool: Pool) -> Result<Embedd
         }
         let (data, order) = read_npy_stream(limited, declared, path, &format!("array '{name}'"))
             .map_err(|e| match e {
-                CpdError::Io { source, .. } => {
-                    CpdError::format(path, format!("array '{name}': {source}"))
+                CpdError::Io { error, .. } => {
+                    CpdError::format(path, format!("array '{name}': {error}"))
                 }
                 other => other,
             })?;
