@@ -361,3 +361,248 @@ fn slurm_writes_array_and_merge_scripts() {
         "{merge}"
     );
 }
+
+/// The bundled demo's sevennet0 last layer, ridge only, two targets: a run
+/// whose shards take a moment.
+fn ridge_manifest(dir: &Path) -> PathBuf {
+    let d = |r: &str| s(&data(r));
+    let p = dir.join("ridge.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
+             [settings]\nprobes = [\"ridge\"]\ntargets = [\"gap_ev\", \"mass_amu\"]\n\
+             [[models]]\nname = \"sevennet0\"\nfile = \"{}\"\n\
+             [[models]]\nname = \"chgnet\"\nfile = \"{}\"\nlayers = [\"conv4\"]\n",
+            d("compositions.csv"),
+            d("targets.csv"),
+            d("embeddings/sevennet0.npz"),
+            d("embeddings/chgnet.npz"),
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn a_resumed_run_reruns_only_missing_or_corrupt_parts_and_merges_into_the_single_run() {
+    let dir = tempdir();
+    let manifest = ridge_manifest(dir.path());
+    let job = dir.path().join("job");
+    let m = s(&manifest);
+    let slurm = [
+        "slurm",
+        "--manifest",
+        &m,
+        "--shards",
+        "3",
+        "--out",
+        &s(&job),
+    ];
+    run_ok(dir.path(), &slurm);
+    let part = |i: usize| job.join("parts").join(i.to_string());
+    // Shards 0 and 2 ran; shard 2's report.json was then cut short on disk;
+    // shard 1 never ran (its task was killed before it wrote anything).
+    let run_shard = |i: usize| {
+        run_ok(
+            dir.path(),
+            &[
+                "analyze",
+                "--manifest",
+                &m,
+                "--shard",
+                &format!("{i}/3"),
+                "--out",
+                &s(&part(i)),
+            ],
+        )
+    };
+    run_shard(0);
+    run_shard(2);
+    let corrupt = part(2).join("report.json");
+    let full = std::fs::read(&corrupt).unwrap();
+    std::fs::write(&corrupt, &full[..full.len() / 2]).unwrap();
+    // The merge job's script merges nothing: it names the missing shard and
+    // the command that resumes the run.
+    let merge = std::process::Command::new("sh")
+        .arg(job.join("merge.sh"))
+        .output()
+        .unwrap();
+    let (_, err) = text(&merge);
+    assert_eq!(merge.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("cpd: shard(s) 1 of 3 wrote no part; nothing was merged. Resume with:\n"),
+        "{err}"
+    );
+    let resume_cmd = err.lines().nth(1).unwrap().to_string();
+    assert!(resume_cmd.ends_with(&format!(
+        "slurm --manifest {m} --shards 3 --out {} --resume --submit",
+        s(&job)
+    )));
+    assert!(!job.join("report.json").exists());
+    // cpd merge itself refuses the corrupt part, naming it.
+    let e = run_err(
+        dir.path(),
+        &[
+            "merge",
+            &s(&part(0)),
+            &s(&part(1)),
+            &s(&part(2)),
+            "--out",
+            &s(&job),
+        ],
+    );
+    assert_eq!(
+        e.trim_end(),
+        format!(
+            "error: {}: No such file or directory (os error 2)",
+            part(1).display()
+        )
+    );
+    let e = run_err(
+        dir.path(),
+        &["merge", &s(&part(0)), &s(&part(2)), "--out", &s(&job)],
+    );
+    assert!(
+        e.contains(&format!("error: {}: not valid JSON", corrupt.display())),
+        "{e}"
+    );
+    // --resume (without --submit) names both shards and why, and how to submit.
+    let mut resume = slurm.to_vec();
+    resume.push("--resume");
+    let o = run_ok(dir.path(), &resume);
+    let lines: Vec<&str> = o.lines().collect();
+    assert!(
+        lines.contains(
+            &format!(
+                "shard 1: to run again: {}: no report.json",
+                part(1).display()
+            )
+            .as_str()
+        ),
+        "{o}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "shard 2: to run again: {}: not valid JSON",
+            corrupt.display()
+        ))),
+        "{o}"
+    );
+    assert!(!o.contains("shard 0:"), "{o}");
+    assert!(
+        o.contains(&format!(
+            "submit them with: sbatch --array=1,2 {}",
+            job.join("array.sh").display()
+        )),
+        "{o}"
+    );
+    // The tasks it names run again (as the array job would), then the merge
+    // script merges, and the merge is the single run.
+    run_shard(1);
+    run_shard(2);
+    let o = run_ok(dir.path(), &resume);
+    assert!(
+        o.contains("every shard's part is complete: only the merge is left"),
+        "{o}"
+    );
+    let merge = std::process::Command::new("sh")
+        .arg(job.join("merge.sh"))
+        .output()
+        .unwrap();
+    assert!(merge.status.success(), "{}", text(&merge).1);
+    let single = dir.path().join("single");
+    run_ok(
+        dir.path(),
+        &["analyze", "--manifest", &m, "--out", &s(&single)],
+    );
+    let merged = dir.path().join("merged");
+    std::fs::create_dir(&merged).unwrap();
+    for e in std::fs::read_dir(&job).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() && p.extension().is_none_or(|x| x != "sh") {
+            std::fs::copy(&p, merged.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    assert_same_outputs(&single, &merged);
+}
+
+#[test]
+fn a_merge_killed_at_any_point_leaves_every_file_old_or_new() {
+    // The output directory holds an older merge (2 shards, another seed);
+    // `cpd merge` of 3 shards into it is killed (SIGKILL) after a growing
+    // delay. Every report file is then the old one or the new one, whole.
+    let dir = tempdir();
+    let manifest = ridge_manifest(dir.path());
+    let old_manifest = dir.path().join("old.toml");
+    std::fs::write(
+        &old_manifest,
+        std::fs::read_to_string(&manifest)
+            .unwrap()
+            .replace("[settings]\n", "[settings]\nseed = 7\n"),
+    )
+    .unwrap();
+    let old_parts = shards(dir.path(), &old_manifest, 2, "old");
+    let parts = shards(dir.path(), &manifest, 3, "new");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    merge_into(dir.path(), &old_parts, &old);
+    merge_into(dir.path(), &parts, &new);
+    let files = |d: &Path| -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (old_files, new_files) = (files(&old), files(&new));
+    let mut outcomes = BTreeMap::new();
+    for delay_ms in (0..400).step_by(8) {
+        let out = dir.path().join(format!("out{delay_ms}"));
+        std::fs::create_dir(&out).unwrap();
+        for (name, body) in &old_files {
+            std::fs::write(out.join(name), body).unwrap();
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cpd"))
+            .arg("merge")
+            .args(&parts)
+            .args(["--out", &s(&out), "--quiet"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = files(&out);
+        let mut new_count = 0;
+        for (name, body) in &now {
+            if name.starts_with(".cpd-partial-") {
+                continue; // a staged file the kill left: never a report's name
+            }
+            let is_old = old_files.get(name) == Some(body);
+            let is_new = new_files.get(name) == Some(body);
+            assert!(
+                is_old || is_new,
+                "{name} after a kill at {delay_ms} ms is neither old nor new"
+            );
+            new_count += usize::from(is_new && !is_old);
+        }
+        // A new report.json means every file is new.
+        if new_files.get("report.json") == now.get("report.json") {
+            for (name, body) in &new_files {
+                assert_eq!(
+                    now.get(name),
+                    Some(body),
+                    "{name}: report.json is new, so must it be"
+                );
+            }
+        }
+        *outcomes.entry(new_count > 0).or_insert(0) += 1;
+    }
+    // Some kills came before any file was replaced and some after.
+    assert!(outcomes.len() == 2, "{outcomes:?}");
+}

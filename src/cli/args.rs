@@ -88,6 +88,9 @@ pub struct SlurmArgs {
     /// Submit both jobs (sbatch must be on PATH).
     #[arg(long)]
     pub submit: bool,
+    /// Resume a run in DIR: find the shards whose part is missing or incomplete and (with --submit) run those tasks alone, then the merge.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `cpd pool`.

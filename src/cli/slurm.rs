@@ -1,6 +1,7 @@
 //! `cpd slurm`: write the array and merge job scripts, and submit them with
-//! `--submit` (`sbatch --parsable`, the merge `--dependency=afterok` on
-//! the array).
+//! `--submit` (`sbatch --parsable`, the merge `--dependency=afterany` on
+//! the array); with `--resume`, only the tasks of the shards whose part is
+//! missing or incomplete, then the merge.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -44,17 +45,55 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
         job.shards,
         job.out.join(cpd::run::jobs::SUBMIT_SH).display()
     );
+    let tasks = if args.resume {
+        let incomplete = job.incomplete();
+        for (i, why) in &incomplete {
+            println!("shard {i}: to run again: {why}");
+        }
+        if incomplete.is_empty() {
+            println!("every shard's part is complete: only the merge is left");
+        }
+        Some(
+            incomplete
+                .iter()
+                .map(|(i, _)| i.to_string())
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
     if args.submit {
-        let array = sbatch(&[], &job.out.join(ARRAY_SH))?;
-        let merge = sbatch(
-            &[format!("--dependency=afterok:{array}")],
-            &job.out.join(MERGE_SH),
-        )?;
-        println!(
-            "submitted array job {array} ({} tasks) and merge job {merge} (afterok:{array})",
-            job.shards
-        );
+        let array = match &tasks {
+            None => Some(sbatch(&[], &job.out.join(ARRAY_SH))?),
+            Some(t) if t.is_empty() => None,
+            Some(t) => Some(sbatch(
+                &[format!("--array={}", t.join(","))],
+                &job.out.join(ARRAY_SH),
+            )?),
+        };
+        let dependency: Vec<String> = array
+            .iter()
+            .map(|a| format!("--dependency=afterany:{a}"))
+            .collect();
+        let merge = sbatch(&dependency, &job.out.join(MERGE_SH))?;
+        match &array {
+            Some(array) => {
+                let n = tasks.as_ref().map_or(job.shards, Vec::len);
+                let s = if n == 1 { "" } else { "s" };
+                println!(
+                    "submitted array job {array} ({n} task{s}) and merge job {merge} (afterany:{array})"
+                )
+            }
+            None => println!("submitted merge job {merge}"),
+        }
         println!("merged report: {}", job.out.join("report.json").display());
+    } else if let Some(t) = tasks.filter(|t| !t.is_empty()) {
+        println!(
+            "submit them with: sbatch --array={} {}, then sbatch --dependency=afterany:<its job id> {} (or add --submit)",
+            t.join(","),
+            job.out.join(ARRAY_SH).display(),
+            job.out.join(MERGE_SH).display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

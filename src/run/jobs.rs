@@ -5,14 +5,17 @@
 //! * `array.sh`: `sbatch --array=0-(N-1)`; task `I` runs
 //!   `cpd analyze --manifest M --shard I/N --out DIR/parts/I`;
 //! * `merge.sh`: `cpd merge DIR/parts/0 … DIR/parts/(N-1) --out DIR`,
-//!   submitted with `--dependency=afterok:<array job>`, so the merged
-//!   report lands in `DIR`;
+//!   submitted with `--dependency=afterany:<array job>`: it runs once every
+//!   task has ended, however it ended. When a shard's part is missing it
+//!   merges nothing, names the shards and prints the one command that
+//!   resumes the run, and fails (so a failed task never leaves the merge
+//!   pending forever, as `afterok` would);
 //! * `submit.sh`: both submissions, as `cpd slurm --submit` makes them.
 //!
-//! Logs go to `DIR/logs/`. A failed task is run again alone with
-//! `sbatch --array=I DIR/array.sh` (the command line overrides the
-//! script's `--array`), then `sbatch --dependency=afterok:<its job id>
-//! DIR/merge.sh`. Paths in the scripts are absolute, so they run from any
+//! Logs go to `DIR/logs/`. `cpd slurm … --resume` ([`SlurmJob::incomplete`])
+//! finds the shards whose part is missing or not a complete part of this
+//! run and submits those tasks alone (`sbatch --array=I,J DIR/array.sh`),
+//! then the merge. Paths in the scripts are absolute, so they run from any
 //! directory.
 
 use std::io::Write;
@@ -107,7 +110,7 @@ impl SlurmJob {
         format!(
             "#!/bin/sh\n\
              # cpd: shard $SLURM_ARRAY_TASK_ID of {n} of {manifest}.\n\
-             # Re-run one failed shard I alone: sbatch --array=I {array}\n\
+             # Re-run the shards that failed, then the merge: {resume}\n\
              #SBATCH --job-name=cpd-shards\n\
              #SBATCH --array=0-{last}\n\
              #SBATCH --output={logs}\n\
@@ -116,7 +119,7 @@ impl SlurmJob {
              exec {cpd} analyze --manifest {mq} --shard \"$SLURM_ARRAY_TASK_ID/{n}\" \\\n    \
              --out {parts}/\"$SLURM_ARRAY_TASK_ID\" --progress always\n",
             manifest = self.manifest.display(),
-            array = q(&self.out.join(ARRAY_SH)),
+            resume = self.resume_command(),
             last = n - 1,
             logs = q(&self.out.join("logs").join("shard-%a.out")),
             extra = self.sbatch_lines(),
@@ -126,7 +129,25 @@ impl SlurmJob {
         )
     }
 
-    /// The merge job script.
+    /// The command that resumes the run: the shards whose part is missing,
+    /// then the merge ([`SlurmJob::incomplete`]).
+    pub fn resume_command(&self) -> String {
+        let extra = if self.sbatch_args.is_empty() {
+            String::new()
+        } else {
+            format!(" --sbatch-args {}", quote(&self.sbatch_args.join(" ")))
+        };
+        format!(
+            "{} slurm --manifest {} --shards {} --out {}{extra} --resume --submit",
+            q(&self.cpd),
+            q(&self.manifest),
+            self.shards,
+            q(&self.out)
+        )
+    }
+
+    /// The merge job script: every part's report.json present, then the
+    /// merge; else the missing shards and the resume command, exit 1.
     pub fn merge_script(&self) -> String {
         let parts: Vec<String> = (0..self.shards).map(|i| q(&self.part_dir(i))).collect();
         format!(
@@ -136,27 +157,70 @@ impl SlurmJob {
              #SBATCH --output={logs}\n\
              {extra}\
              set -eu\n\
+             missing=\n\
+             for i in $(seq 0 {last}); do\n    \
+             [ -f {pq}/\"$i\"/report.json ] || missing=\"$missing $i\"\n\
+             done\n\
+             if [ -n \"$missing\" ]; then\n    \
+             echo \"cpd: shard(s)$missing of {n} wrote no part; nothing was merged. Resume with:\" >&2\n    \
+             echo {resume} >&2\n    \
+             exit 1\n\
+             fi\n\
              exec {cpd} merge \\\n    {parts} \\\n    --out {oq}\n",
             n = self.shards,
+            last = self.shards - 1,
             manifest = self.manifest.display(),
             out = self.out.display(),
             logs = q(&self.out.join("logs").join("merge.out")),
             extra = self.sbatch_lines(),
+            pq = q(&self.out.join("parts")),
+            resume = quote(&self.resume_command()),
             cpd = q(&self.cpd),
             parts = parts.join(" \\\n    "),
             oq = q(&self.out),
         )
     }
 
+    /// The shards whose part is not a complete part of this run, each with
+    /// the reason: no `report.json`, a part that cannot be read (corrupt,
+    /// or its folds.csv changed), or the part of another shard or shard
+    /// count.
+    pub fn incomplete(&self) -> Vec<(usize, String)> {
+        (0..self.shards)
+            .filter_map(|i| {
+                let dir = self.part_dir(i);
+                if !dir.join("report.json").is_file() {
+                    return Some((i, format!("{}: no report.json", dir.display())));
+                }
+                match crate::run::join::read_part(&dir) {
+                    Err(e) => Some((i, e.to_string())),
+                    Ok(p) if (p.partial.shard.index, p.partial.shard.count) != (i, self.shards) => {
+                        Some((
+                            i,
+                            format!(
+                                "{}: holds shard {}/{}, not {i}/{}",
+                                dir.display(),
+                                p.partial.shard.index,
+                                p.partial.shard.count,
+                                self.shards
+                            ),
+                        ))
+                    }
+                    Ok(_) => None,
+                }
+            })
+            .collect()
+    }
+
     /// The submissions `cpd slurm --submit` makes, as a script.
     pub fn submit_script(&self) -> String {
         format!(
             "#!/bin/sh\n\
-             # cpd: submit the shards, then the merge once every shard succeeded.\n\
+             # cpd: submit the shards, then the merge once every shard has ended.\n\
              set -eu\n\
              array=$(sbatch --parsable {array})\n\
              array=${{array%%;*}}\n\
-             merge=$(sbatch --parsable --dependency=afterok:\"$array\" {merge})\n\
+             merge=$(sbatch --parsable --dependency=afterany:\"$array\" {merge})\n\
              echo \"array job $array, merge job ${{merge%%;*}}\"\n",
             array = q(&self.out.join(ARRAY_SH)),
             merge = q(&self.out.join(MERGE_SH)),
@@ -230,7 +294,9 @@ mod tests {
         assert!(s.contains("#SBATCH --array=0-3\n"), "{s}");
         assert!(s.contains("#SBATCH --partition=cpu\n#SBATCH --time=01:00:00\n"));
         assert!(
-            s.contains("sbatch --array=I '/scratch/me/run 1/array.sh'"),
+            s.contains(
+                "# Re-run the shards that failed, then the merge: /opt/cpd/bin/cpd slurm --manifest /home/me/study/run.toml --shards 4 --out '/scratch/me/run 1' --sbatch-args '--partition=cpu --time=01:00:00' --resume --submit\n"
+            ),
             "{s}"
         );
         assert!(
@@ -262,8 +328,54 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("--dependency=afterok:\"$array\" '/scratch/me/run 1/merge.sh'"),
+            t.contains("--dependency=afterany:\"$array\" '/scratch/me/run 1/merge.sh'"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn merge_script_merges_only_when_every_part_is_there_else_names_the_resume() {
+        // The script run by sh, with `echo` for cpd: it prints the merge
+        // command when every part has its report.json, and otherwise the
+        // missing shards and the resume command, exiting 1.
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = job();
+        j.cpd = "/bin/echo".into();
+        j.out = dir.path().join("run 1");
+        j.write().unwrap();
+        for i in [0, 2] {
+            std::fs::create_dir_all(j.part_dir(i)).unwrap();
+            std::fs::write(j.part_dir(i).join("report.json"), "{}").unwrap();
+        }
+        let run = || {
+            std::process::Command::new("sh")
+                .arg(j.out.join(MERGE_SH))
+                .output()
+                .unwrap()
+        };
+        let out = run();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "cpd: shard(s) 1 3 of 4 wrote no part; nothing was merged. Resume with:\n{}\n",
+                j.resume_command()
+            )
+        );
+        assert!(out.stdout.is_empty());
+        for i in [1, 3] {
+            std::fs::create_dir_all(j.part_dir(i)).unwrap();
+            std::fs::write(j.part_dir(i).join("report.json"), "{}").unwrap();
+        }
+        let out = run();
+        assert!(out.status.success());
+        let parts: Vec<String> = (0..4)
+            .map(|i| j.part_dir(i).display().to_string())
+            .collect();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("merge {} --out {}\n", parts.join(" "), j.out.display())
         );
     }
 
