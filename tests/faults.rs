@@ -53,17 +53,19 @@ fn config(paths: Vec<PathBuf>) -> AnalyzeConfig {
         .unwrap()
 }
 
-/// Runs `change` once, when the run reaches its first probing stage.
-struct ChangeWhenProbing<F: Fn() + Sync> {
+/// Runs `change` once, when the run reaches the first stage whose name
+/// contains `stage`.
+struct ChangeAt<'a, F: Fn() + Sync> {
+    stage: &'a str,
     change: F,
     done: Mutex<bool>,
 }
 
-impl<F: Fn() + Sync> Progress for ChangeWhenProbing<F> {
+impl<F: Fn() + Sync> Progress for ChangeAt<'_, F> {
     fn add_work(&self, _: u64) {}
     fn stage(&self, what: &str) {
         let mut done = self.done.lock().unwrap();
-        if what.contains(": probing") && !*done {
+        if what.contains(self.stage) && !*done {
             *done = true;
             (self.change)();
         }
@@ -73,11 +75,18 @@ impl<F: Fn() + Sync> Progress for ChangeWhenProbing<F> {
 
 /// The error of a run whose file is changed by `change` when probing starts.
 fn run_with_change(paths: Vec<PathBuf>, change: impl Fn() + Sync) -> String {
-    let progress = ChangeWhenProbing {
+    run_with_change_at(config(paths), ": probing", change)
+}
+
+/// The error of a run of `config` whose file is changed by `change` at the
+/// first stage named with `stage`.
+fn run_with_change_at(config: AnalyzeConfig, stage: &str, change: impl Fn() + Sync) -> String {
+    let progress = ChangeAt {
+        stage,
         change,
         done: Mutex::new(false),
     };
-    let out = analyze_with_progress(&config(paths), &progress);
+    let out = analyze_with_progress(&config, &progress);
     assert!(*progress.done.lock().unwrap(), "the run reached probing");
     match out {
         Ok(_) => panic!("a run over a changed file succeeded"),
@@ -195,6 +204,22 @@ fn a_file_rewritten_or_replaced_with_the_same_size_is_caught() {
         err,
         format!(
             "{}: changed while it was being read (the path now names another file)",
+            npy.display()
+        )
+    );
+    // Replaced between the probing and the similarity stage, which opens
+    // the file again: its bytes are not those probed.
+    write_npy(&npy, &a);
+    let mut with_similarity = config(vec![npy.clone()]);
+    with_similarity.similarity = true;
+    let err = run_with_change_at(with_similarity, "similarity", || {
+        std::fs::copy(&other, dir.path().join("next.npy")).unwrap();
+        std::fs::rename(dir.path().join("next.npy"), &npy).unwrap();
+    });
+    assert_eq!(
+        err,
+        format!(
+            "{}: changed while it was being read (its bytes differ from those probed earlier in the run)",
             npy.display()
         )
     );

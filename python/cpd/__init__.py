@@ -664,21 +664,27 @@ def _layers(
 ) -> Tuple[Dict[str, CPDResult], Optional[Report]]:
     """:class:`CPDResult` of every layer of ``{name: H}`` from one library
     call: the residual alone (``report=False``) or the whole analysis."""
-    names, values = _composition_table(compositions)
+    elements, values = _composition_table(compositions)
     tname = target_property if target_property != "unknown" else "y"
     yv = _target(y, tname)
     if len(yv) != values.shape[0]:
         raise ValueError(f"targets: {len(yv)} rows but compositions have {values.shape[0]}")
     if composition == "auto":
         composition = "counts" if np.all(np.mod(values, 1.0) == 0.0) else "fractions"
-    arrays = {str(k): _array(v) for k, v in layers.items()}
+    # Layers keep the caller's keys (matscope's are any hashable); the
+    # library gets their string forms, which must then be distinct.
+    keys = list(layers)
+    names = [str(k) for k in keys]
+    if len(set(names)) != len(names):
+        raise ValueError(f"layer names {keys!r} are not distinct as strings")
+    arrays = {n: _matscope_array(layers[k]) for k, n in zip(keys, names)}
     threads = settings.pop("threads", None)
     given = dict(settings, probes=list(probes), composition=composition)
     ids = [str(i) for i in range(values.shape[0])]
     args = (
         [("H", list(arrays.items()))],
         ids,
-        names,
+        elements,
         values,
         ids,
         [tname],
@@ -687,35 +693,31 @@ def _layers(
     full: Optional[Report] = None
     if report:
         full = Report(_cpd.analyze(*args, _settings_json(given), threads))
-        r2 = {
-            (r["layer"], r["representation"], r["probe"]): r["r2_mean"]
-            for r in full.results
-            if r["channels"] is None
-        }
-        folds = {
-            (r["layer"], r["probe"]): r["r2_folds"]
-            for r in full.results
-            if r["representation"] == "geom" and r["channels"] is None
-        }
+        # The target's records only (settings such as controls=True add
+        # other targets).
+        ours = [r for r in full.results if r["channels"] is None and r["target"] == tname]
+        r2 = {(r["layer"], r["representation"], r["probe"]): r["r2_mean"] for r in ours}
+        folds = {(r["layer"], r["probe"]): r["r2_folds"] for r in ours if r["representation"] == "geom"}
         share = {s["layer"]: s["composition_share"] for s in full.layer_stats}
         rank, dropped = full.composition["rank"], full.composition["dropped"]
         seed = full.settings.get("seed")
     else:
         records, stats, rank, dropped, _ = _cpd.residual(*args, _settings_json(given), threads)
-        r2 = {(layer, "geom", probe): mean for _, layer, _, probe, _, mean in records}
-        folds = {(layer, probe): f for _, layer, _, probe, f, _ in records}
+        ours = [r for r in records if r[2] == tname]
+        r2 = {(layer, "geom", probe): mean for _, layer, _, probe, _, mean in ours}
+        folds = {(layer, probe): f for _, layer, _, probe, f, _ in ours}
         share = {layer: s for _, layer, s in stats}
         seed = given.get("seed", 0) if given.get("folds_file") is None else None
     cv_folds = len(next(iter(folds.values()))) if folds else settings.get("folds", 5)
     out = {}
-    for layer, H in arrays.items():
+    for key, (layer, H) in zip(keys, arrays.items()):
         lin = r2.get((layer, "geom", "ridge"))
         mlp = r2.get((layer, "geom", "mlp"))
         lin_v = 0.0 if lin is None and "ridge" not in probes else _nan(lin)
         mlp_v = 0.0 if mlp is None and "mlp" not in probes else _nan(mlp)
         explained = _nan(share.get(layer))
-        out[layer] = CPDResult(
-            layer_name=layer,
+        out[key] = CPDResult(
+            layer_name=key,
             composition_r2=explained,
             residual_linear_r2=lin_v,
             residual_mlp_r2=mlp_v,
@@ -725,7 +727,7 @@ def _layers(
             metadata={
                 "n_samples": int(H.shape[0]),
                 "hidden_dim": int(H.shape[1]),
-                "n_elements": len(names),
+                "n_elements": len(elements),
                 "composition_alpha": composition_alpha,
                 "cv_folds": cv_folds,
                 "seed": seed,
@@ -739,6 +741,15 @@ def _layers(
             report=full,
         )
     return out, full
+
+
+def _matscope_array(x: ArrayLike) -> np.ndarray:
+    """A layer as matscope takes it: float32 and float64 in place, any
+    other real dtype (integers, float16, ...) as a float64 copy."""
+    a = _array(x)
+    if a.dtype.kind in "biuf" and a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    return a
 
 
 def _nan(x: Optional[float]) -> float:
@@ -781,7 +792,8 @@ def decompose(
         matscope fits them. True: the whole analysis of :func:`analyze`
         (composition alone, raw and residual, the conditional R², 95 %
         intervals), in ``result.report``, and the extras filled; the
-        residual's R² are the same numbers either way.
+        residual's R² are the same numbers either way (without
+        ``permutations``, whose null fits ride along with ridge's).
     **settings
         Any setting of :func:`analyze` (``folds=5``, ``seed=0``,
         ``mlp_hidden=128``, ``threads``, ...).

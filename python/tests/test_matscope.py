@@ -134,6 +134,16 @@ def test_matscopes_own_synthetic_checks_hold():
     assert lin.residual_linear_r2 == r.residual_linear_r2 and lin.residual_mlp_r2 == 0.0
     with pytest.raises(ValueError, match="probe_type 'svm'"):
         CompositionProjectionDecomposition(probe_type="svm").decompose(H, C, y)
+    # Layer names of any hashable type, and any real dtype, as matscope
+    # takes them; settings that add targets leave the result alone.
+    ints = CompositionProjectionDecomposition(probe_type="linear", cv_folds=3).profile(
+        {0: H, 1: np.rint(H * 100).astype(np.int64)}, C, y
+    )
+    assert list(ints.results) == [0, 1] and ints.results[0].layer_name == 0
+    assert ints.results[0].residual_linear_r2 == lin.residual_linear_r2
+    assert ints.results[1].metadata["hidden_dim"] == d
+    ctl = CompositionProjectionDecomposition(probe_type="linear", cv_folds=3, controls=True)
+    assert ctl.decompose(H, C, y).residual_linear_r2 == lin.residual_linear_r2
 
 
 def matscope_or_skip():

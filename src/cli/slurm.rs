@@ -39,14 +39,18 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
     let written = job.write()?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     eprintln!("wrote {}", names.join(", "));
-    println!(
-        "{} work units over {} shards; submit with: sh {}",
-        plan.len(),
-        job.shards,
-        job.out.join(cpd::run::jobs::SUBMIT_SH).display()
-    );
+    if args.resume {
+        println!("{} work units over {} shards", plan.len(), job.shards);
+    } else {
+        println!(
+            "{} work units over {} shards; submit with: sh {}",
+            plan.len(),
+            job.shards,
+            job.out.join(cpd::run::jobs::SUBMIT_SH).display()
+        );
+    }
     let tasks = if args.resume {
-        let incomplete = job.incomplete();
+        let incomplete = job.incomplete(&plan);
         for (i, why) in &incomplete {
             println!("shard {i}: to run again: {why}");
         }
@@ -87,13 +91,20 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
             None => println!("submitted merge job {merge}"),
         }
         println!("merged report: {}", job.out.join("report.json").display());
-    } else if let Some(t) = tasks.filter(|t| !t.is_empty()) {
-        println!(
-            "submit them with: sbatch --array={} {}, then sbatch --dependency=afterany:<its job id> {} (or add --submit)",
-            t.join(","),
-            job.out.join(ARRAY_SH).display(),
-            job.out.join(MERGE_SH).display()
-        );
+    } else if let Some(t) = tasks {
+        if t.is_empty() {
+            println!(
+                "submit it with: sbatch {} (or add --submit)",
+                job.out.join(MERGE_SH).display()
+            );
+        } else {
+            println!(
+                "submit them with: sbatch --array={} {}, then sbatch --dependency=afterany:<its job id> {} (or add --submit)",
+                t.join(","),
+                job.out.join(ARRAY_SH).display(),
+                job.out.join(MERGE_SH).display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

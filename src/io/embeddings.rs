@@ -579,8 +579,15 @@ fn concat(files: Vec<EmbeddingFile>) -> Result<EmbeddingFile> {
         }
         let loaded: Vec<Values> = datas
             .into_iter()
-            .map(|v| if v.is_on_disk() { v.in_memory() } else { v })
-            .collect();
+            .map(|v| {
+                if v.is_on_disk() {
+                    let m = v.in_memory();
+                    v.fault().map(|_| m)
+                } else {
+                    Ok(v)
+                }
+            })
+            .collect::<Result<_>>()?;
         layer.order = "C";
         layer.data = match &loaded[0] {
             Values::F32(_) => {

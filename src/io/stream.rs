@@ -120,8 +120,16 @@ impl Part {
     }
 }
 
-/// The first failed read of a [`DiskLayer`]: the file and what happened.
-type Fault = Arc<Mutex<Option<(PathBuf, String)>>>;
+/// What went wrong with a read of one file: it changed since it was
+/// opened, or reading it failed (the file unchanged).
+#[derive(Debug, Clone)]
+enum ReadFault {
+    Changed(PathBuf, String),
+    Failed(PathBuf, String),
+}
+
+/// The first failed read of a [`DiskLayer`].
+type Fault = Arc<Mutex<Option<ReadFault>>>;
 
 /// Counters of what a [`DiskLayer`] has read (for tests and benchmarks:
 /// they show that reads stay within one block).
@@ -257,24 +265,29 @@ impl DiskLayer {
             out.fill(0.0);
             return;
         }
-        if let Err((path, why)) = self.try_fill(rows, out.view_mut()) {
+        if let Err(fault) = self.try_fill(rows, out.view_mut()) {
             out.fill(0.0);
             if let Ok(mut f) = self.fault.lock() {
-                f.get_or_insert((path, why));
+                f.get_or_insert(fault);
             }
         }
     }
 
     /// The first fault of any read of this layer ([`DiskLayer::fill`]):
-    /// `FILE: changed while it was being read (what changed)`.
+    /// `FILE: changed while it was being read (what changed)`, or
+    /// `FILE: reading it failed (the system's error)` for a file that did
+    /// not change.
     pub fn fault(&self) -> Result<()> {
         match self.fault.lock() {
             Ok(f) => match f.as_ref() {
                 None => Ok(()),
-                Some((path, why)) => Err(CpdError::format(
+                Some(ReadFault::Changed(path, why)) => Err(CpdError::format(
                     path,
                     format!("changed while it was being read ({why})"),
                 )),
+                Some(ReadFault::Failed(path, why)) => {
+                    Err(CpdError::format(path, format!("reading it failed ({why})")))
+                }
             },
             Err(_) => Err(CpdError::Invalid(
                 "a reader of an embedding layer failed".into(),
@@ -286,7 +299,7 @@ impl DiskLayer {
         &self,
         rows: &[usize],
         mut out: ArrayViewMut2<'_, f64>,
-    ) -> std::result::Result<(), (PathBuf, String)> {
+    ) -> std::result::Result<(), ReadFault> {
         self.stats.max_rows.fetch_max(rows.len(), Ordering::Relaxed);
         self.stats.rows.fetch_add(rows.len(), Ordering::Relaxed);
         let mut wanted: Vec<(usize, usize)> = rows
@@ -315,7 +328,7 @@ impl DiskLayer {
         wanted: &[(usize, usize)],
         scratch: &mut Vec<u8>,
         mut out: ArrayViewMut2<'_, f64>,
-    ) -> std::result::Result<(), (PathBuf, String)> {
+    ) -> std::result::Result<(), ReadFault> {
         let row_bytes = self.cols * self.itemsize;
         let mut touched: Vec<&Part> = Vec::new();
         let mut i = 0;
@@ -339,10 +352,11 @@ impl DiskLayer {
             }
             let at = part.offset + ((first - part.start) * row_bytes) as u64;
             if let Err(e) = part.file.read_exact_at(&mut scratch[..len], at) {
-                let why = part
-                    .changed()
-                    .unwrap_or_else(|| format!("reading {len} bytes at byte {at} failed: {e}"));
-                return Err((part.path.clone(), why));
+                let path = part.path.clone();
+                return Err(match part.changed() {
+                    Some(why) => ReadFault::Changed(path, why),
+                    None => ReadFault::Failed(path, format!("{len} bytes at byte {at}: {e}")),
+                });
             }
             for &(r, k) in &wanted[i..j] {
                 let bytes = &scratch[(r - first) * row_bytes..(r - first + 1) * row_bytes];
@@ -354,7 +368,7 @@ impl DiskLayer {
         // mix two versions of it.
         for part in touched {
             if let Some(why) = part.changed() {
-                return Err((part.path.clone(), why));
+                return Err(ReadFault::Changed(part.path.clone(), why));
             }
         }
         Ok(())

@@ -48,7 +48,17 @@ fn unwritable(dir: &Path, e: std::io::Error) -> CpdError {
         Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
         None => e.kind().to_string(),
     };
-    CpdError::format(dir, format!("cannot write the run's files here: {cause}"))
+    io_error(
+        dir,
+        &e,
+        format!("cannot write the run's files here: {cause}"),
+    )
+}
+
+/// An I/O error of `path` said as `message`, of `e`'s kind (so that the
+/// Python layer still raises the OSError subclass of the cause).
+fn io_error(path: &Path, e: &std::io::Error, message: String) -> CpdError {
+    CpdError::io(path, std::io::Error::new(e.kind(), message))
 }
 
 /// Write `folds.csv`, `results.csv`, `report.md`, `report.html`, the
@@ -116,8 +126,9 @@ pub fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Path
         file.write_all(&bytes)
             .and_then(|_| file.sync_all())
             .map_err(|e| {
-                CpdError::format(
-                    dir.join(&name),
+                io_error(
+                    &dir.join(&name),
+                    &e,
                     format!("writing it failed: {e}; no file in the directory was replaced"),
                 )
             })?;
@@ -126,8 +137,9 @@ pub fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Path
     let mut written = Vec::with_capacity(staged.len());
     for (tmp, dest) in staged {
         tmp.persist(&dest).map_err(|e| {
-            CpdError::format(
+            io_error(
                 &dest,
+                &e.error,
                 format!(
                     "moving it into place failed: {}; report.json was not replaced",
                     e.error

@@ -162,8 +162,7 @@ impl SlurmJob {
              [ -f {pq}/\"$i\"/report.json ] || missing=\"$missing $i\"\n\
              done\n\
              if [ -n \"$missing\" ]; then\n    \
-             echo \"cpd: shard(s)$missing of {n} wrote no part; nothing was merged. Resume with:\" >&2\n    \
-             echo {resume} >&2\n    \
+             printf '%s\\n' \"cpd: shard(s)$missing of {n} wrote no part; nothing was merged. Resume with:\" {resume} >&2\n    \
              exit 1\n\
              fi\n\
              exec {cpd} merge \\\n    {parts} \\\n    --out {oq}\n",
@@ -183,9 +182,11 @@ impl SlurmJob {
 
     /// The shards whose part is not a complete part of this run, each with
     /// the reason: no `report.json`, a part that cannot be read (corrupt,
-    /// or its folds.csv changed), or the part of another shard or shard
-    /// count.
-    pub fn incomplete(&self) -> Vec<(usize, String)> {
+    /// or its folds.csv changed), the part of another shard or shard count,
+    /// or one planned from other work units than `plan` (the run's, from
+    /// the manifest as it is now: a part of an edited manifest is run
+    /// again rather than refused by the merge).
+    pub fn incomplete(&self, plan: &[crate::run::shard::WorkUnit]) -> Vec<(usize, String)> {
         (0..self.shards)
             .filter_map(|i| {
                 let dir = self.part_dir(i);
@@ -206,6 +207,13 @@ impl SlurmJob {
                             ),
                         ))
                     }
+                    Ok(p) if p.partial.shard.plan != plan => Some((
+                        i,
+                        format!(
+                            "{}: planned from other work units than the manifest's now (was it edited?)",
+                            dir.display()
+                        ),
+                    )),
                     Ok(_) => None,
                 }
             })

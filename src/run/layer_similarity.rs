@@ -14,24 +14,46 @@ use std::collections::HashMap;
 use super::load::select_layers;
 use super::{AnalyzeConfig, EmbeddingSpec};
 use crate::analyses::similarity::{cka, Centred};
-use crate::error::Result;
+use crate::error::{CpdError, Result};
 use crate::flow::dataset::Dataset;
 use crate::flow::projection::{residual_zero_tol, Projection, Residual};
 use crate::flow::rows::{Rows, Stored};
 use crate::io::embeddings::{self, EmbeddingFile, Layer};
-use crate::report::SimilarityRecord;
+use crate::report::{InputInfo, SimilarityRecord};
 
 /// One model's whole layers, as selected for the run (from its files, or
-/// from memory).
+/// from memory). A file opened again here must hold the bytes the probing
+/// stage read (`inputs`' SHA-256, when that stage read it): one replaced
+/// between the stages would mix two extractions in one report. (Changes
+/// while this stage reads are caught by the reads themselves.)
 fn load(
     config: &AnalyzeConfig,
     ds: &Dataset,
     spec: &EmbeddingSpec,
     memory: Option<&EmbeddingFile>,
+    inputs: &[InputInfo],
 ) -> Result<Vec<Layer>> {
     let file = match memory {
         Some(m) => m.clone(), // shared layers are not copied
-        None => embeddings::open(&spec.paths, config.pool)?.0,
+        None => {
+            let (file, _) = embeddings::open(&spec.paths, config.pool)?;
+            for path in &spec.paths {
+                let shown = path.display().to_string();
+                let earlier = inputs
+                    .iter()
+                    .find(|i| i.role == "embeddings" && i.path == shown)
+                    .map(|i| &i.sha256);
+                if let Some(earlier) = earlier {
+                    if crate::io::sha256_file(path)? != *earlier {
+                        return Err(CpdError::format(
+                            path,
+                            "changed while it was being read (its bytes differ from those probed earlier in the run)",
+                        ));
+                    }
+                }
+            }
+            file
+        }
     };
     let file = select_layers(file, spec.layers.as_deref())?;
     ds.align_embedding(file)
@@ -44,19 +66,20 @@ pub(super) fn similarity(
     memory: Option<&[EmbeddingFile]>,
     ds: &Dataset,
     projection: &Projection,
+    inputs: &[InputInfo],
 ) -> Result<Vec<SimilarityRecord>> {
     let specs = &config.embeddings;
     let mut norms: HashMap<(usize, usize, &str), f64> = HashMap::new();
     let mut out: [Vec<SimilarityRecord>; 2] = Default::default();
     for (i, spec_a) in specs.iter().enumerate() {
-        let layers_a = load(config, ds, spec_a, memory.map(|m| &m[i]))?;
+        let layers_a = load(config, ds, spec_a, memory.map(|m| &m[i]), inputs)?;
         let raw_a = raw_rows(&layers_a);
         let geom_a = geom_rows(&layers_a, &raw_a, projection);
         for (j, spec_b) in specs.iter().enumerate().skip(i) {
             let layers_b = if j == i {
                 Vec::new()
             } else {
-                load(config, ds, spec_b, memory.map(|m| &m[j]))?
+                load(config, ds, spec_b, memory.map(|m| &m[j]), inputs)?
             };
             let lb = if j == i { &layers_a } else { &layers_b };
             let raw_b = raw_rows(&layers_b);

@@ -391,6 +391,7 @@ fn run(
             data.map(|d| d.embeddings.as_slice()),
             &ds,
             &projection,
+            &inputs,
         )?
     } else {
         Vec::new()

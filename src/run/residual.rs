@@ -8,6 +8,8 @@
 //! on three representations and the conditional baselines). What a
 //! matscope-style `decompose` reads.
 
+use rayon::prelude::*;
+
 use super::load::{self, select_layers};
 use super::{check, drop_constant_targets, split, AnalyzeConfig, InMemory};
 use crate::analyses::layerstats::layer_stats;
@@ -17,7 +19,7 @@ use crate::flow::moments::FoldGrams;
 use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::flow::rows::Stored;
 use crate::io::embeddings;
-use crate::probe::cv::cross_validate_with;
+use crate::probe::cv::{cross_validate_with, CvScores};
 use crate::probe::ProbeKind;
 use crate::report::LayerStatsRecord;
 
@@ -53,8 +55,9 @@ pub struct ResidualScores {
 }
 
 /// Every probe of `config` on the residual of every layer in `data`.
-/// Settings that only add records or analyses (bootstrap, permutations,
-/// controls, learning curves, similarity, predictions) are ignored.
+/// Settings that only add analyses (bootstrap intervals, permutations,
+/// learning curves, similarity, predictions) are ignored; `controls` adds
+/// its control targets, as in the whole analysis.
 pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<ResidualScores> {
     if data.embeddings.len() != config.embeddings.len() {
         return Err(CpdError::Invalid(format!(
@@ -94,16 +97,25 @@ pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<Res
                 raw_g.all(),
                 geom_g.all(),
             ));
-            for (kind, probe) in &listed {
-                let scores = cross_validate_with(
-                    probe.as_ref(),
-                    &geom,
-                    y.view(),
-                    &folds,
-                    Some(&geom_g),
-                    &|| {},
-                )
-                .map_err(|e| layer.data.fault().err().unwrap_or(e))?;
+            // The probes side by side (each runs its folds in parallel as
+            // well): a cheap probe fills a core that the last round of an
+            // expensive one's folds leaves idle. Each probe's numbers do
+            // not depend on what runs beside it.
+            let scores: Vec<Result<Vec<CvScores>>> = listed
+                .par_iter()
+                .map(|(_, probe)| {
+                    cross_validate_with(
+                        probe.as_ref(),
+                        &geom,
+                        y.view(),
+                        &folds,
+                        Some(&geom_g),
+                        &|| {},
+                    )
+                })
+                .collect();
+            for ((kind, _), scores) in listed.iter().zip(scores) {
+                let scores = scores.map_err(|e| layer.data.fault().err().unwrap_or(e))?;
                 for (target, s) in ds.target_names.iter().zip(scores) {
                     records.push(ResidualRecord {
                         model: spec.model.clone(),
