@@ -150,7 +150,7 @@ fn a_file_truncated_under_a_run_ends_it_naming_the_file_in_every_streamed_format
         let full = std::fs::metadata(&victim).unwrap().len();
         let orig = copy(&victim);
         // Truncated at its header, in the middle of its rows, one byte short,
-        // and as the half-finished `np.save` of the issue (800,000 bytes).
+        // and as a half-finished `np.save` leaves it (800,000 bytes).
         for len in [100, full / 2, full - 1, 800_000] {
             std::fs::copy(&orig, &victim).unwrap();
             let err = run_with_change(paths.clone(), || truncate(&victim, len));
@@ -227,7 +227,7 @@ fn a_file_rewritten_or_replaced_with_the_same_size_is_caught() {
 
 #[test]
 fn the_cli_truncated_under_a_run_exits_2_with_one_error_line_and_no_report() {
-    // 6,000 × 64 float32 rows, as the issue's case: a run long enough (the
+    // 6,000 × 64 float32 rows: a run long enough (the
     // MLP) to truncate its file from here while it is under way, once the
     // run holds the file open.
     let dir = tempdir();
