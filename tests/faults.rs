@@ -16,7 +16,7 @@ use cpd::run::{analyze_with_progress, AnalyzeConfig, Progress};
 use ndarray::{s, Array1, Array2};
 use ndarray_npy::{NpzWriter, WriteNpyExt};
 
-use crate::util::{data, s as arg, tempdir, text};
+use crate::util::{bundled_config, data, s as arg, tempdir, text};
 
 /// The bundled SevenNet-0 `l_last` layer in file order, with its ids.
 fn layer() -> (Array1<i64>, Array2<f32>) {
@@ -35,22 +35,7 @@ fn layer() -> (Array1<i64>, Array2<f32>) {
 
 fn config(paths: Vec<PathBuf>) -> AnalyzeConfig {
     let settings = serde_json::json!({"probes": ["ridge"], "target": ["gap_ev"], "bootstrap": 0});
-    cpd::settings::Given::from_flat(settings.as_object().unwrap().clone())
-        .and_then(|g| g.resolve())
-        .and_then(|s| {
-            s.config(cpd::settings::Inputs {
-                embeddings: vec![cpd::run::EmbeddingSpec {
-                    model: "m".into(),
-                    paths,
-                    layers: None,
-                    channels: None,
-                    channel_layers: None,
-                }],
-                composition: cpd::run::CompositionSource::Table(data("compositions.csv")),
-                targets: data("targets.csv"),
-            })
-        })
-        .unwrap()
+    bundled_config(settings, "m", paths)
 }
 
 /// Runs `change` once, when the run reaches the first stage whose name

@@ -4,12 +4,9 @@
 
 use cpd::io::embeddings;
 use cpd::io::table::read_table;
-use cpd::run::{
-    analyze_in_memory, residual_in_memory, CompositionSource, EmbeddingSpec, InMemory, NoProgress,
-};
-use cpd::settings::{Given, Inputs};
+use cpd::run::{analyze_in_memory, residual_in_memory, InMemory, NoProgress};
 
-use crate::util::data;
+use crate::util::{bundled_config, data};
 
 #[test]
 fn residual_alone_equals_the_whole_analysis_geom_records() {
@@ -19,22 +16,11 @@ fn residual_alone_equals_the_whole_analysis_geom_records() {
         "bootstrap": 0,
         "mlp_max_epochs": 20,
     });
-    let config = Given::from_flat(settings.as_object().unwrap().clone())
-        .and_then(|g| g.resolve())
-        .and_then(|s| {
-            s.config(Inputs {
-                embeddings: vec![EmbeddingSpec {
-                    model: "sevennet0".into(),
-                    paths: vec![data("embeddings/sevennet0.npz")],
-                    layers: None,
-                    channels: None,
-                    channel_layers: None,
-                }],
-                composition: CompositionSource::Table(data("compositions.csv")),
-                targets: data("targets.csv"),
-            })
-        })
-        .unwrap();
+    let config = bundled_config(
+        settings,
+        "sevennet0",
+        vec![data("embeddings/sevennet0.npz")],
+    );
     let memory = InMemory {
         compositions: read_table(&data("compositions.csv")).unwrap(),
         targets: read_table(&data("targets.csv")).unwrap(),

@@ -128,3 +128,30 @@ pub fn npy_bytes(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8
     out.extend_from_slice(data);
     out
 }
+
+/// The configuration of a run of one model (`model`, its files `paths`) on
+/// the bundled compositions and targets, with `settings` given by their
+/// flat names (`{"probes": ["ridge"], "mlp_max_epochs": 20}`), resolved as
+/// the command line and the Python package resolve them.
+pub fn bundled_config(
+    settings: serde_json::Value,
+    model: &str,
+    paths: Vec<PathBuf>,
+) -> cpd::run::AnalyzeConfig {
+    cpd::settings::Given::from_flat(settings.as_object().expect("an object").clone())
+        .and_then(|g| g.resolve())
+        .and_then(|s| {
+            s.config(cpd::settings::Inputs {
+                embeddings: vec![cpd::run::EmbeddingSpec {
+                    model: model.into(),
+                    paths,
+                    layers: None,
+                    channels: None,
+                    channel_layers: None,
+                }],
+                composition: cpd::run::CompositionSource::Table(data("compositions.csv")),
+                targets: data("targets.csv"),
+            })
+        })
+        .expect("valid settings")
+}

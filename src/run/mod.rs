@@ -321,6 +321,12 @@ pub fn analyze_in_memory(
     data: &InMemory,
     progress: &dyn Progress,
 ) -> Result<Analysis> {
+    check_memory(config, data)?;
+    run(config, None, Some(data), config.similarity, progress)
+}
+
+/// One in-memory embedding per model of `config`.
+fn check_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<()> {
     if data.embeddings.len() != config.embeddings.len() {
         return Err(CpdError::Invalid(format!(
             "{} embedding(s) in memory for {} model(s)",
@@ -328,19 +334,26 @@ pub fn analyze_in_memory(
             config.embeddings.len()
         )));
     }
-    run(config, None, Some(data), config.similarity, progress)
+    Ok(())
 }
 
-/// The stages, for the whole run or for a shard's units, on files or on
-/// inputs in memory.
-fn run(
-    config: &AnalyzeConfig,
-    only: Option<&shard::Units>,
-    data: Option<&InMemory>,
-    similarity: bool,
-    progress: &dyn Progress,
-) -> Result<Analysis> {
-    let start = Instant::now();
+/// What the first stages give every run: the probes (settings checked),
+/// the inputs read so far, the aligned data set, the folds (and learning
+/// curves' sizes), the projection and the targets to probe.
+struct Prepared {
+    probes: ProbeSet,
+    inputs: Vec<crate::report::InputInfo>,
+    ds: Dataset,
+    folds: Folds,
+    curve: Option<crate::analyses::curve::CurveSpec>,
+    projection: Projection,
+    y: Array2<f64>,
+}
+
+/// Stages 1 to 4: check the settings, load and align the tables, split
+/// the folds, build the projection, and take the targets out of the data
+/// set (residualised when asked; constant ones dropped).
+fn prepare(config: &AnalyzeConfig, data: Option<&InMemory>) -> Result<Prepared> {
     let probes = check(config)?;
     let mut inputs = Vec::new();
     let tables = load::tables(config, data, &mut inputs)?;
@@ -355,6 +368,36 @@ fn run(
         std::mem::take(&mut ds.targets)
     };
     let y = drop_constant_targets(&mut ds, y)?;
+    Ok(Prepared {
+        probes,
+        inputs,
+        ds,
+        folds,
+        curve,
+        projection,
+        y,
+    })
+}
+
+/// The stages, for the whole run or for a shard's units, on files or on
+/// inputs in memory.
+fn run(
+    config: &AnalyzeConfig,
+    only: Option<&shard::Units>,
+    data: Option<&InMemory>,
+    similarity: bool,
+    progress: &dyn Progress,
+) -> Result<Analysis> {
+    let start = Instant::now();
+    let Prepared {
+        probes,
+        mut inputs,
+        mut ds,
+        folds,
+        curve,
+        projection,
+        y,
+    } = prepare(config, data)?;
     let isomers = Isomers::new(ds.composition.view(), &folds.assignment);
     let rare = rare_elements(ds.composition.view(), &ds.composition_columns, &folds);
     let formulas = Formulas::new(&ds);

@@ -10,13 +10,13 @@
 
 use rayon::prelude::*;
 
-use super::load::{self, select_layers};
-use super::{check, drop_constant_targets, split, AnalyzeConfig, InMemory};
+use super::load::select_layers;
+use super::{check_memory, prepare, AnalyzeConfig, InMemory, Prepared};
 use crate::analyses::layerstats::layer_stats;
-use crate::error::{CpdError, Result};
+use crate::error::Result;
 use crate::flow::metrics::mean_std;
 use crate::flow::moments::FoldGrams;
-use crate::flow::projection::{residual_zero_tol, Projection};
+use crate::flow::projection::residual_zero_tol;
 use crate::flow::rows::Stored;
 use crate::io::embeddings;
 use crate::probe::cv::{cross_validate_with, CvScores};
@@ -59,25 +59,15 @@ pub struct ResidualScores {
 /// learning curves, similarity, predictions) are ignored; `controls` adds
 /// its control targets, as in the whole analysis.
 pub fn residual_in_memory(config: &AnalyzeConfig, data: &InMemory) -> Result<ResidualScores> {
-    if data.embeddings.len() != config.embeddings.len() {
-        return Err(CpdError::Invalid(format!(
-            "{} embedding(s) in memory for {} model(s)",
-            data.embeddings.len(),
-            config.embeddings.len()
-        )));
-    }
-    let probes = check(config)?;
-    let mut inputs = Vec::new();
-    let tables = load::tables(config, Some(data), &mut inputs)?;
-    let mut ds = load::align(config, tables)?;
-    let (folds, _) = split::folds(config, &ds, &mut inputs)?;
-    let projection = Projection::new(ds.composition.view(), &ds.composition_columns);
-    let y = if config.residualize_target {
-        projection.residual_raw(ds.targets.view())
-    } else {
-        std::mem::take(&mut ds.targets)
-    };
-    let y = drop_constant_targets(&mut ds, y)?;
+    check_memory(config, data)?;
+    let Prepared {
+        probes,
+        ds,
+        folds,
+        projection,
+        y,
+        ..
+    } = prepare(config, Some(data))?;
     let listed = probes.list();
     let mut records = Vec::new();
     let mut layers = Vec::new();
