@@ -59,7 +59,7 @@ impl BinMapper {
             .into_iter()
             .map(|col| {
                 let mut v: Vec<f64> = col.to_vec();
-                v.sort_by(f64::total_cmp);
+                v.sort_unstable_by(f64::total_cmp);
                 feature_thresholds(&v, max_bins)
             })
             .collect();

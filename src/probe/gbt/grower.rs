@@ -11,22 +11,62 @@
 //!
 //! Rows are tracked as LightGBM's `DataPartition` does: one index buffer
 //! in which every leaf owns a contiguous range, split in place (stably, so
-//! each leaf's rows stay in ascending order and its histogram sums do not
-//! depend on the order of earlier splits). Buffers live in a [`Workspace`]
-//! reused by every tree of a fit.
+//! each leaf's rows stay in ascending order). Buffers live in a
+//! [`Workspace`] reused by every tree of a fit.
+//!
+//! # Integer gradients
+//! The histograms sum integer gradients `q_r ≈ g_r / s` (one scale `s`
+//! per fit), packed with the row count in one `i64`
+//! ([`Packing`]): a row costs one addition per feature instead of two, the
+//! split scan carries one running sum, and every sum is exact, so
+//! subtraction, threads and row order cannot change a histogram (LightGBM
+//! quantises gradients for the same reasons, `use_quantized_grad`, Shi et
+//! al. 2022, there to a few bits; here the largest gradient gets 2^30
+//! levels, or a quarter of the packing's limit: at least 2^27 for training
+//! folds under 131,072 rows, so a row's rounding is below 1e-8 of the
+//! largest gradient). Leaf values come from
+//! the exact `f64` gradients of the leaf's rows.
+//!
+//! Every row is in the root, and for squared loss the next round's
+//! gradient of a row of leaf `L` is its gradient plus `η · value_L`, the
+//! same for the whole leaf. So after the first tree the root histogram is
+//! never built from the rows: the grower adds `round(η · value_L / s)` to
+//! the integer gradients of `L`'s rows and `round(η · value_L / s) ×` the
+//! leaf's per-bin counts to the root histogram (`leaves × bins` additions
+//! instead of `rows × features`; the root was more than half of all rows
+//! histogrammed). The integer gradients then drift from `g_r / s` by at
+//! most ½ per round; when they approach the packing's limit, or every 64
+//! rounds, they are quantised again from the exact gradients and the root
+//! is built once more.
+//!
+//! # Measured layout choice
+//! Histograms are built column by column (one feature's codes over a
+//! leaf's rows, the code 64 rows ahead prefetched). A row-major
+//! alternative (blocks of 64 features, one cache line per row and block,
+//! LightGBM's row-wise mode) took 15 % more CPU time on a 50,000 × 256
+//! layer (5 folds, raw and residual, one thread, both with the derived root
+//! and separate `f64` sums and `u32` counts): a leaf's rows stay in
+//! ascending order, so a column's codes are read forwards and one
+//! feature's bins stay in L1, while a block's 64 histograms do not.
+//! Measured the same way, the derived root took 23 % off the CPU time,
+//! the packed integer sums 6 %, the prefetch 9 % and the three-pass split
+//! search ([`super::splitting`]) 27 %.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::binning::{BinMapper, Binned};
-use super::histogram::{build_feature, subtract_feature, Histogram};
+use super::histogram::{build_feature, subtract_feature, Histogram, Packing};
 use super::predictor::{Node, Tree};
-use super::splitting::{best_split_feature, better, leaf_value, LeafTotals, Reciprocals, Split};
+use super::splitting::{best_split_feature, better, leaf_value, LeafTotals, Split};
 
 /// A split step with fewer `(rows + 256) × features` than this runs on one
 /// thread (smaller work costs less than rayon's hand-off).
 const PARALLEL_WORK: usize = 1 << 16;
+
+/// A search over at least this many bins runs its features in parallel.
+const PARALLEL_BINS: usize = 4096;
 
 /// Validated tree-shape parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,10 +81,17 @@ pub struct TreeParams {
     pub l2: f64,
 }
 
+/// Rounds after which the integer gradients are quantised afresh.
+const REQUANTISE: usize = 64;
+
+/// Levels of `|q|` given to the largest gradient when quantising; the
+/// packing's limit is at least 4 times this, or bounds it.
+const LEVELS: i64 = 1 << 30;
+
 /// A leaf while the tree grows.
 struct Leaf {
     rows: Range<usize>,
-    grad: f64,
+    grad: i64,
     depth: usize,
     node: usize,
     hist: Histogram,
@@ -57,26 +104,36 @@ pub struct Workspace {
     index: Vec<u32>,
     /// Rows going right during a split.
     scratch: Vec<u32>,
-    /// Gradients of a leaf's rows, in its row order.
-    ordered: Vec<f64>,
+    /// Packed integer gradients of a leaf's rows, in its row order.
+    ordered: Vec<i64>,
+    /// Packed integer gradient of every row ([`Packing::row`]).
+    packed: Vec<i64>,
+    /// Gradient per integer unit.
+    scale: f64,
+    /// The layout of the packed sums.
+    packing: Packing,
+    /// The root histogram of the next tree's gradients, when the last tree
+    /// derived it.
+    root: Option<Histogram>,
+    /// Trees grown since the last quantisation.
+    since: usize,
     /// Free histograms.
     free: Vec<Histogram>,
-    /// `1/(k + λ)` for the split search.
-    inv: Reciprocals,
-    /// Reciprocal pairs of the two leaves searched in one pass.
-    pairs: [Vec<[f64; 2]>; 2],
 }
 
 impl Workspace {
-    /// Buffers for trees on `binned` with penalty `l2`.
-    pub fn new(binned: &Binned, l2: f64) -> Workspace {
+    /// Buffers for trees on `binned`.
+    pub fn new(binned: &Binned) -> Workspace {
         Workspace {
             index: Vec::with_capacity(binned.n),
             scratch: Vec::with_capacity(binned.n),
             ordered: Vec::with_capacity(binned.n),
+            packed: vec![0; binned.n],
+            scale: 0.0,
+            packing: Packing::for_rows(binned.n),
+            root: None,
+            since: 0,
             free: Vec::new(),
-            inv: Reciprocals::new(binned.n, l2),
-            pairs: [Vec::new(), Vec::new()],
         }
     }
 
@@ -95,44 +152,38 @@ pub struct Grown {
     pub leaves: Vec<(Range<usize>, f64)>,
 }
 
-/// Gradient sum, rows and whether a new leaf may be split at all.
+/// Integer gradient sum, rows and whether a new leaf may be split at all.
 #[derive(Clone, Copy)]
 struct Side {
-    grad: f64,
+    grad: i64,
     count: u32,
     searched: bool,
 }
 
-/// Fill `small` with the histogram of `rows` (gradients `ordered`, in row
-/// order); if `large` is given it holds the parent's histogram and becomes
-/// `parent − small`. Returns the best split of each side that has totals.
+/// Fill `small` with the histogram of `rows` (packed integer gradients
+/// `ordered`, in row order); if `large` is given it holds the parent's
+/// histogram and becomes `parent − small`. Returns the best split of each
+/// side that has totals.
 fn build_and_search(
     binned: &Binned,
     rows: &[u32],
-    ordered: &[f64],
-    small: (&mut Histogram, Option<&LeafTotals<'_>>),
-    large: Option<(&mut Histogram, Option<&LeafTotals<'_>>)>,
+    ordered: &[i64],
+    small: (&mut Histogram, Option<&LeafTotals>),
+    large: Option<(&mut Histogram, Option<&LeafTotals>)>,
 ) -> (Option<Split>, Option<Split>) {
     let offsets = &binned.offsets;
     let (small_hist, small_leaf) = small;
-    let (sg, sc) = small_hist.per_feature(offsets);
-    let (large_parts, large_leaf): (Vec<Option<_>>, _) = match large {
-        Some((h, leaf)) => {
-            let (lg, lc) = h.per_feature(offsets);
-            (lg.into_iter().zip(lc).map(Some).collect(), leaf)
-        }
+    let parts = small_hist.per_feature(offsets);
+    let (large_parts, large_leaf): (Vec<Option<&mut [i64]>>, _) = match large {
+        Some((h, leaf)) => (h.per_feature(offsets).into_iter().map(Some).collect(), leaf),
         None => ((0..binned.d).map(|_| None).collect(), None),
     };
-    type Parts<'s> = (
-        (&'s mut [f64], &'s mut [u32]),
-        Option<(&'s mut [f64], &'s mut [u32])>,
-    );
-    let work = |(f, ((g, c), l)): (usize, Parts<'_>)| {
-        build_feature(binned.column(f), rows, ordered, g, c);
-        let s = small_leaf.and_then(|leaf| best_split_feature(leaf, f, g, c));
-        let t = l.and_then(|(lg, lc)| {
-            subtract_feature(lg, lc, g, c);
-            large_leaf.and_then(|leaf| best_split_feature(leaf, f, lg, lc))
+    let work = |(f, (h, l)): (usize, (&mut [i64], Option<&mut [i64]>))| {
+        build_feature(binned.column(f), rows, ordered, h);
+        let s = small_leaf.and_then(|leaf| best_split_feature(leaf, f, h));
+        let t = l.and_then(|lh| {
+            subtract_feature(lh, h);
+            large_leaf.and_then(|leaf| best_split_feature(leaf, f, lh))
         });
         (s, t)
     };
@@ -142,20 +193,46 @@ fn build_and_search(
     // The candidates' order is total (see `better`), so the parallel
     // reduction picks the same split as the sequential one.
     if (rows.len() + 256) * binned.d >= PARALLEL_WORK {
-        sg.into_par_iter()
-            .zip(sc)
+        parts
+            .into_par_iter()
             .zip(large_parts)
             .enumerate()
             .map(work)
             .reduce(|| (None, None), combine)
     } else {
-        sg.into_iter()
-            .zip(sc)
+        parts
+            .into_iter()
             .zip(large_parts)
             .enumerate()
             .map(work)
             .fold((None, None), combine)
     }
+}
+
+/// Best split of a leaf whose histogram `hist` is complete (a derived root).
+fn search(binned: &Binned, hist: &Histogram, leaf: Option<&LeafTotals>) -> Option<Split> {
+    let leaf = leaf?;
+    let one = |f: usize| best_split_feature(leaf, f, hist.feature(&binned.offsets, f));
+    if binned.offsets[binned.d] >= PARALLEL_BINS {
+        (0..binned.d)
+            .into_par_iter()
+            .map(one)
+            .reduce(|| None, better)
+    } else {
+        (0..binned.d).map(one).fold(None, better)
+    }
+}
+
+/// Set the integer gradients from the exact ones: the largest `|g|` gets
+/// [`LEVELS`] (or the packing's limit, if lower) units.
+fn quantise(grad: &[f64], packed: &mut [i64], packing: Packing) -> f64 {
+    let top = grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let levels = LEVELS.min(packing.limit() / 4).max(1);
+    let scale = if top > 0.0 { top / levels as f64 } else { 1.0 };
+    for (p, &g) in packed.iter_mut().zip(grad) {
+        *p = packing.row((g / scale).round() as i64);
+    }
+    scale
 }
 
 /// Stable in-place partition of `index[range]` by `codes[r] ≤ bin`;
@@ -184,11 +261,19 @@ fn partition(
 }
 
 /// Grow one tree on the gradients `grad` (one per row of `binned`).
+///
+/// With `shrink = Some(η)` the caller promises that the next call's
+/// gradients are these plus `η · value_L` for the rows of each leaf `L`
+/// (it adds the leaf values times the learning rate to its predictions),
+/// and the next tree's root histogram is derived from this tree's leaves
+/// (see the module docs). With `None` every tree quantises and builds
+/// its root afresh.
 pub fn grow(
     binned: &Binned,
     mapper: &BinMapper,
     grad: &[f64],
     p: &TreeParams,
+    shrink: Option<f64>,
     ws: &mut Workspace,
 ) -> Grown {
     let n = binned.n;
@@ -196,22 +281,52 @@ pub fn grow(
         index,
         scratch,
         ordered,
+        packed,
+        scale,
+        packing,
+        root,
+        since,
         free,
-        inv,
-        pairs,
     } = ws;
-    let [pairs_a, pairs_b] = pairs;
+    let pk = *packing;
     let mut take = || free.pop().unwrap_or_else(|| Histogram::zeros(binned));
     let may_split = |depth: usize| p.max_depth.is_none_or(|d| depth < d);
 
     index.clear();
     index.extend(0..n as u32);
-    let root_grad: f64 = grad.iter().sum();
-    let mut hist = take();
+    let derived = if shrink.is_some() && *since < REQUANTISE {
+        root.take()
+    } else {
+        None
+    };
+    if derived.is_none() {
+        *scale = quantise(grad, packed, pk);
+        *since = 0;
+    }
+    *since += 1;
+    let root_grad: i64 = packed.iter().map(|&v| pk.grad(v)).sum();
     let totals = may_split(0)
-        .then(|| LeafTotals::new(root_grad, n as u32, p.min_leaf, inv, pairs_a))
+        .then(|| LeafTotals::new(root_grad, pk, n as u32, p.min_leaf, p.l2))
         .flatten();
-    let (split, _) = build_and_search(binned, index, grad, (&mut hist, totals.as_ref()), None);
+    let (hist, split) = match derived {
+        Some(h) => {
+            let split = search(binned, &h, totals.as_ref());
+            (h, split)
+        }
+        None => {
+            let mut h = take();
+            let (split, _) =
+                build_and_search(binned, index, packed, (&mut h, totals.as_ref()), None);
+            (h, split)
+        }
+    };
+    // The next root starts as a copy of this one, which becomes a child's
+    // histogram by subtraction while the tree grows.
+    let mut next_root = shrink.map(|_| {
+        let mut h = take();
+        h.bins.copy_from_slice(&hist.bins);
+        h
+    });
     let mut nodes = vec![Node::Leaf { value: 0.0 }];
     let mut leaves = vec![Leaf {
         grad: root_grad,
@@ -267,16 +382,15 @@ pub fn grow(
             (right, left)
         };
         let small_rows = if left_small { &left_rows } else { &right_rows };
-        let totals = |side: Side, buf| {
+        let totals = |side: Side| {
             side.searched
-                .then(|| LeafTotals::new(side.grad, side.count, p.min_leaf, inv, buf))
+                .then(|| LeafTotals::new(side.grad, pk, side.count, p.min_leaf, p.l2))
                 .flatten()
         };
-        let (small_totals, large_totals) =
-            (totals(small, &mut *pairs_a), totals(large, &mut *pairs_b));
+        let (small_totals, large_totals) = (totals(small), totals(large));
         let rows = &index[small_rows.clone()];
         ordered.clear();
-        ordered.extend(rows.iter().map(|&r| grad[r as usize]));
+        ordered.extend(rows.iter().map(|&r| packed[r as usize]));
         let mut small_hist = take();
         let mut large_hist = parent.hist;
         let (small_split, large_split) = build_and_search(
@@ -320,12 +434,35 @@ pub fn grow(
     // Leaves in node order, so the output does not depend on pick order.
     leaves.sort_by_key(|l| l.node);
     let mut out = Vec::with_capacity(leaves.len());
+    let mut in_range = true;
     for l in leaves {
-        let value = leaf_value(l.grad, l.rows.len() as f64, p.l2);
+        // The exact gradient sum, in row order.
+        let g: f64 = index[l.rows.clone()]
+            .iter()
+            .map(|&r| grad[r as usize])
+            .sum();
+        let value = leaf_value(g, l.rows.len() as f64, p.l2);
         nodes[l.node] = Node::Leaf { value };
+        if let (Some(eta), Some(next)) = (shrink, next_root.as_mut()) {
+            let dq = (eta * value / *scale).round() as i64;
+            if dq != 0 {
+                let step = pk.change(dq);
+                // Wrapping: sums past the limit are discarded below.
+                for &r in &index[l.rows.clone()] {
+                    let v = &mut packed[r as usize];
+                    *v = v.wrapping_add(step);
+                    in_range &= pk.grad(*v).abs() <= pk.limit();
+                }
+                for (b, &c) in next.bins.iter_mut().zip(&l.hist.bins) {
+                    *b = b.wrapping_add(pk.change(dq.wrapping_mul(pk.count(c) as i64)));
+                }
+            }
+        }
         out.push((l.rows, value));
         free.push(l.hist);
     }
+    // Out of range, the next tree quantises afresh.
+    *root = next_root.filter(|_| in_range);
     Grown {
         tree: Tree { nodes },
         leaves: out,
@@ -350,8 +487,8 @@ mod tests {
             min_leaf: 1,
             l2: 1.0,
         };
-        let mut ws = Workspace::new(&binned, p.l2);
-        let g = grow(&binned, &mapper, &grad, &p, &mut ws);
+        let mut ws = Workspace::new(&binned);
+        let g = grow(&binned, &mapper, &grad, &p, None, &mut ws);
         assert_eq!(g.tree.leaves(), 2);
         match g.tree.nodes[0] {
             Node::Split {
@@ -382,8 +519,8 @@ mod tests {
             min_leaf: 10,
             l2: 0.0,
         };
-        let mut ws = Workspace::new(&binned, p.l2);
-        let g = grow(&binned, &mapper, &grad, &p, &mut ws);
+        let mut ws = Workspace::new(&binned);
+        let g = grow(&binned, &mapper, &grad, &p, None, &mut ws);
         assert!(g.tree.leaves() <= 4);
         assert!(g.leaves.iter().all(|(r, _)| r.len() >= 10));
         let shallow = grow(
@@ -395,8 +532,57 @@ mod tests {
                 min_leaf: 1,
                 ..p
             },
+            None,
             &mut ws,
         );
         assert_eq!(shallow.tree.leaves(), 2);
+    }
+    #[test]
+    fn the_derived_root_is_the_histogram_of_the_tracked_gradients() {
+        let n = 600;
+        let x = ndarray::Array2::from_shape_fn((n, 5), |(i, j)| ((i * (3 + 2 * j)) % 97) as f64);
+        let y: Vec<f64> = (0..n)
+            .map(|i| (x[(i, 0)] / 10.0).sin() * 3.0 + x[(i, 2)] / 50.0 + (i % 7) as f64 * 0.1)
+            .collect();
+        let mapper = BinMapper::fit(x.view(), 255);
+        let binned = mapper.transform(x.view());
+        let p = TreeParams {
+            max_leaves: 8,
+            max_depth: None,
+            min_leaf: 5,
+            l2: 0.5,
+        };
+        let eta = 0.3;
+        let mut ws = Workspace::new(&binned);
+        let mut pred = vec![y.iter().sum::<f64>() / n as f64; n];
+        for round in 0..2 * REQUANTISE + 3 {
+            let grad: Vec<f64> = pred.iter().zip(&y).map(|(p, t)| p - t).collect();
+            let g = grow(&binned, &mapper, &grad, &p, Some(eta), &mut ws);
+            for (rows, value) in &g.leaves {
+                for &r in ws.rows(rows) {
+                    pred[r as usize] += eta * value;
+                }
+            }
+            // The derived root is exactly the histogram of the tracked
+            // integer gradients.
+            let root = ws.root.clone().expect("in range");
+            let mut direct = Histogram::zeros(&binned);
+            let all: Vec<u32> = (0..n as u32).collect();
+            for (f, h) in direct.per_feature(&binned.offsets).into_iter().enumerate() {
+                build_feature(binned.column(f), &all, &ws.packed, h);
+            }
+            assert_eq!(root, direct, "round {round}");
+            // Each tracked gradient is within ½ unit per round since the
+            // last quantisation (+ ½ for that rounding) of the exact one.
+            let since = ws.since as f64;
+            for (r, &v) in ws.packed.iter().enumerate() {
+                let exact = (pred[r] - y[r]) / ws.scale;
+                let q = ws.packing.grad(v) as f64;
+                assert!(
+                    (q - exact).abs() <= 0.5 * (since + 1.0) + 1e-6,
+                    "round {round}"
+                );
+            }
+        }
     }
 }

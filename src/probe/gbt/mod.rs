@@ -341,12 +341,12 @@ impl Gbt {
         let tp = self.tree_params();
         let lr = self.params.learning_rate;
         let mut trees = Vec::with_capacity(self.params.rounds);
-        let mut ws = Workspace::new(binned, tp.l2);
+        let mut ws = Workspace::new(binned);
         for _ in 0..self.params.rounds {
             for ((g, &p), &t) in grad.iter_mut().zip(&pred).zip(y.iter()) {
                 *g = p - t;
             }
-            let grown = grow(binned, mapper, &grad, &tp, &mut ws);
+            let grown = grow(binned, mapper, &grad, &tp, Some(lr), &mut ws);
             let single_leaf = grown.leaves.len() == 1;
             for (rows, value) in &grown.leaves {
                 let v = lr * value;
