@@ -165,7 +165,7 @@ fn species_column(properties: Option<&str>) -> std::result::Result<usize, String
         return Ok(0);
     };
     let parts: Vec<&str> = spec.split(':').collect();
-    if parts.len() % 3 != 0 {
+    if !parts.len().is_multiple_of(3) {
         return Err(format!(
             "Properties='{spec}' is not a list of name:type:count triples"
         ));
