@@ -24,6 +24,9 @@ mod lapack_backend;
 #[cfg(feature = "lapack")]
 use lapack_backend as backend;
 
+mod select_f32;
+pub use select_f32::{select_t_times, select_times};
+
 /// Name of the compiled backend, recorded in reports.
 pub const BACKEND: &str = backend::NAME;
 

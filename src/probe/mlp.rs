@@ -27,9 +27,12 @@
 //!
 //! The arithmetic is single precision (as `MLPRegressor` on `float32` input;
 //! the standardisation, the scores and the un-standardised predictions are in
-//! `f64`). Both products of a step — `X_B·W₁` and `X_Bᵀ·δ₁` — go through
-//! [`linalg::matmul_into_f32`]; every buffer is allocated once per fit, so a
-//! minibatch allocates nothing.
+//! `f64`). Both products of a step — `X_B·W₁` (with the bias and the ReLU)
+//! and `X_Bᵀ·δ₁` — go through [`linalg::select_times`] and
+//! [`linalg::select_t_times`], which read the minibatch's rows of `X` in
+//! place and sum every element in one fixed order whatever the processor;
+//! every buffer is allocated once per fit, so a minibatch allocates
+//! nothing.
 //!
 //! # Parameters
 //! | name | default | range |
@@ -57,7 +60,7 @@
 //! trained and the constant is predicted. A training fold too small for a validation set of 2 rows and a
 //! training set of 1 is an error naming the sizes.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -68,7 +71,7 @@ use super::scale::{ClipBounds, Scale};
 use super::{FoldPrediction, Probe, Split};
 use crate::error::{CpdError, Result};
 use crate::flow::rows::Rows;
-use crate::linalg::matmul_into_f32;
+use crate::linalg::{select_t_times, select_times};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -269,54 +272,43 @@ pub struct Network {
 impl Network {
     /// Predict standardised targets for standardised rows `x` (`n × d`).
     pub fn predict(&self, x: ArrayView2<'_, f32>) -> Array1<f32> {
-        let mut a = Array2::<f32>::zeros((x.nrows(), self.b1.len()));
+        let x = x.as_standard_layout();
+        let rows: Vec<usize> = (0..x.nrows()).collect();
+        let mut a = vec![0.0f32; x.nrows() * self.b1.len()];
         let mut out = Array1::<f32>::zeros(x.nrows());
         forward(
-            x,
+            x.as_slice().expect("standard layout"),
+            &rows,
             self.w1.view(),
-            self.b1.view(),
-            self.w2.view(),
+            self.b1.as_slice().expect("contiguous"),
+            self.w2.as_slice().expect("contiguous"),
             self.b2,
             &mut a,
-            &mut out,
+            out.as_slice_mut().expect("contiguous"),
         );
         out
     }
 }
 
-/// `a = relu(x·W₁ + b₁)`, `out = a·w₂ + b₂` into preallocated buffers.
+/// `a = relu(X[rows]·W₁ + b₁)`, `out = a·w₂ + b₂` into preallocated buffers,
+/// for row-major `x` (`· × d`) and `W₁` (`d × h`).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn forward(
-    x: ArrayView2<'_, f32>,
+    x: &[f32],
+    rows: &[usize],
     w1: ArrayView2<'_, f32>,
-    b1: ArrayView1<'_, f32>,
-    w2: ArrayView1<'_, f32>,
+    b1: &[f32],
+    w2: &[f32],
     b2: f32,
-    a: &mut Array2<f32>,
-    out: &mut Array1<f32>,
+    a: &mut [f32],
+    out: &mut [f32],
 ) {
-    let (n, h) = (x.nrows(), w1.ncols());
-    matmul_into_f32(a.slice_mut(s![..n, ..]), x, w1, false);
-    let (b1, w2) = (
-        b1.as_slice().expect("contiguous"),
-        w2.as_slice().expect("contiguous"),
-    );
-    let a = &mut a.as_slice_mut().expect("standard layout")[..n * h];
-    for (row, o) in a.chunks_exact_mut(h).zip(out.iter_mut()) {
-        for (v, &b) in row.iter_mut().zip(b1) {
-            *v = (*v + b).max(0.0);
-        }
+    let (n, d, h) = (rows.len(), w1.nrows(), w1.ncols());
+    let w1 = w1.as_slice().expect("standard layout");
+    select_times(a, x, d, rows, w1, h, Some(b1), true);
+    for (row, o) in a[..n * h].chunks_exact(h).zip(out.iter_mut()) {
         *o = b2 + dot(row, w2);
-    }
-}
-
-/// `y += s·x` (vectorisable).
-#[inline(always)]
-fn axpy(s: f32, x: &[f32], y: &mut [f32]) {
-    let n = x.len().min(y.len());
-    let (x, y) = (&x[..n], &mut y[..n]);
-    for j in 0..n {
-        y[j] += s * x[j];
     }
 }
 
@@ -412,11 +404,11 @@ impl Mlp {
     /// Train one network on standardised rows `x` (`n × d`, row-major is
     /// fastest) and standardised target `y`.
     ///
-    /// On an x86-64 processor with AVX2 the loop is compiled for it as well
-    /// and that copy runs: the element-wise loops (the Adam step, the
-    /// activations, the bias sums) then work on 8 lanes instead of SSE's 4,
-    /// with the same operations in the same order on each element, so the
-    /// numbers are bit for bit the same on either copy (no fused
+    /// On an x86-64 processor with AVX-512 or AVX2 the loop is compiled for
+    /// it as well and that copy runs: the element-wise loops (the Adam step,
+    /// the activations, the bias sums) then work on 16 or 8 lanes instead of
+    /// SSE's 4, with the same operations in the same order on each element,
+    /// so the numbers are bit for bit the same on every copy (no fused
     /// multiply-add: LLVM contracts none without fast-math flags).
     pub fn train(
         &self,
@@ -425,10 +417,27 @@ impl Mlp {
         rng: &mut ChaCha8Rng,
     ) -> Result<Network> {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F (checked just above).
+            return unsafe { self.train_avx512(x, y, rng) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2 (checked just above).
             return unsafe { self.train_avx2(x, y, rng) };
         }
+        self.train_loop(x, y, rng)
+    }
+
+    /// [`Mlp::train`] compiled for AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn train_avx512(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, f32>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Network> {
         self.train_loop(x, y, rng)
     }
 
@@ -469,14 +478,10 @@ impl Mlp {
         let mut perm: Vec<usize> = (0..n).collect();
         perm.shuffle(rng);
         let (val_rows, tr_rows) = perm.split_at(n_val);
-        let gather = |rows: &[usize]| {
-            let mut out = Array2::<f32>::zeros((rows.len(), d));
-            for (mut o, &i) in out.rows_mut().into_iter().zip(rows) {
-                o.assign(&x.row(i));
-            }
-            out
-        };
-        let (x_tr, x_val) = (gather(tr_rows), gather(val_rows));
+        // The products read the rows of `x` the split and each minibatch
+        // name, in place.
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
         let y_tr: Vec<f32> = tr_rows.iter().map(|&i| y[i]).collect();
         let y_val: Vec<f32> = val_rows.iter().map(|&i| y[i]).collect();
 
@@ -495,12 +500,11 @@ impl Mlp {
         let bs = p.batch.min(n_tr);
         let alpha = p.alpha as f32;
         // Every buffer of the loop, allocated once.
-        let mut xb = Array2::<f32>::zeros((bs, d));
+        let mut brows = vec![0usize; bs];
         let mut yb = vec![0.0f32; bs];
-        let mut act = Array2::<f32>::zeros((bs.max(n_val), h));
-        let mut out = Array1::<f32>::zeros(bs.max(n_val));
-        let mut delta = vec![0.0f32; bs];
-        let mut g_w1 = Array2::<f32>::zeros((d, h));
+        let mut act = vec![0.0f32; bs.max(n_val) * h];
+        let mut out = vec![0.0f32; bs.max(n_val)];
+        let mut g_w1 = vec![0.0f32; d * h];
         let mut g_b1 = vec![0.0f32; h];
         let mut g_w2 = vec![0.0f32; h];
         let (mut m_w1, mut m_b1, mut m_w2, mut m_b2) = (
@@ -520,50 +524,34 @@ impl Mlp {
             order.shuffle(rng);
             for batch in order.chunks(bs) {
                 let nb = batch.len();
-                {
-                    let xs = xb.as_slice_mut().expect("standard layout");
-                    let src = x_tr.as_slice().expect("standard layout");
-                    for ((row, yv), &i) in xs.chunks_exact_mut(d).zip(&mut yb).zip(batch) {
-                        row.copy_from_slice(&src[i * d..(i + 1) * d]);
-                        *yv = y_tr[i];
-                    }
+                for ((r, yv), &i) in brows.iter_mut().zip(&mut yb).zip(batch) {
+                    *r = tr_rows[i];
+                    *yv = y_tr[i];
                 }
-                let xv = xb.slice(s![..nb, ..]);
-                forward(
-                    xv,
-                    w1.view(),
-                    ArrayView1::from(&b1),
-                    ArrayView1::from(&w2),
-                    b2,
-                    &mut act,
-                    &mut out,
-                );
-                let a = &mut act.as_slice_mut().expect("standard layout")[..nb * h];
+                let rows = &brows[..nb];
+                forward(xs, rows, w1.view(), &b1, &w2, b2, &mut act, &mut out);
+                let a = &mut act[..nb * h];
                 // Output layer: δ = f(x) − y; ∂/∂w₂ = Aᵀδ; ∂/∂b₂ = Σδ.
+                // Hidden layer: δ₁ = δ w₂ᵀ ⊙ [a > 0], in place of the
+                // activations; ∂/∂W₁ = X_Bᵀ δ₁; ∂/∂b₁ = Σ δ₁. One pass over
+                // the activations for both layers.
                 let mut g_b2 = 0.0f32;
                 g_w2.fill(0.0);
-                for ((dl, (&o, &yv)), row) in delta
-                    .iter_mut()
-                    .zip(out.iter().zip(&yb))
-                    .zip(a.chunks_exact(h))
-                {
-                    *dl = o - yv;
-                    g_b2 += *dl;
-                    axpy(*dl, row, &mut g_w2);
-                }
-                // Hidden layer: δ₁ = δ w₂ᵀ ⊙ [a > 0], in place of the
-                // activations; ∂/∂W₁ = X_Bᵀ δ₁; ∂/∂b₁ = Σ δ₁.
                 g_b1.fill(0.0);
-                for (row, &dl) in a.chunks_exact_mut(h).zip(&delta) {
-                    let (row, w2) = (&mut row[..h], &w2[..h]);
+                for ((&o, &yv), row) in out.iter().zip(&yb).zip(a.chunks_exact_mut(h)) {
+                    let dl = o - yv;
+                    g_b2 += dl;
+                    let (row, w2, g_w2, g_b1) =
+                        (&mut row[..h], &w2[..h], &mut g_w2[..h], &mut g_b1[..h]);
                     for j in 0..h {
+                        g_w2[j] += dl * row[j];
                         // A select by bit mask: vectorises, where a branch did not.
                         let keep = ((row[j] > 0.0) as u32).wrapping_neg();
                         row[j] = f32::from_bits(keep & (dl * w2[j]).to_bits());
+                        g_b1[j] += row[j];
                     }
-                    axpy(1.0, row, &mut g_b1);
                 }
-                matmul_into_f32(g_w1.view_mut(), xv.t(), act.slice(s![..nb, ..]), false);
+                select_t_times(&mut g_w1, xs, d, rows, a, h);
 
                 t += 1;
                 let lr_t = (p.learning_rate * (1.0 - (BETA2 as f64).powi(t)).sqrt()
@@ -571,7 +559,7 @@ impl Mlp {
                 let inv_b = 1.0 / nb as f32;
                 m_w1.step(
                     w1.as_slice_mut().expect("standard layout"),
-                    g_w1.as_slice().expect("standard layout"),
+                    &g_w1,
                     alpha,
                     inv_b,
                     lr_t,
@@ -582,16 +570,8 @@ impl Mlp {
             }
             epochs += 1;
 
-            forward(
-                x_val.view(),
-                w1.view(),
-                ArrayView1::from(&b1),
-                ArrayView1::from(&w2),
-                b2,
-                &mut act,
-                &mut out,
-            );
-            let score = r2(&y_val, &out.as_slice().expect("contiguous")[..n_val]);
+            forward(xs, val_rows, w1.view(), &b1, &w2, b2, &mut act, &mut out);
+            let score = r2(&y_val, &out[..n_val]);
             // NaN compares false both ways, as in scikit-learn.
             if score < best_score + p.tol {
                 no_improve += 1;
@@ -692,6 +672,7 @@ impl Probe for Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::s;
 
     fn lcg(n: usize, d: usize, seed: u64) -> Array2<f64> {
         let mut s = seed;
