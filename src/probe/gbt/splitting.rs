@@ -135,20 +135,54 @@ fn scan(leaf: &LeafTotals, f: usize, h: &[i64]) -> Option<Split> {
     let mut sums = [0i64; MAX_BINS];
     let mut score = [0f64; MAX_BINS];
     let (sums, score) = (&mut sums[..m], &mut score[..m]);
+    let (lo, hi) = (leaf.min_leaf as i64, (leaf.count - leaf.min_leaf) as i64);
+    let (total, n, l2) = (leaf.grad, leaf.count as f64, leaf.l2);
+    let score_of = |s: i64| {
+        let gl = pk.grad(s) as f64;
+        let gr = total - gl;
+        let nlf = pk.count(s) as f64;
+        gl * gl / (nlf + l2) + gr * gr / ((n - nlf) + l2)
+    };
+    if (leaf.count as usize) < m {
+        // Fewer rows than bins: most bins are empty. The first pass keeps
+        // only the admissible candidates (bin numbers in `at`), the second
+        // scores just those.
+        let mut at = [0u8; MAX_BINS];
+        let (mut acc, mut w) = (0i64, 0usize);
+        for (b, &v) in h.iter().enumerate() {
+            acc += v;
+            sums[w] = acc;
+            at[w] = b as u8;
+            let nl = pk.count(acc) as i64;
+            w += (v != 0 && nl >= lo && nl <= hi) as usize;
+        }
+        for (v, &s) in score[..w].iter_mut().zip(&sums[..w]) {
+            *v = score_of(s);
+        }
+        let (mut top, mut arg) = (leaf.parent, usize::MAX);
+        for (j, &v) in score[..w].iter().enumerate() {
+            if v > top {
+                (top, arg) = (v, j);
+            }
+        }
+        let gain = top - leaf.parent;
+        return (arg != usize::MAX && gain > 0.0).then(|| Split {
+            gain,
+            feature: f,
+            bin: at[arg] as usize,
+            left_grad: pk.grad(sums[arg]),
+            left_count: pk.count(sums[arg]),
+        });
+    }
     let mut acc = 0i64;
     for (s, &v) in sums.iter_mut().zip(h) {
         acc += v;
         *s = acc;
     }
-    let (lo, hi) = (leaf.min_leaf as i64, (leaf.count - leaf.min_leaf) as i64);
-    let (total, n, l2) = (leaf.grad, leaf.count as f64, leaf.l2);
     for ((v, &s), &c) in score.iter_mut().zip(&*sums).zip(h) {
         let nl = pk.count(s) as i64;
-        let gl = pk.grad(s) as f64;
-        let gr = total - gl;
-        let nlf = nl as f64;
-        let x = gl * gl / (nlf + l2) + gr * gr / ((n - nlf) + l2);
         let ok = nl >= lo && nl <= hi && c != 0;
+        let x = score_of(s);
         *v = if ok { x } else { f64::NEG_INFINITY };
     }
     let (mut top, mut arg) = (leaf.parent, usize::MAX);
@@ -266,50 +300,54 @@ mod tests {
     fn fast_scan_matches_the_naive_search() {
         // Sparse and dense histograms, several min_leaf and λ, gradients of
         // both signs up to the packing's limit.
-        let (n_bins, n) = ([255usize, 7, 60, 2, 255], 300u32);
-        let pk = Packing::for_rows(n as usize);
-        let mut offsets = vec![0];
-        for nb in n_bins {
-            offsets.push(offsets.last().unwrap() + nb);
-        }
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
-        for trial in 0..40 {
-            let (mut grad, mut count) = (vec![0i64; offsets[5]], vec![0u32; offsets[5]]);
-            let scale = if trial % 5 == 0 { pk.limit() } else { 1000 };
-            let rows: Vec<(u32, i64)> = (0..n)
-                .map(|_| (next(), (next() as i64 % (2 * scale + 1)) - scale))
-                .collect();
-            for (f, &nb) in n_bins.iter().enumerate() {
-                for &(r, g) in &rows {
-                    // Trial-dependent clustering leaves many bins empty.
-                    let span = 1 + (nb as u32 - 1) / (1 + trial % 4);
-                    let b = offsets[f] + ((r ^ (f as u32 * 7919)) % span) as usize;
-                    grad[b] += g;
-                    count[b] += 1;
-                }
+        // 300 rows fill the bins; 100 rows, fewer than the bins, take the
+        // sparse scan.
+        for n in [300u32, 100] {
+            let n_bins = [255usize, 7, 60, 2, 255];
+            let pk = Packing::for_rows(n as usize);
+            let mut offsets = vec![0];
+            for nb in n_bins {
+                offsets.push(offsets.last().unwrap() + nb);
             }
-            let h = packed(pk, &grad, &count);
-            let total: i64 = rows.iter().map(|r| r.1).sum();
-            for (min_leaf, l2) in [(1, 0.0), (20, 0.0), (20, 3.0), (149, 0.5), (151, 0.0)] {
-                let fast = LeafTotals::new(total, pk, n, min_leaf, l2)
-                    .and_then(|leaf| best_split(&h, &offsets, &leaf));
-                let slow = naive(&grad, &count, &n_bins, &offsets, n, min_leaf, l2);
-                match (fast, slow) {
-                    (None, None) => {}
-                    (Some(s), Some((f, b, gain))) => {
-                        assert_eq!((s.feature, s.bin), (f, b), "trial {trial}");
-                        assert!((s.gain - gain).abs() <= 1e-9 * gain.max(1.0));
-                        let r = offsets[f]..=offsets[f] + b;
-                        assert_eq!(s.left_count, count[r.clone()].iter().sum::<u32>());
-                        assert_eq!(s.left_grad, grad[r].iter().sum::<i64>());
+            let mut state = 12345u64;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 33) as u32
+            };
+            for trial in 0..40 {
+                let (mut grad, mut count) = (vec![0i64; offsets[5]], vec![0u32; offsets[5]]);
+                let scale = if trial % 5 == 0 { pk.limit() } else { 1000 };
+                let rows: Vec<(u32, i64)> = (0..n)
+                    .map(|_| (next(), (next() as i64 % (2 * scale + 1)) - scale))
+                    .collect();
+                for (f, &nb) in n_bins.iter().enumerate() {
+                    for &(r, g) in &rows {
+                        // Trial-dependent clustering leaves many bins empty.
+                        let span = 1 + (nb as u32 - 1) / (1 + trial % 4);
+                        let b = offsets[f] + ((r ^ (f as u32 * 7919)) % span) as usize;
+                        grad[b] += g;
+                        count[b] += 1;
                     }
-                    other => panic!("trial {trial} min_leaf {min_leaf}: {other:?}"),
+                }
+                let h = packed(pk, &grad, &count);
+                let total: i64 = rows.iter().map(|r| r.1).sum();
+                for (min_leaf, l2) in [(1, 0.0), (20, 0.0), (20, 3.0), (149, 0.5), (151, 0.0)] {
+                    let fast = LeafTotals::new(total, pk, n, min_leaf, l2)
+                        .and_then(|leaf| best_split(&h, &offsets, &leaf));
+                    let slow = naive(&grad, &count, &n_bins, &offsets, n, min_leaf, l2);
+                    match (fast, slow) {
+                        (None, None) => {}
+                        (Some(s), Some((f, b, gain))) => {
+                            assert_eq!((s.feature, s.bin), (f, b), "trial {trial}");
+                            assert!((s.gain - gain).abs() <= 1e-9 * gain.max(1.0));
+                            let r = offsets[f]..=offsets[f] + b;
+                            assert_eq!(s.left_count, count[r.clone()].iter().sum::<u32>());
+                            assert_eq!(s.left_grad, grad[r].iter().sum::<i64>());
+                        }
+                        other => panic!("trial {trial} min_leaf {min_leaf}: {other:?}"),
+                    }
                 }
             }
         }
