@@ -6,6 +6,7 @@ pub mod assertions;
 mod cells;
 pub mod compare;
 pub mod figures;
+pub mod gate;
 mod grid;
 pub mod html;
 pub mod markdown;
