@@ -381,13 +381,13 @@ impl Row {
             }
             .into(),
             (_, rule) => {
-                let which = match rule {
-                    Rule::RecordTol => "record tol",
-                    Rule::TolNoInterval => "tol (no baseline interval)",
-                    _ => "tol",
+                let why = match rule {
+                    Rule::RecordTol => " (the record's own)",
+                    Rule::TolNoInterval => " (no baseline interval)",
+                    _ => "",
                 };
                 format!(
-                    "|delta| {} {which} {}",
+                    "|delta| {} tol {}{why}",
                     if ok { "≤" } else { ">" },
                     self.tol
                 )
@@ -819,9 +819,12 @@ mod tests {
         );
         assert_eq!(
             out.rows[6].rule_text(),
-            "|delta| > tol (no baseline interval) 0.02"
+            "|delta| > tol 0.02 (no baseline interval)"
         );
-        assert_eq!(out.rows[4].rule_text(), "|delta| ≤ record tol 0.5");
+        assert_eq!(
+            out.rows[4].rule_text(),
+            "|delta| ≤ tol 0.5 (the record's own)"
+        );
         // The same pair under tol mode: the interval is not read.
         let tol = compare(
             &base,

@@ -173,6 +173,9 @@ impl Gate {
                 .filter(|a| all || !a.passed)
                 .map(assertion_cells)
                 .collect();
+            if !out.is_empty() && !rows.is_empty() {
+                out.push('\n');
+            }
             out.push_str(&table(&ASSERTION_COLUMNS, &rows));
         }
         for n in self.notes() {
