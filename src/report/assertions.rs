@@ -285,22 +285,44 @@ fn bound(v: f64) -> String {
     format!("{v}")
 }
 
+/// Why checks could not be asserted: the caller's error (exit 2), never
+/// a pass or a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckError {
+    /// A check that breaks a rule of [`CheckSpec::validate`].
+    Invalid(String),
+    /// A check whose selector matches nothing.
+    NoMatch(NoMatch),
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckError::Invalid(m) => f.write_str(m),
+            CheckError::NoMatch(n) => n.fmt(f),
+        }
+    }
+}
+
 /// Assert `specs` on `report`: every rule of every check on every record
-/// it selects, in check order. A check that selects nothing is a
-/// [`NoMatch`] (the caller's error: exit 2), never a pass.
+/// it selects, in check order. A check that breaks a rule of
+/// [`CheckSpec::validate`] or selects nothing is a [`CheckError`].
 pub fn assert_checks(
     specs: &[CheckSpec],
     report: &LoadedReport,
-) -> std::result::Result<Vec<Assertion>, NoMatch> {
+) -> std::result::Result<Vec<Assertion>, CheckError> {
     let mut out = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
+        spec.validate(i).map_err(CheckError::Invalid)?;
         let check = spec.label(i);
         let selector = spec.selector();
-        let no_match = |why: String| NoMatch {
-            check: check.clone(),
-            selector: selector.clone(),
-            report: report.path().to_string(),
-            why,
+        let no_match = |why: String| {
+            CheckError::NoMatch(NoMatch {
+                check: check.clone(),
+                selector: selector.clone(),
+                report: report.path().to_string(),
+                why,
+            })
         };
         let mut push =
             |subject: String, rule: String, value: Value, passed: bool, detail: String| {
@@ -318,8 +340,7 @@ pub fn assert_checks(
                 })
             };
         if spec.min.is_some() || spec.max.is_some() {
-            // Validated when the manifest was read.
-            let metric = spec.metric().unwrap_or(Metric::R2Mean);
+            let metric = spec.metric().map_err(CheckError::Invalid)?;
             let selected = select(
                 &report.records,
                 &spec.fields(),
@@ -606,10 +627,14 @@ mod tests {
             e.to_string(),
             "[[checks]] 'checks[0]' (model = \"m\", layer = \"l_lst\") matches nothing in r.json: no record with layer = \"l_lst\" (the records selected so far have layer \"a\", \"b\")"
         );
+        let why = |e: CheckError| match e {
+            CheckError::NoMatch(n) => n.why,
+            CheckError::Invalid(m) => panic!("{m}"),
+        };
         let e =
             assert_checks(&[spec("target = \"gap_ev\"\ninflation = true")], &report()).unwrap_err();
         assert!(
-            e.why.starts_with("no control record with target = \"gap_ev\" (the control records selected so far have target \"ctrl_mass\")"),
+            why(e.clone()).starts_with("no control record with target = \"gap_ev\" (the control records selected so far have target \"ctrl_mass\")"),
             "{e}"
         );
         let empty = LoadedReport::parse(
@@ -619,8 +644,14 @@ mod tests {
         .unwrap();
         let e = assert_checks(&[spec("max_gap = 0.1")], &empty).unwrap_err();
         assert_eq!(
-            e.why,
+            why(e),
             "the report has no gaps (gaps need the ridge and the mlp probe)"
+        );
+        // An unvalidated check is refused, not read with defaults.
+        let e = assert_checks(&[spec("metric = \"r2\"\nmin = 0.1")], &report()).unwrap_err();
+        assert!(
+            matches!(&e, CheckError::Invalid(m) if m.contains("unknown metric 'r2'")),
+            "{e}"
         );
     }
 
