@@ -1,9 +1,10 @@
 //! `cpd` command line: parses arguments, calls the library, prints (see
 //! [`cli`]).
 //!
-//! Exit codes, for every command: 0 success; 1 `cpd check` found a record
-//! that moved beyond tolerance or is missing; 2 usage or input error (bad
-//! arguments, unreadable or inconsistent files).
+//! Exit codes, for every command: 0 success; 1 `cpd check` failed (a
+//! baseline record moved or is missing, or an assertion of the manifest's
+//! `[[checks]]` failed); 2 usage or input error (bad arguments, unreadable
+//! or inconsistent files, a check whose selector matches no record).
 
 mod cli;
 

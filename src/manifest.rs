@@ -20,7 +20,17 @@
 //! layers = ["l_last"]            # optional: default every layer in the file
 //! # irreps = "128x0e+64x1o"  or  channels = "a=0:128,b=128:320"
 //! # channel_layers = ["l_prev"]   invariants = "norms"   # or "components"
+//!
+//! [[checks]]                     # optional: asserted by `cpd check --manifest`
+//! model = "sevennet0"            # selector: model, layer, channels, target,
+//! layer = "l_last"               #   representation, probe (absent: any)
+//! target = "gap_ev"
+//! representation = "geom"
+//! probe = "ridge"
+//! min = 0.25                     # or max, max_gap, inflation, geom_inflation
 //! ```
+//!
+//! `[[checks]]` are described in [`crate::report::assertions`].
 //!
 //! Unknown keys are errors (a misspelt setting must not be silently ignored).
 //! `[dataset]` may also hold `folds_file` and `composition`, settings kept
@@ -33,6 +43,7 @@ use serde::Deserialize;
 use crate::analyses::channels::Invariants;
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::CompositionMode;
+use crate::report::assertions::CheckSpec;
 use crate::run::{AnalyzeConfig, CompositionSource, EmbeddingSpec};
 use crate::settings::{channel_spec, Given, Inputs, Settings};
 
@@ -50,6 +61,9 @@ pub struct Manifest {
     /// The models, in report order.
     #[serde(default)]
     pub models: Vec<ModelSection>,
+    /// Properties the run's report must have (`cpd check --manifest`).
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
     /// The settings `[settings]` gave, by name.
     #[serde(skip)]
     pub given: Given,
@@ -246,6 +260,9 @@ impl Manifest {
                 }
             }
         }
+        for (i, c) in self.checks.iter().enumerate() {
+            c.validate(i)?;
+        }
         Ok(())
     }
 
@@ -431,5 +448,30 @@ file = "b.npy"
         );
         let e = invalid(&format!("{base}[settings]\nfolds = \"five\"\n{model}"));
         assert!(e.contains("invalid type"), "{e}");
+        // [[checks]]: unknown keys and checks without a rule are named.
+        let e = invalid(&format!(
+            "{base}{model}[[checks]]\nlayr = \"l\"\nmin = 0.1\n"
+        ));
+        assert!(e.contains("unknown field `layr`"), "{e}");
+        assert!(e.contains("line 8"), "{e}");
+        let e = invalid(&format!(
+            "{base}{model}[[checks]]\nname = \"x\"\nlayer = \"l\"\n"
+        ));
+        assert!(e.contains("[[checks]] 'x': nothing to assert"), "{e}");
+    }
+
+    #[test]
+    fn checks_are_read_in_order() {
+        let text = format!(
+            "{FULL}\n[[checks]]\nmodel = \"a\"\nmin = 0.2\n\n[[checks]]\nname = \"gap\"\nmax_gap = 0.1\n"
+        );
+        let m = Manifest::parse(&text).unwrap();
+        m.validate().unwrap();
+        assert_eq!(m.checks.len(), 2);
+        assert_eq!(m.checks[0].model.as_deref(), Some("a"));
+        assert_eq!(m.checks[0].min, Some(0.2));
+        assert_eq!(m.checks[1].label(1), "gap");
+        assert_eq!(m.checks[1].max_gap, Some(0.1));
+        assert!(Manifest::parse(FULL).unwrap().checks.is_empty());
     }
 }

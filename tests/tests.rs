@@ -5,6 +5,7 @@ mod util;
 mod analyses;
 mod batch;
 mod catalogue;
+mod check;
 mod cli;
 mod conditional;
 mod crystals;

@@ -24,7 +24,9 @@ pub enum Command {
     ///
     /// Without arguments, runs the bundled QM9 demo (data/demo.toml) and writes to reports/.
     Analyze(Box<AnalyzeArgs>),
-    /// Compare a report with a baseline report: exit 0 when every baseline record is present and within tolerance, 1 otherwise.
+    /// Gate CI on a report: compare it with a baseline report, assert a manifest's [[checks]], or both.
+    ///
+    /// Exit status: 0 pass; 1 a baseline record moved or is missing, or an assertion failed; 2 bad input (an unreadable report, a bad manifest, a check whose selector matches no record).
     Check(CheckArgs),
     /// Describe an embedding file: shape, dtype, layout, NaN/Inf counts, column statistics.
     Inspect(InspectArgs),
@@ -166,23 +168,64 @@ fn parse_shard(text: &str) -> Result<cpd::run::shard::Shard, String> {
     cpd::run::shard::Shard::parse(text).map_err(|e| e.to_string())
 }
 
+/// `cpd check`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("against").args(["baseline", "manifest"]).required(true).multiple(true)))]
 pub struct CheckArgs {
-    /// The reference report.json (records may carry their own "tol").
-    #[arg(long, value_name = "FILE")]
-    pub baseline: PathBuf,
     /// The new report.json.
     #[arg(long, value_name = "FILE")]
     pub report: PathBuf,
+    /// Compare with this report.json: every baseline record must be present and not have moved (records may carry their own "tol").
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Assert the [[checks]] of this run manifest on the report (a check that matches no record is an error).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// How a record is compared with the baseline: tol (|new − baseline| ≤ --tol, on any --metric; reports of any age) or interval (the new r2_mean lies in the baseline record's 95 % interval, r2_ci; records without one are judged by --tol).
+    #[arg(long, value_enum, default_value_t = ModeArg::Tol, requires = "baseline")]
+    pub mode: ModeArg,
     /// Largest accepted |new − baseline| for records without their own tol.
-    #[arg(long, value_name = "T", default_value_t = 0.02)]
+    #[arg(long, value_name = "T", default_value_t = 0.02, requires = "baseline")]
     pub tol: f64,
-    /// Record field compared: r2_mean, r2_median (robust to one bad fold), r2_pooled, r2_std, mae, rmse.
-    #[arg(long, value_name = "NAME", default_value = "r2_mean")]
+    /// Record field compared: r2_mean, r2_median (robust to one bad fold), r2_pooled, r2_std, mae, rmse (interval mode: r2_mean).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "r2_mean",
+        requires = "baseline"
+    )]
     pub metric: String,
-    /// List every record, not only those that moved, are missing or are new.
+    /// Output: text, json, junit (JUnit XML) or github (text, then ::error/::notice workflow commands; with $GITHUB_STEP_SUMMARY set, a Markdown table is appended to that file).
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the --format output to FILE (through a temporary file renamed into place) and print the text output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// List every record and assertion, not only those that failed or are new.
     #[arg(long)]
     pub all: bool,
+}
+
+/// `cpd check --mode`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// |new − baseline| ≤ tol.
+    Tol,
+    /// The new r2_mean lies in the baseline's 95 % interval.
+    Interval,
+}
+
+/// `cpd check --format`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Tables and summary lines.
+    Text,
+    /// One JSON object.
+    Json,
+    /// JUnit XML.
+    Junit,
+    /// GitHub Actions workflow commands.
+    Github,
 }
 
 #[derive(clap::Args)]

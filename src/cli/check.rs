@@ -1,69 +1,88 @@
-//! `cpd check`: compare a report with a baseline and print the records
-//! that moved, are missing or are new, with notes.
+//! `cpd check`: compare a report with a baseline and/or assert a
+//! manifest's `[[checks]]` on it, print (or write) the outcome in the
+//! chosen format, and exit 0 (pass), 1 (a record moved or is missing, an
+//! assertion failed) or 2 (bad input, through the error path).
 
 use std::process::ExitCode;
 
-use super::args::CheckArgs;
-use cpd::report::compare::{check, LoadedReport, Metric, Row, Status};
+use anyhow::Context;
 
-fn fmt_value(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"))
-}
+use super::args::{CheckArgs, FormatArg, ModeArg};
+use cpd::error::CpdError;
+use cpd::manifest::Manifest;
+use cpd::report::assertions::assert_checks;
+use cpd::report::compare::{compare, LoadedReport, Metric, Mode, Options};
+use cpd::report::gate::{Assertions, Comparison, Format, Gate};
+use cpd::report::write::{append_file, write_file};
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let metric = Metric::parse(&args.metric)?;
-    let baseline = LoadedReport::load(&args.baseline)?;
     let new = LoadedReport::load(&args.report)?;
-    let outcome = check(&baseline, &new, metric, args.tol)?;
-    let shown: Vec<&Row> = outcome
-        .rows
-        .iter()
-        .filter(|r| args.all || r.status != Status::Ok)
-        .collect();
-    if !shown.is_empty() {
-        let width = shown.iter().map(|r| r.key.len()).max().unwrap_or(6).max(6);
-        println!(
-            "{:<8} {:<width$} {:>10} {:>10} {:>10} {:>8}",
-            "status", "record", "baseline", "new", "delta", "tol"
-        );
-        for r in &shown {
-            println!(
-                "{:<8} {:<width$} {:>10} {:>10} {:>10} {:>8}",
-                r.status.label(),
-                r.key,
-                fmt_value(r.baseline),
-                fmt_value(r.new),
-                r.delta().map_or_else(|| "-".into(), |d| format!("{d:+.4}")),
-                format!("{}", r.tol)
-            );
+    let comparison = match &args.baseline {
+        Some(path) => {
+            let options = Options {
+                mode: match args.mode {
+                    ModeArg::Tol => Mode::Tol,
+                    ModeArg::Interval => Mode::Interval,
+                },
+                metric: Metric::parse(&args.metric)?,
+                tol: args.tol,
+            };
+            let baseline = LoadedReport::load(path)?;
+            let outcome = compare(&baseline, &new, options)?;
+            Some(Comparison {
+                baseline: baseline.path().to_string(),
+                outcome,
+            })
+        }
+        None => None,
+    };
+    let assertions = match &args.manifest {
+        Some(path) => {
+            let manifest = Manifest::load(path)?;
+            if manifest.checks.is_empty() {
+                return Err(CpdError::format(
+                    path,
+                    "no [[checks]] tables: nothing to assert (add one, or leave out --manifest)",
+                )
+                .into());
+            }
+            let results = assert_checks(&manifest.checks, &new)
+                .map_err(|e| CpdError::format(path, e.to_string()))?;
+            Some(Assertions {
+                manifest: path.display().to_string(),
+                checks: manifest.checks.len(),
+                results,
+            })
+        }
+        None => None,
+    };
+    let gate = Gate {
+        report: new.path().to_string(),
+        comparison,
+        assertions,
+    };
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Junit => Format::Junit,
+        FormatArg::Github => Format::Github,
+    };
+    let rendered = gate.render(format, args.all);
+    match &args.output {
+        Some(path) => {
+            write_file(path, rendered.as_bytes())?;
+            print!("{}", gate.text(args.all));
+        }
+        None => print!("{rendered}"),
+    }
+    if format == Format::Github {
+        if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+            let path = std::path::PathBuf::from(summary);
+            append_file(&path, &gate.step_summary(args.all))
+                .with_context(|| "appending the step summary ($GITHUB_STEP_SUMMARY)")?;
         }
     }
-    for d in &outcome.settings_differ {
-        println!("note: settings differ: {d}");
-    }
-    for (key, which) in &outcome.unstable {
-        let which = match *which {
-            "both" => "in both reports",
-            "baseline" => "in the baseline",
-            _ => "in the new report",
-        };
-        println!(
-            "note: unstable {which}: {key} (a few structures decide its mean R²; gate it with --metric r2_median or a per-record \"tol\")"
-        );
-    }
-    println!(
-        "check {}: {} within tolerance, {} moved, {} missing, {} new ({} against {}, {}, tol {})",
-        if outcome.passed() { "passed" } else { "FAILED" },
-        outcome.count(Status::Ok),
-        outcome.count(Status::Moved),
-        outcome.count(Status::Missing),
-        outcome.count(Status::New),
-        new.path(),
-        baseline.path(),
-        metric.name(),
-        args.tol
-    );
-    Ok(if outcome.passed() {
+    Ok(if gate.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

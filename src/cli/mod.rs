@@ -22,8 +22,9 @@ use clap::{CommandFactory, FromArgMatches};
 use args::{Cli, Command};
 
 /// Parse the arguments, run the command, print an error once at the top
-/// with its chain of context. Exit codes: 0 success; 1 `cpd check` found a
-/// record that moved beyond tolerance or is missing; 2 usage or input error.
+/// with its chain of context. Exit codes: 0 success; 1 `cpd check` failed
+/// (a record moved or is missing, an assertion failed); 2 usage or input
+/// error.
 pub fn run() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {

@@ -2,9 +2,11 @@
 //! `DESIGN.md`) and its exporters — JSON, tidy CSV, Markdown, SVG figures,
 //! a self-contained HTML page, and the short text table the CLI prints.
 
+pub mod assertions;
 mod cells;
 pub mod compare;
 pub mod figures;
+pub mod gate;
 mod grid;
 pub mod html;
 pub mod markdown;

@@ -151,6 +151,57 @@ pub fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<Path
     Ok(written)
 }
 
+/// Write `bytes` to `path` through a temporary file in its directory
+/// renamed into place: the file is the old one or the new one, never half
+/// written.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cpd-partial-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| io_error(path, &e, format!("cannot write here: {}", e.kind())))?;
+    let file = tmp.as_file_mut();
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| {
+            io_error(
+                path,
+                &e,
+                format!("writing it failed: {e}; the file was not replaced"),
+            )
+        })?;
+    tmp.persist(path).map_err(|e| {
+        io_error(
+            path,
+            &e.error,
+            format!(
+                "moving it into place failed: {}; the file was not replaced",
+                e.error
+            ),
+        )
+    })?;
+    Ok(())
+}
+
+/// Append `text` to the file at `path` (created when absent) the same way:
+/// the old content and `text` are written to a temporary file renamed into
+/// place.
+pub fn append_file(path: &Path, text: &str) -> Result<()> {
+    let mut bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(CpdError::io(path, e)),
+    };
+    bytes.extend_from_slice(text.as_bytes());
+    write_file(path, &bytes)
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
