@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::analyses::channels::{ChannelSpec, Invariants};
+use crate::analyses::compare::{Measure, DEFAULT_COMPARE_ROWS};
 use crate::analyses::controls::DEFAULT_INFLATION_THRESHOLD;
 use crate::error::{CpdError, Result};
 use crate::flow::bootstrap::DEFAULT_REPLICATES;
@@ -120,6 +121,19 @@ pub struct Settings {
     /// Linear CKA between every pair of layers of every model, on raw and geom (report.json `similarity`, similarity.csv, a heat map).
     #[arg(help_heading = "Analyses", long)]
     pub similarity: bool,
+    /// Compare every pair of layers (and same-named channel groups) of every model, on raw and geom, comma-separated: gfre, gfrd, lfre (held-out reconstruction errors), imbalance (information imbalance), cka_unbiased; with the TwoNN intrinsic dimension of each layer (report.json `comparison`, comparison.csv, heat maps).
+    #[arg(
+        help_heading = "Analyses",
+        long,
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ','
+    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<Measure>,
+    /// Rows the comparisons use: a seeded subsample of at most N structures (every structure when there are fewer), each kept in its fold; at least 100.
+    #[arg(help_heading = "Analyses", long, value_name = "N", default_value_t = Settings::default().compare_rows)]
+    pub compare_rows: usize,
     /// Learning curves at these training sizes, comma-separated (e.g. 100,200,500,1000,2000).
     #[arg(
         help_heading = "Analyses",
@@ -180,6 +194,8 @@ impl Default for Settings {
             controls: false,
             inflation_threshold: DEFAULT_INFLATION_THRESHOLD,
             similarity: false,
+            compare: Vec::new(),
+            compare_rows: DEFAULT_COMPARE_ROWS,
             learning_curve: None,
             curve_repeats: 5,
             irreps: None,
@@ -204,8 +220,9 @@ pub const EXCLUDES: [(&str, &str); 4] = [
 ];
 
 /// Settings that mean something only beside one of others (flat names).
-pub const NEEDS: [(&str, &[&str]); 4] = [
+pub const NEEDS: [(&str, &[&str]); 5] = [
     ("gbt_patience", &["gbt_validation"]),
+    ("compare_rows", &["compare"]),
     ("curve_repeats", &["learning_curve"]),
     ("invariants", &["irreps", "channels"]),
     ("channel_layers", &["irreps", "channels"]),
@@ -476,6 +493,12 @@ impl Settings {
         if self.probes.is_empty() {
             return bad("setting `probes` is empty: give at least one probe".into());
         }
+        if self.compare_rows < 100 {
+            return bad(format!(
+                "setting `compare_rows` = {}: must be at least 100 (LFRE fits on 20 neighbours within each training fold)",
+                self.compare_rows
+            ));
+        }
         Ok(())
     }
 
@@ -561,6 +584,8 @@ impl Settings {
             predictions: self.predictions,
             pool: self.pool,
             similarity: self.similarity,
+            compare: self.compare.clone(),
+            compare_rows: self.compare_rows,
             max_rows: self.max_rows,
             group_folds: self.group_folds,
             permutations: self.permutations,

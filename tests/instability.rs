@@ -99,6 +99,8 @@ fn config(files: &[std::path::PathBuf; 4], scale: Scale) -> AnalyzeConfig {
         predictions: true,
         pool: Default::default(),
         similarity: false,
+        compare: Vec::new(),
+        compare_rows: cpd::analyses::compare::DEFAULT_COMPARE_ROWS,
         max_rows: None,
         group_folds: None,
         permutations: 0,

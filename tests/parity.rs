@@ -203,6 +203,8 @@ fn config(case: &Case, run: &Run, ridge: RidgeParams, folds: FoldSpec) -> Analyz
         predictions: false,
         pool: Default::default(),
         similarity: false,
+        compare: Vec::new(),
+        compare_rows: cpd::analyses::compare::DEFAULT_COMPARE_ROWS,
         max_rows: None,
         group_folds: None,
         permutations: 0,

@@ -11,8 +11,8 @@ use crate::util::{cpd, data, s, tempdir, text};
 
 /// The bundled demo with every probe, kept small for the fast tier: two
 /// chgnet layers (one split into channel groups), sevennet0's last layer,
-/// the gap and the control targets, a learning-curve size, MLP and GBT
-/// with few epochs and rounds. `full`: every layer and target of the demo,
+/// the gap and the control targets, a learning-curve size, three
+/// comparison measures, MLP and GBT with few epochs and rounds. `full`: every layer and target of the demo,
 /// with similarity, the probes at default settings but for 5 MLP epochs
 /// and 5 GBT rounds of 32 bins (what is checked is the merge, not the fit).
 fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
@@ -36,6 +36,7 @@ fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ntargets = [\"gap_ev\", \"mass_amu\"]\n\
              controls = true\nsimilarity = true\nlearning_curve = [300]\ncurve_repeats = 1\n\
+             compare = [\"gfre\", \"imbalance\", \"cka_unbiased\"]\n\
              permutations = 1\ngroup_folds = \"composition\"\n\
              [settings.mlp]\nhidden = 16\nmax_epochs = 8\n\
              [settings.gbt]\nrounds = 5\nleaves = 7\nbins = 16\n\
@@ -163,6 +164,7 @@ fn check_merges(manifest: &Path, dir: &Path, counts: &[usize]) {
         "profiles",
         "layer_stats",
         "similarity",
+        "comparison",
         "verdict",
         "comparisons",
     ] {

@@ -52,6 +52,8 @@ fn config(model_paths: Vec<(&str, Vec<PathBuf>)>, probes: Vec<ProbeKind>) -> Ana
         predictions: true,
         pool: Default::default(),
         similarity: false,
+        compare: Vec::new(),
+        compare_rows: cpd::analyses::compare::DEFAULT_COMPARE_ROWS,
         max_rows: None,
         group_folds: None,
         permutations: 0,

@@ -7,6 +7,7 @@ mod batch;
 mod catalogue;
 mod check;
 mod cli;
+mod compare;
 mod conditional;
 mod crystals;
 mod docs;

@@ -192,8 +192,8 @@ class Report:
         One record per (model, layer, channels, target, representation,
         probe), the ``results`` of ``report.json``.
     settings, inputs, composition, gaps, inflation, channel_routing,
-    learning_curves, profiles, instability, layer_stats, similarity, verdict,
-    comparisons, timing : the other sections of
+    learning_curves, profiles, instability, layer_stats, similarity,
+    comparison, verdict, comparisons, timing : the other sections of
     ``report.json`` (any section a later version adds is an attribute too).
     ids : list of str
         Row ids in report order (the compositions' order).

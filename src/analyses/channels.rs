@@ -193,6 +193,17 @@ pub fn features_of(spec: &ChannelSpec, group: &Group, h: ArrayView2<'_, f64>) ->
     spec.features(group, &Values::F64(h.to_owned()))
 }
 
+/// The label channel groups of different layers are compared under: the
+/// irrep (`1o`) of an irreps group (`64x1o`), the name of any other.
+pub fn group_key(name: &str) -> &str {
+    match name.split_once('x') {
+        Some((count, irrep)) if !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) => {
+            irrep
+        }
+        _ => name,
+    }
+}
+
 /// R²_geom of every channel-group record.
 pub fn channel_routing(results: &[ResultRecord]) -> Vec<RoutingRecord> {
     results

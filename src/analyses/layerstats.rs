@@ -124,6 +124,8 @@ pub fn layer_stats(model: &str, layer: &str, raw: Gram, geom: Gram) -> LayerStat
         composition_share: (tr_raw > 0.0).then(|| 1.0 - tr_geom / tr_raw),
         effective_dim_raw: participation_ratio(tr_raw, norm_raw),
         effective_dim_geom: participation_ratio(tr_geom, norm_geom),
+        intrinsic_dim_raw: None,
+        intrinsic_dim_geom: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! ([`similarity`]) and the verdict that opens a report ([`verdict`]).
 
 pub mod channels;
+pub mod compare;
 pub mod controls;
 pub mod curve;
 pub mod gaps;

@@ -337,7 +337,64 @@ pub fn verdict(report: &Report) -> Vec<String> {
     if let Some(line) = isomer_line(report) {
         out.push(line);
     }
+    if let Some(line) = comparison_line(report) {
+        out.push(line);
+    }
     out
+}
+
+/// The pair of whole layers of two different models most alike and least
+/// alike on the residual, under the first comparison measure of the run.
+fn comparison_line(report: &Report) -> Option<String> {
+    let measure = report.settings.compare.first()?;
+    let m = crate::analyses::compare::Measure::ALL
+        .into_iter()
+        .find(|x| x.name() == measure)?;
+    let mut cands: Vec<(&crate::report::ComparisonRecord, f64)> = report
+        .comparison
+        .iter()
+        .filter(|r| {
+            r.measure == *measure
+                && r.representation == "geom"
+                && r.channels_from.is_none()
+                && r.channels_to.is_none()
+                && r.model_from != r.model_to
+        })
+        .filter_map(|r| r.value.map(|v| (r, v)))
+        .collect();
+    if cands.is_empty() {
+        return None;
+    }
+    // Closest first: the lowest error or imbalance, the highest CKA.
+    cands.sort_by(|a, b| {
+        let o = a.1.total_cmp(&b.1);
+        if m.higher_is_closer() {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    let arrow = if m.symmetric() { "↔" } else { "→" };
+    let pair = |(r, v): &(&crate::report::ComparisonRecord, f64)| {
+        format!(
+            "{}/{} {arrow} {}/{} ({})",
+            r.model_from,
+            r.layer_from,
+            r.model_to,
+            r.layer_to,
+            with_ci(*v, r.interval)
+        )
+    };
+    Some(format!(
+        "Models compared on the residual ({measure}, {}): most alike {}; least alike {}.",
+        if m.higher_is_closer() {
+            "higher is closer"
+        } else {
+            "lower is closer"
+        },
+        pair(&cands[0]),
+        pair(&cands[cands.len() - 1])
+    ))
 }
 
 /// The controls' line: probes whose conditional R² reads a control (the

@@ -104,6 +104,32 @@ fn check_into(c: (usize, usize), a: (usize, usize), b: (usize, usize)) {
     );
 }
 
+/// Thin singular value decomposition `A = U diag(s) Vᵀ` (`k = min(m, n)`
+/// triplets), singular values in non-increasing order. Computed by faer
+/// under either backend.
+pub fn svd_thin(a: ArrayView2<'_, f64>) -> Result<(Array2<f64>, Array1<f64>, Array2<f64>)> {
+    let (m, n) = a.dim();
+    let k = m.min(n);
+    if k == 0 {
+        return Ok((
+            Array2::zeros((m, 0)),
+            Array1::zeros(0),
+            Array2::zeros((n, 0)),
+        ));
+    }
+    let mat = faer::Mat::<f64>::from_fn(m, n, |i, j| a[(i, j)]);
+    let svd = mat
+        .thin_svd()
+        .map_err(|e| CpdError::Numerical(format!("singular value decomposition: {e:?}")))?;
+    let (u, s, v) = (svd.U(), svd.S().column_vector(), svd.V());
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&p, &q| s[q].total_cmp(&s[p]));
+    let uo = Array2::from_shape_fn((m, k).f(), |(i, j)| u[(i, order[j])]);
+    let so = Array1::from_shape_fn(k, |j| s[order[j]]);
+    let vo = Array2::from_shape_fn((n, k).f(), |(i, j)| v[(i, order[j])]);
+    Ok((uo, so, vo))
+}
+
 /// Eigendecomposition of a symmetric matrix `A = V diag(λ) Vᵀ`.
 ///
 /// Only the lower triangle of `a` is read. Eigenvalues are returned in

@@ -140,11 +140,42 @@ pub(super) fn heatmap(
     scale_note: &str,
     cell: (f64, f64),
 ) -> Svg {
+    heatmap_panels(title, rows, cols, &[("", value)], fill, scale_note, cell)
+}
+
+/// A heat map panel: its name and the value of each cell.
+pub(super) type Panel<'a> = (&'a str, &'a dyn Fn(usize, usize) -> Option<f64>);
+
+/// Heatmaps side by side over the same rows and columns, each under its
+/// panel name (the row labels drawn once, on the left).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn heatmap_panels(
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    panels: &[Panel<'_>],
+    fill: &dyn Fn(f64) -> String,
+    scale_note: &str,
+    cell: (f64, f64),
+) -> Svg {
     let label_w = 8.0 * rows.iter().map(|r| r.chars().count()).max().unwrap_or(0) as f64 + 16.0;
     let top_h = 7.5 * cols.iter().map(|c| c.chars().count()).max().unwrap_or(0) as f64 + 20.0;
+    let named = panels.iter().any(|(name, _)| !name.is_empty());
+    let name_h = if named { 22.0 } else { 0.0 };
     let (cw, ch) = cell;
-    let width = (label_w + cw * cols.len() as f64 + 30.0).max(620.0);
-    let mut svg = Svg::new(width, TOP + 20.0 + top_h + ch * rows.len() as f64 + 20.0);
+    let gap = 24.0;
+    // A panel is at least as wide as its name.
+    let name_w = panels
+        .iter()
+        .map(|(name, _)| 8.0 * name.chars().count() as f64 + 12.0)
+        .fold(0.0, f64::max);
+    let panel_w = (cw * cols.len() as f64).max(name_w);
+    let all_w = panel_w * panels.len() as f64 + gap * (panels.len().max(1) - 1) as f64;
+    let width = (label_w + all_w + 30.0).max(620.0);
+    let mut svg = Svg::new(
+        width,
+        TOP + 20.0 + name_h + top_h + ch * rows.len() as f64 + 20.0,
+    );
     svg.title(title);
     svg.text(
         12.0,
@@ -154,34 +185,49 @@ pub(super) fn heatmap(
         Anchor::Start,
         "fill=\"#555555\"",
     );
-    let y0 = TOP + 20.0 + top_h;
-    for (j, c) in cols.iter().enumerate() {
-        let cx = label_w + cw * (j as f64 + 0.5);
-        let _ = &c;
-        svg_text_diag(&mut svg, cx, y0 - 6.0, c);
-    }
+    let y0 = TOP + 20.0 + name_h + top_h;
     for (i, r) in rows.iter().enumerate() {
         let y = y0 + ch * i as f64;
         svg.text(label_w - 8.0, y + ch / 2.0, r, 13.0, Anchor::End, "");
-        for j in 0..cols.len() {
-            let x = label_w + cw * j as f64;
-            match value(i, j) {
-                Some(v) => {
-                    let f = fill(v);
-                    svg.rect(x, y, cw, ch, &f, Some("#ffffff"));
-                    let style = if dark(&f) { "fill=\"#ffffff\"" } else { "" };
-                    svg.text(
-                        x + cw / 2.0,
-                        y + ch / 2.0,
-                        &format!("{v:.2}"),
-                        12.0,
-                        Anchor::Middle,
-                        style,
-                    );
-                }
-                None => {
-                    svg.rect(x, y, cw, ch, "#eeeeee", Some("#ffffff"));
-                    svg.text(x + cw / 2.0, y + ch / 2.0, "—", 12.0, Anchor::Middle, "");
+    }
+    for (p, (name, value)) in panels.iter().enumerate() {
+        let x0 = label_w + (panel_w + gap) * p as f64;
+        if named {
+            svg.text(
+                x0 + panel_w / 2.0,
+                TOP + 26.0,
+                name,
+                13.0,
+                Anchor::Middle,
+                "font-weight=\"bold\"",
+            );
+        }
+        for (j, c) in cols.iter().enumerate() {
+            let cx = x0 + cw * (j as f64 + 0.5);
+            svg_text_diag(&mut svg, cx, y0 - 6.0, c);
+        }
+        for i in 0..rows.len() {
+            let y = y0 + ch * i as f64;
+            for j in 0..cols.len() {
+                let x = x0 + cw * j as f64;
+                match value(i, j) {
+                    Some(v) => {
+                        let f = fill(v);
+                        svg.rect(x, y, cw, ch, &f, Some("#ffffff"));
+                        let style = if dark(&f) { "fill=\"#ffffff\"" } else { "" };
+                        svg.text(
+                            x + cw / 2.0,
+                            y + ch / 2.0,
+                            &format!("{v:.2}"),
+                            12.0,
+                            Anchor::Middle,
+                            style,
+                        );
+                    }
+                    None => {
+                        svg.rect(x, y, cw, ch, "#eeeeee", Some("#ffffff"));
+                        svg.text(x + cw / 2.0, y + ch / 2.0, "—", 12.0, Anchor::Middle, "");
+                    }
                 }
             }
         }

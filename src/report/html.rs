@@ -156,6 +156,16 @@ fn run_metadata(report: &Report) -> Vec<(&str, String)> {
             "linear CKA between every pair of layers, raw and geom".into(),
         ));
     }
+    if !s.compare.is_empty() {
+        m.push((
+            "comparisons",
+            format!(
+                "{} between every pair of layers, raw and geom, on at most {} structures",
+                s.compare.join(", "),
+                s.compare_rows.unwrap_or_default()
+            ),
+        ));
+    }
     m.push(("linear algebra", s.linalg_backend.clone()));
     m.push(("time", format!("{:.2} s", report.timing.seconds)));
     m

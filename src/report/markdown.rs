@@ -393,7 +393,7 @@ pub fn report_markdown(report: &Report) -> String {
     let _ = writeln!(md, "# cpd report\n");
     let _ = writeln!(
         md,
-        "{} {} · {} folds ({}) · probes: {} · scale: {} · composition: {} ({}) · target residualised: {}{}\n",
+        "{} {} · {} folds ({}) · probes: {} · scale: {} · composition: {} ({}) · target residualised: {}{}{}\n",
         report.tool.name,
         report.tool.version,
         s.folds,
@@ -404,6 +404,15 @@ pub fn report_markdown(report: &Report) -> String {
         rank_description(report),
         if s.residualize_target { "yes" } else { "no" },
         if s.similarity { " · similarity: linear CKA" } else { "" },
+        if s.compare.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " · compared: {} ({} structures at most)",
+                s.compare.join(", "),
+                s.compare_rows.unwrap_or_default()
+            )
+        },
     );
     let _ = writeln!(
         md,

@@ -63,6 +63,11 @@ pub struct Report {
     /// without `--similarity`; [`crate::analyses::similarity`]).
     #[serde(default)]
     pub similarity: Vec<SimilarityRecord>,
+    /// The comparison measures between every ordered pair of layers (and
+    /// of same-named channel groups), on raw and on geom (empty without
+    /// `--compare`; [`crate::analyses::compare`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<ComparisonRecord>,
     /// The few lines a researcher can quote, in order: model ranking, best
     /// layer per model, inflated and unstable records, the largest
     /// linear–nonlinear gap ([`crate::analyses::verdict`]).
@@ -153,6 +158,13 @@ pub struct Settings {
     /// Whether linear CKA between layers was computed (`--similarity`).
     #[serde(default)]
     pub similarity: bool,
+    /// The comparison measures computed (`--compare`; absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<String>,
+    /// The structures the comparisons used at most (`--compare-rows`;
+    /// absent without comparisons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_rows: Option<usize>,
     /// `--max-rows`: the MLP and GBT were fitted on a seeded subsample of
     /// at most this many rows of each training fold (seed: `seed`, or 0
     /// with a folds file); absent when every row was used.
@@ -658,6 +670,66 @@ pub struct LayerStatsRecord {
     /// The same of the residual's covariance spectrum.
     #[serde(with = "finite")]
     pub effective_dim_geom: Option<f64>,
+    /// TwoNN intrinsic dimension of the raw rows compared (with
+    /// `--compare`; [`crate::analyses::compare::knn::two_nn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "finite")]
+    pub intrinsic_dim_raw: Option<f64>,
+    /// The same of the residual.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "finite")]
+    pub intrinsic_dim_geom: Option<f64>,
+}
+
+/// A layer's TwoNN intrinsic dimension on raw and geom, as the comparison
+/// stage measured it (a sharded run's shard 0 carries it for every layer
+/// in its `shard` section; `layer_stats` holds it in a report).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IntrinsicDims {
+    /// Model.
+    pub model: String,
+    /// Layer.
+    pub layer: String,
+    /// On raw.
+    #[serde(with = "finite")]
+    pub raw: Option<f64>,
+    /// On geom.
+    #[serde(with = "finite")]
+    pub geom: Option<f64>,
+}
+
+/// One comparison measure from one layer (or channel group) to another,
+/// on one representation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComparisonRecord {
+    /// `gfre`, `gfrd`, `lfre`, `imbalance` or `cka_unbiased`.
+    pub measure: String,
+    /// `raw` or `geom`.
+    pub representation: String,
+    /// The model compared from (the source of a reconstruction).
+    pub model_from: String,
+    /// Its layer.
+    pub layer_from: String,
+    /// Its channel group (absent: the whole layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels_from: Option<String>,
+    /// The model compared to (the target of a reconstruction).
+    pub model_to: String,
+    /// Its layer.
+    pub layer_to: String,
+    /// Its channel group (absent: the whole layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels_to: Option<String>,
+    /// The value (`null`: undefined, e.g. a representation without variance).
+    #[serde(with = "finite")]
+    pub value: Option<f64>,
+    /// 95 % bootstrap interval over the structures (the reconstruction
+    /// errors and the imbalance; absent otherwise or without replicates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+    /// The held-out value on each fold (reconstruction errors only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folds: Vec<f64>,
+    /// Structures compared.
+    pub n: usize,
 }
 
 /// Linear CKA between two layers on one representation.
@@ -848,6 +920,8 @@ pub(crate) mod fixture {
                 scale: Default::default(),
                 pool: None,
                 similarity: false,
+                compare: Vec::new(),
+                compare_rows: None,
                 max_rows: None,
                 group_folds: None,
                 permutations: 0,
@@ -879,6 +953,7 @@ pub(crate) mod fixture {
             instability: Default::default(),
             layer_stats: Vec::new(),
             similarity: Vec::new(),
+            comparison: Vec::new(),
             verdict: Vec::new(),
             comparisons: Vec::new(),
             gaps: Vec::new(),

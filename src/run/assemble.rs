@@ -17,8 +17,9 @@ use crate::flow::projection::{residual_zero_tol, Projection};
 use crate::linalg;
 use crate::probe::ProbeSet;
 use crate::report::{
-    CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, RareElement, Report, ResultRecord,
-    RidgeSettings, Settings, SimilarityRecord, SkippedTarget, Timing, ToolInfo, SCHEMA_VERSION,
+    ComparisonRecord, CompositionInfo, CurveRecord, InputInfo, LayerStatsRecord, RareElement,
+    Report, ResultRecord, RidgeSettings, Settings, SimilarityRecord, SkippedTarget, Timing,
+    ToolInfo, SCHEMA_VERSION,
 };
 
 /// The report of a run: settings, inputs, composition basis, records and
@@ -38,6 +39,7 @@ pub(super) fn report(
     pooled: bool,
     layer_stats: Vec<LayerStatsRecord>,
     similarity: Vec<SimilarityRecord>,
+    comparison: Vec<ComparisonRecord>,
     start: Instant,
 ) -> Report {
     let mut report = Report {
@@ -64,6 +66,7 @@ pub(super) fn report(
         instability: Default::default(),
         layer_stats,
         similarity,
+        comparison,
         verdict: Vec::new(),
         comparisons: Vec::new(),
         results,
@@ -143,6 +146,8 @@ fn settings(
         scale: config.scale,
         pool: pooled.then(|| config.pool.name().to_owned()),
         similarity: config.similarity,
+        compare: config.compare.iter().map(|m| m.name().to_owned()).collect(),
+        compare_rows: (!config.compare.is_empty()).then_some(config.compare_rows),
         max_rows: config.max_rows,
         group_folds: config.group_folds,
         permutations: config.permutations,

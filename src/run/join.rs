@@ -457,14 +457,33 @@ fn join(parts: &[&Part]) -> Result<Report> {
         };
         layer_stats.push(stats.clone());
     }
-    let similarity = parts
-        .iter()
-        .find(|p| p.partial.shard.index == 0)
+    // Similarity, the comparisons and the intrinsic dimensions behind
+    // them: from shard 0, which computed them.
+    let first = parts.iter().find(|p| p.partial.shard.index == 0);
+    let similarity = first
         .map(|p| p.partial.report.similarity.clone())
         .unwrap_or_default();
+    let comparison = first
+        .map(|p| p.partial.report.comparison.clone())
+        .unwrap_or_default();
+    if let Some(p) = first {
+        for s in &mut layer_stats {
+            if let Some(d) = p
+                .partial
+                .shard
+                .intrinsic
+                .iter()
+                .find(|d| d.model == s.model && d.layer == s.layer)
+            {
+                s.intrinsic_dim_raw = d.raw;
+                s.intrinsic_dim_geom = d.geom;
+            }
+        }
+    }
     let mut report = base.report.clone();
     report.layer_stats = layer_stats;
     report.similarity = similarity;
+    report.comparison = comparison;
     report.settings.pool = parts
         .iter()
         .find_map(|p| p.partial.report.settings.pool.clone());

@@ -26,7 +26,7 @@ use crate::report::{InputInfo, SimilarityRecord};
 /// stage read (`inputs`' SHA-256, when that stage read it): one replaced
 /// between the stages would mix two extractions in one report. (Changes
 /// while this stage reads are caught by the reads themselves.)
-fn load(
+pub(super) fn load_layers(
     config: &AnalyzeConfig,
     ds: &Dataset,
     spec: &EmbeddingSpec,
@@ -72,14 +72,14 @@ pub(super) fn similarity(
     let mut norms: HashMap<(usize, usize, &str), f64> = HashMap::new();
     let mut out: [Vec<SimilarityRecord>; 2] = Default::default();
     for (i, spec_a) in specs.iter().enumerate() {
-        let layers_a = load(config, ds, spec_a, memory.map(|m| &m[i]), inputs)?;
+        let layers_a = load_layers(config, ds, spec_a, memory.map(|m| &m[i]), inputs)?;
         let raw_a = raw_rows(&layers_a);
         let geom_a = geom_rows(&layers_a, &raw_a, projection);
         for (j, spec_b) in specs.iter().enumerate().skip(i) {
             let layers_b = if j == i {
                 Vec::new()
             } else {
-                load(config, ds, spec_b, memory.map(|m| &m[j]), inputs)?
+                load_layers(config, ds, spec_b, memory.map(|m| &m[j]), inputs)?
             };
             let lb = if j == i { &layers_a } else { &layers_b };
             let raw_b = raw_rows(&layers_b);
@@ -131,7 +131,7 @@ pub(super) fn similarity(
     Ok(all)
 }
 
-fn raw_rows(layers: &[Layer]) -> Vec<Stored<'_>> {
+pub(super) fn raw_rows(layers: &[Layer]) -> Vec<Stored<'_>> {
     layers.iter().map(|l| Stored(&l.data)).collect()
 }
 

@@ -21,6 +21,7 @@
 mod assemble;
 pub mod jobs;
 pub mod join;
+mod layer_compare;
 mod layer_similarity;
 mod load;
 mod probing;
@@ -131,6 +132,11 @@ pub struct AnalyzeConfig {
     /// Compute linear CKA between every pair of layers
     /// ([`crate::analyses::similarity`]).
     pub similarity: bool,
+    /// Comparisons between every pair of layers
+    /// ([`crate::analyses::compare`]; empty: none).
+    pub compare: Vec<crate::analyses::compare::Measure>,
+    /// Structures the comparisons use at most (a seeded subsample).
+    pub compare_rows: usize,
     /// Fit the MLP and GBT probes on at most this many rows of each
     /// training fold (a seeded subsample, [`crate::probe::subsample`]);
     /// `None`: every row. Ridge always uses every row.
@@ -189,6 +195,9 @@ pub struct Analysis {
     /// The targets' values in row order, one column per target in
     /// `report.settings.targets` (after `--residualize-target`).
     pub targets: ndarray::Array2<f64>,
+    /// Every compared layer's intrinsic dimension (with `compare`), also
+    /// in `report.layer_stats` for the layers whose statistics it holds.
+    pub intrinsic: Vec<crate::report::IntrinsicDims>,
 }
 
 /// Where a run reports how far it has got. The library never prints; a
@@ -248,7 +257,7 @@ pub fn analyze(config: &AnalyzeConfig) -> Result<Analysis> {
 
 /// Run the analysis, reporting progress to `progress`.
 pub fn analyze_with_progress(config: &AnalyzeConfig, progress: &dyn Progress) -> Result<Analysis> {
-    run(config, None, None, config.similarity, progress)
+    run(config, None, None, true, progress)
 }
 
 /// One shard of a run and its partial report.
@@ -271,15 +280,13 @@ pub fn analyze_shard(
     check(config)?;
     let plan = shard::plan(config)?;
     let units = shard::units_of(&plan, which);
-    // Similarity spans every layer of every model: shard 0 computes it
-    // (Gram passes, cheap next to the probes) and `cpd merge` takes it
-    // from there.
-    let similarity = config.similarity && which.index == 0;
+    // Similarity and the comparisons span every layer of every model:
+    // shard 0 computes them and `cpd merge` takes them from there.
     let analysis = run(
         config,
         Some(&shard::Units(&units)),
         None,
-        similarity,
+        which.index == 0,
         progress,
     )?;
     for u in &units {
@@ -303,6 +310,7 @@ pub fn analyze_shard(
             units,
             plan,
             inputs,
+            intrinsic: analysis.intrinsic.clone(),
             settings: shard::ShardSettings {
                 inflation_threshold: config.inflation_threshold,
                 pool: config.pool.name().into(),
@@ -322,7 +330,7 @@ pub fn analyze_in_memory(
     progress: &dyn Progress,
 ) -> Result<Analysis> {
     check_memory(config, data)?;
-    run(config, None, Some(data), config.similarity, progress)
+    run(config, None, Some(data), true, progress)
 }
 
 /// One in-memory embedding per model of `config`.
@@ -381,11 +389,14 @@ fn prepare(config: &AnalyzeConfig, data: Option<&InMemory>) -> Result<Prepared> 
 
 /// The stages, for the whole run or for a shard's units, on files or on
 /// inputs in memory.
+/// `cross`: this run also computes what spans every layer of every model
+/// (similarity, comparisons), as a whole run does and shard 0 of a
+/// sharded one.
 fn run(
     config: &AnalyzeConfig,
     only: Option<&shard::Units>,
     data: Option<&InMemory>,
-    similarity: bool,
+    cross: bool,
     progress: &dyn Progress,
 ) -> Result<Analysis> {
     let start = Instant::now();
@@ -427,7 +438,7 @@ fn run(
         seed: config.seed(),
     };
     let probed = run.all(composition, &mut inputs)?;
-    let similarity = if similarity {
+    let similarity = if cross && config.similarity {
         progress.stage("similarity");
         layer_similarity::similarity(
             config,
@@ -436,6 +447,32 @@ fn run(
             &projection,
             &inputs,
         )?
+    } else {
+        Vec::new()
+    };
+    let mut layer_stats = probed.layer_stats;
+    let mut intrinsic = Vec::new();
+    let comparison = if cross && !config.compare.is_empty() {
+        progress.stage("comparisons");
+        let compared = layer_compare::comparison(
+            config,
+            data.map(|d| d.embeddings.as_slice()),
+            &ds,
+            &projection,
+            &folds,
+            &inputs,
+        )?;
+        for d in &compared.intrinsic {
+            if let Some(s) = layer_stats
+                .iter_mut()
+                .find(|s| s.model == d.model && s.layer == d.layer)
+            {
+                s.intrinsic_dim_raw = d.raw;
+                s.intrinsic_dim_geom = d.geom;
+            }
+        }
+        intrinsic = compared.intrinsic;
+        compared.records
     } else {
         Vec::new()
     };
@@ -451,8 +488,9 @@ fn run(
         probed.results,
         probed.curves,
         probed.pooled,
-        probed.layer_stats,
+        layer_stats,
         similarity,
+        comparison,
         start,
     );
     // A shard's partial report keeps the replicates for `cpd merge`'s
@@ -466,6 +504,7 @@ fn run(
         folds,
         predictions: probed.predictions,
         targets: y,
+        intrinsic,
     })
 }
 

@@ -197,6 +197,9 @@ pub struct ShardInfo {
     pub settings: ShardSettings,
     /// SHA-256 of the `folds.csv` written beside this report.
     pub folds_sha256: String,
+    /// Shard 0, with comparisons: every layer's intrinsic dimension.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intrinsic: Vec<crate::report::IntrinsicDims>,
 }
 
 /// Settings of a sharded run that `report.settings` does not hold.

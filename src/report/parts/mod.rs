@@ -27,6 +27,7 @@ mod layer_statistics;
 mod learning_curves;
 mod model_profiles;
 mod nonlinear_gap;
+mod representation_comparison;
 mod representation_similarity;
 
 /// What one analysis shows in the report files, each read from the report.
@@ -51,6 +52,7 @@ pub(super) const PARTS: &[Part] = &[
     isomer_accuracy::PART,
     layer_statistics::PART,
     representation_similarity::PART,
+    representation_comparison::PART,
     fold_instability::PART,
 ];
 
