@@ -12,15 +12,17 @@ use crate::util::{cpd, data, s, tempdir, text};
 /// The bundled demo with every probe, kept small for the fast tier: two
 /// chgnet layers (one split into channel groups), sevennet0's last layer,
 /// the gap and the control targets, a learning-curve size, three
-/// comparison measures, MLP and GBT with few epochs and rounds. `full`: every layer and target of the demo,
-/// with similarity, the probes at default settings but for 5 MLP epochs
-/// and 5 GBT rounds of 32 bins (what is checked is the merge, not the fit).
+/// comparison measures, MLP and GBT with few epochs and rounds. `full`:
+/// every layer and target of the demo, with similarity and the same
+/// comparisons, the probes at default settings but for 5 MLP epochs and 5
+/// GBT rounds of 32 bins (what is checked is the merge, not the fit).
 fn demo_manifest(dir: &Path, full: bool) -> PathBuf {
     let d = |r: &str| s(&data(r));
     let text = if full {
         format!(
             "[dataset]\ncompositions = \"{}\"\ntargets = \"{}\"\n\
              [settings]\nprobes = [\"ridge\", \"mlp\", \"gbt\"]\ncontrols = true\nsimilarity = true\n\
+             compare = [\"gfre\", \"imbalance\", \"cka_unbiased\"]\n\
              [settings.mlp]\nmax_epochs = 5\n[settings.gbt]\nrounds = 5\nbins = 32\n\
              [[models]]\nname = \"ani2x\"\nfile = \"{}\"\n\
              [[models]]\nname = \"chgnet\"\nfile = \"{}\"\n\
