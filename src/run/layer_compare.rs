@@ -15,8 +15,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::layer_similarity::{load_layers, raw_rows};
+use super::load::channel_split;
 use super::AnalyzeConfig;
-use crate::analyses::channels::{file_irreps, group_key};
+use crate::analyses::channels::group_key;
 use crate::analyses::compare::{compare, CompareParams, Measure};
 use crate::error::Result;
 use crate::flow::dataset::Dataset;
@@ -46,7 +47,7 @@ pub(super) struct Compared {
 
 /// The rows compared: every row when there are at most `max`, else a
 /// seeded sample of `max`, in increasing order.
-pub fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
+fn sample_rows(n: usize, max: usize, seed: u64) -> Vec<usize> {
     if n <= max {
         return (0..n).collect();
     }
@@ -90,23 +91,12 @@ pub(super) fn comparison(
                 raw: r.gather(&rows),
                 geom: geom.gather(&rows),
             });
-            let own = match (&spec.channels, &l.irreps) {
-                (None, Some(t)) => {
-                    let path = spec
-                        .paths
-                        .first()
-                        .map(|p| p.as_path())
-                        .unwrap_or(std::path::Path::new(""));
-                    Some(file_irreps(t, l.data.ncols(), &l.name, path)?)
-                }
-                _ => None,
-            };
-            let split = spec.channels.as_ref().or(own.as_ref()).filter(|_| {
-                spec.channel_layers
-                    .as_ref()
-                    .is_none_or(|ls| ls.contains(&l.name))
-            });
-            if let Some(ch) = split {
+            let path = spec
+                .paths
+                .first()
+                .map_or(std::path::Path::new(""), |p| p.as_path());
+            let split = channel_split(spec, path, l)?;
+            if let Some(ch) = &split {
                 let loaded;
                 let data = if l.data.is_on_disk() {
                     loaded = l.data.in_memory();

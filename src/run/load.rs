@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use super::{AnalyzeConfig, CompositionSource, InMemory};
+use super::{AnalyzeConfig, CompositionSource, EmbeddingSpec, InMemory};
+use crate::analyses::channels::{file_irreps, ChannelSpec};
 use crate::analyses::controls::{control_targets, is_control, PREFIX};
 use crate::error::{CpdError, Result};
 use crate::flow::dataset::{CompositionMode, Dataset};
-use crate::io::embeddings::{EmbeddingFile, Values};
+use crate::io::embeddings::{EmbeddingFile, Layer, Values};
 use crate::io::table::{read_table, Table};
 use crate::io::{self, peratom, xyz};
 use crate::report::InputInfo;
@@ -250,4 +251,31 @@ pub(super) fn select_layers(
     }
     file.layers = layers;
     Ok(file)
+}
+
+/// The channel groups `layer` is split into, if any: the run's (or the
+/// model's) `irreps`/`channels`, else the layer's own irreps stored in its
+/// file (`path`), for the layers `channel_layers` names (every layer when
+/// absent); checked against the layer's width.
+pub(super) fn channel_split(
+    spec: &EmbeddingSpec,
+    path: &Path,
+    layer: &Layer,
+) -> Result<Option<ChannelSpec>> {
+    let own = match (&spec.channels, &layer.irreps) {
+        (None, Some(t)) => Some(file_irreps(t, layer.data.ncols(), &layer.name, path)?),
+        _ => None,
+    };
+    let split = spec.channels.clone().or(own).filter(|_| {
+        spec.channel_layers
+            .as_ref()
+            .is_none_or(|ls| ls.contains(&layer.name))
+    });
+    if let Some(ch) = &split {
+        ch.check_width(
+            layer.data.ncols(),
+            &format!("layer '{}' of {}", layer.name, path.display()),
+        )?;
+    }
+    Ok(split)
 }

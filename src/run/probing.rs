@@ -6,10 +6,9 @@
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
-use super::load::{select_layers, sha256_values};
+use super::load::{channel_split, select_layers, sha256_values};
 use super::shard::Units;
 use super::{AnalyzeConfig, EmbeddingSpec, Progress};
-use crate::analyses::channels::file_irreps;
 use crate::analyses::curve::{learning_curve, CurveSpec};
 use crate::analyses::instability::{extrapolation, is_unstable, median, Extrapolation};
 use crate::analyses::isomer::Isomers;
@@ -336,23 +335,8 @@ impl Run<'_> {
             permutations: self.config.permutations,
             seed: self.seed,
         };
-        // A layer's own irreps (`irreps/LAYER` in the file) when none are given.
-        let own = match (&spec.channels, &layer.irreps) {
-            (None, Some(t)) => Some(file_irreps(t, layer.data.ncols(), &layer.name, path)?),
-            _ => None,
-        };
         // Channel groups are checked before any work on the layer.
-        let split = spec.channels.as_ref().or(own.as_ref()).filter(|_| {
-            spec.channel_layers
-                .as_ref()
-                .is_none_or(|ls| ls.contains(&layer.name))
-        });
-        if let Some(ch) = split {
-            ch.check_width(
-                layer.data.ncols(),
-                &format!("layer '{}' of {}", layer.name, path.display()),
-            )?;
-        }
+        let split = channel_split(spec, path, layer)?;
         // The layer stays in memory once, in its on-disk type, or on disk
         // (read in row blocks at every pass); probes read rows of it, and
         // of its residual, as they need them.

@@ -323,7 +323,7 @@ fn held_out_measures(
                 .map(|v| reconstruction::Target::new(*v, fold, f))
                 .collect();
             for &a in &sources {
-                let src = reconstruction::Source::new(x[a], fold, f)?;
+                let src = reconstruction::Source::new(x[a], fold, f, global)?;
                 let mine: Vec<(usize, usize)> = pairs
                     .iter()
                     .enumerate()

@@ -343,8 +343,8 @@ fn split(fold: &[usize], f: usize) -> (Vec<usize>, Vec<usize>) {
 pub struct Source {
     train: Array2<f64>,
     test: Array2<f64>,
-    fit: CutoffFit,
-    gram: Array2<f64>,
+    /// GFRE and GFRD only: the fit on every training row and their Gram.
+    global: Option<(CutoffFit, Array2<f64>)>,
 }
 
 /// A fold's target side, scaled.
@@ -361,17 +361,27 @@ fn sides(x: ArrayView2<'_, f64>, fold: &[usize], f: usize) -> Option<(Array2<f64
 }
 
 impl Source {
-    pub fn new(x: ArrayView2<'_, f64>, fold: &[usize], f: usize) -> Result<Option<Source>> {
+    /// The source side of fold `f`; with `global`, fitted for
+    /// [`global_fold`] too (LFRE fits locally only).
+    pub fn new(
+        x: ArrayView2<'_, f64>,
+        fold: &[usize],
+        f: usize,
+        global: bool,
+    ) -> Result<Option<Source>> {
         let Some((train, test)) = sides(x, fold, f) else {
             return Ok(None);
         };
-        let fit = CutoffFit::new(train.view(), &two_fold(train.nrows()))?;
-        let gram = linalg::gram(train.view());
+        let global = if global {
+            let fit = CutoffFit::new(train.view(), &two_fold(train.nrows()))?;
+            Some((fit, linalg::gram(train.view())))
+        } else {
+            None
+        };
         Ok(Some(Source {
             train,
             test,
-            fit,
-            gram,
+            global,
         }))
     }
 }
@@ -382,14 +392,18 @@ impl Target {
     }
 }
 
-/// Squared pointwise GFRE and GFRD of one fold's held-out rows.
+/// Squared pointwise GFRE and GFRD of one fold's held-out rows (`src`
+/// made with `global`).
 pub fn global_fold(src: &Source, tgt: &Target) -> Result<(Vec<f64>, Vec<f64>)> {
-    let w = src.fit.coef(tgt.train.view());
+    let (fit, gram) = src.global.as_ref().ok_or_else(|| {
+        CpdError::Invalid("a global reconstruction needs its source fitted globally".into())
+    })?;
+    let w = fit.coef(tgt.train.view());
     let pred = linalg::matmul(src.test.view(), w.view());
     let err = row_sq(tgt.test.view(), pred.view());
     // Procrustes onto the training predictions: AᵀÂ = AᵀA W = U Σ Vᵀ
     // (thin), R = U Vᵀ.
-    let m = linalg::matmul(src.gram.view(), w.view());
+    let m = linalg::matmul(gram.view(), w.view());
     let (u, _, v) = linalg::svd_thin(m.view())?;
     let r = linalg::matmul(u.view(), v.t());
     let orth = linalg::matmul(src.test.view(), r.view());
@@ -405,42 +419,6 @@ pub fn global_fold(src: &Source, tgt: &Target) -> Result<(Vec<f64>, Vec<f64>)> {
         }
     }
     Ok((err, dist))
-}
-
-/// GFRE and GFRD from `x` to `y` on the folds `fold` (`k` of them).
-pub struct Global {
-    pub error: HeldOut,
-    pub distortion: HeldOut,
-}
-
-/// [`Global`] of one pair.
-pub fn global(
-    x: ArrayView2<'_, f64>,
-    y: ArrayView2<'_, f64>,
-    fold: &[usize],
-    k: usize,
-) -> Result<Global> {
-    let mut e = Some(Vec::new());
-    let mut d = Some(Vec::new());
-    for f in 0..k {
-        match (Source::new(x, fold, f)?, Target::new(y, fold, f)) {
-            (Some(src), Some(tgt)) => {
-                let (a, b) = global_fold(&src, &tgt)?;
-                if let (Some(e), Some(d)) = (e.as_mut(), d.as_mut()) {
-                    e.push(a);
-                    d.push(b);
-                }
-            }
-            _ => {
-                e = None;
-                d = None;
-            }
-        }
-    }
-    Ok(Global {
-        error: held_out(e),
-        distortion: held_out(d),
-    })
 }
 
 /// Squared pointwise LFRE of held-out row `i` for each target, from its
@@ -534,29 +512,6 @@ pub fn local_fold(src: &Source, targets: &[&Target], points: usize) -> Result<Ve
         }
     }
     Ok(out)
-}
-
-/// LFRE from `x` to `y` on the folds.
-pub fn local(
-    x: ArrayView2<'_, f64>,
-    y: ArrayView2<'_, f64>,
-    fold: &[usize],
-    k: usize,
-    points: usize,
-) -> Result<HeldOut> {
-    let mut e = Some(Vec::new());
-    for f in 0..k {
-        match (Source::new(x, fold, f)?, Target::new(y, fold, f)) {
-            (Some(src), Some(tgt)) => {
-                let mut v = local_fold(&src, &[&tgt], points)?;
-                if let Some(e) = e.as_mut() {
-                    e.push(v.swap_remove(0));
-                }
-            }
-            _ => e = None,
-        }
-    }
-    Ok(held_out(e))
 }
 
 #[cfg(test)]
